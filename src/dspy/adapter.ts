@@ -1,0 +1,166 @@
+/**
+ * Adapters turn (signature, demos, inputs) into chat messages and an LM completion back into
+ * typed output fields. The shared pieces of DSPy's formatting live here; ChatAdapter and
+ * JSONAdapter differ in the structure they ask for and how they parse.
+ */
+import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
+import { Example } from './example.js';
+import { coerceValue, TypeCoercionError } from './field_types.js';
+import { pyJsonDumps } from './json_text.js';
+import { fieldTypeSpec, type Field, type Signature } from './signature.js';
+
+export type Demo = Example | Record<string, unknown>;
+
+/** A completion that does not fit the signature. `raw` is the LM's text; `field` the field at fault, if one. */
+export class AdapterParseError extends Error {
+  override name = 'AdapterParseError';
+  readonly raw: string;
+  readonly field: string | undefined;
+  readonly adapter: string;
+  constructor(message: string, opts: { raw: string; field?: string | undefined; adapter: string; cause?: unknown }) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.raw = opts.raw;
+    this.field = opts.field;
+    this.adapter = opts.adapter;
+  }
+}
+
+export interface Adapter {
+  readonly name: string;
+  format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[];
+  /** Throws AdapterParseError when a field is missing or does not fit its type. */
+  parse(signature: Signature, completion: string): Record<string, unknown>;
+  /** Format, call the LM, parse (with the adapter's own fallback, if any). */
+  call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult>;
+}
+
+export interface AdapterResult {
+  outputs: Record<string, unknown>;
+  /** The response whose text was parsed (the fallback's when it was used). */
+  response: LMResponse;
+  /** Name of the adapter that parsed the response. */
+  adapter: string;
+}
+
+export const MISSING_FIELD_MESSAGE = 'Not supplied for this particular example. ';
+export const INCOMPLETE_DEMO_PREFIX = 'This is an example of the task, though some input or output fields are not supplied.';
+
+/** Plain record view of a demo. */
+export function demoRecord(demo: Demo): Record<string, unknown> {
+  return demo instanceof Example ? demo.toDict() : demo;
+}
+
+function has(rec: Record<string, unknown>, k: string): boolean {
+  return Object.prototype.hasOwnProperty.call(rec, k) && rec[k] !== undefined;
+}
+
+/** DSPy's `format_blob`. */
+function formatBlob(blob: string): string {
+  if (!blob.includes('\n') && !blob.includes('«') && !blob.includes('»')) return `«${blob}»`;
+  return `«««\n    ${blob.replace(/\n/g, '\n    ')}\n»»»`;
+}
+
+/** DSPy's `format_field_value`: lists for str fields become numbered blobs, objects JSON, the rest text. */
+export function formatFieldValue(field: Field | undefined, value: unknown): string {
+  if (Array.isArray(value) && (!field || field.type === 'str')) {
+    if (value.length === 0) return 'N/A';
+    if (value.length === 1) return formatBlob(pyStr(value[0]));
+    return value.map((v, i) => `[${i + 1}] ${formatBlob(pyStr(v))}`).join('\n');
+  }
+  return pyStr(value);
+}
+
+/** Python's `str()` of a JSON-able value, objects as `json.dumps`. */
+export function pyStr(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === null || value === undefined) return 'None';
+  if (typeof value === 'boolean') return value ? 'True' : 'False';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (value instanceof Date) return value.toISOString();
+  return pyJsonDumps(value);
+}
+
+/** DSPy's `get_field_description_string` (2.6.x/3.x: always `: desc`, empty when the field has none). */
+export function fieldDescriptions(fields: readonly Field[]): string {
+  return fields
+    .map((f, i) => `${i + 1}. \`${f.name}\` (${f.type}): ${f.description ?? ''}`)
+    .join('\n')
+    .trim();
+}
+
+/** Split demos the way DSPy does: incomplete ones (some fields missing) first, then complete ones; demos with no input or no output are dropped. */
+export function partitionDemos(signature: Signature, demos: readonly Demo[]): { complete: Record<string, unknown>[]; incomplete: Record<string, unknown>[] } {
+  const complete: Record<string, unknown>[] = [];
+  const incomplete: Record<string, unknown>[] = [];
+  for (const d of demos) {
+    const rec = demoRecord(d);
+    const isComplete = signature.fields.every((f) => has(rec, f.name) && rec[f.name] !== null);
+    if (isComplete) complete.push(rec);
+    else if (signature.inputFields.some((f) => has(rec, f.name)) && signature.outputFields.some((f) => has(rec, f.name))) incomplete.push(rec);
+  }
+  return { complete, incomplete };
+}
+
+/** `[[ ## name ## ]]\nvalue` blocks for the fields present in `values`. */
+export function formatFieldBlocks(fields: readonly Field[], values: Record<string, unknown>, missing?: string): string {
+  const parts: string[] = [];
+  for (const f of fields) {
+    if (has(values, f.name)) parts.push(`[[ ## ${f.name} ## ]]\n${formatFieldValue(f, values[f.name])}`);
+    else if (missing !== undefined) parts.push(`[[ ## ${f.name} ## ]]\n${missing}`);
+  }
+  return parts.join('\n\n').trim();
+}
+
+/** Coerce one output field, turning a type mismatch into an AdapterParseError. */
+export function parseOutputField(adapter: string, field: Field, value: unknown, fromText: boolean, raw: string): unknown {
+  try {
+    return coerceValue(fieldTypeSpec(field), value, fromText);
+  } catch (e) {
+    if (e instanceof TypeCoercionError) {
+      throw new AdapterParseError(`${adapter}: failed to parse field \`${field.name}\` as ${field.type}: ${e.message}`, {
+        raw,
+        field: field.name,
+        adapter,
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
+/** Format -> LM -> parse, the common `call` of adapters. */
+export abstract class BaseAdapter implements Adapter {
+  abstract readonly name: string;
+  abstract format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[];
+  abstract parse(signature: Signature, completion: string): Record<string, unknown>;
+
+  async call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult> {
+    const messages = this.format(signature, demos, inputs);
+    const response = await lm.generate(messages, options);
+    return { outputs: this.parse(signature, response.text), response, adapter: this.name };
+  }
+}
+
+/** DSPy's `format_task_description`: the objective, each instruction line indented by 8 spaces. */
+export function taskDescription(instructions: string): string {
+  const lines = dedent(instructions).split(/\r?\n/);
+  return `In adhering to this structure, your objective is: ${['', ...lines].join('\n' + ' '.repeat(8))}`;
+}
+
+/** Python's textwrap.dedent (common leading whitespace removed). */
+function dedent(text: string): string {
+  const lines = text.split('\n');
+  let common: string | undefined;
+  for (const l of lines) {
+    if (!l.trim()) continue;
+    const ws = /^[ \t]*/.exec(l)![0];
+    if (common === undefined) common = ws;
+    else {
+      let i = 0;
+      while (i < common.length && i < ws.length && common[i] === ws[i]) i++;
+      common = common.slice(0, i);
+    }
+  }
+  if (!common) return lines.map((l) => (l.trim() ? l : '')).join('\n');
+  return lines.map((l) => (l.trim() ? l.slice(common!.length) : '')).join('\n');
+}

@@ -1,0 +1,41 @@
+/**
+ * ChainOfThought: a Predict whose signature gets a `reasoning` output field first, so the LM
+ * reasons before answering. The field's prefix is DSPy's wording.
+ */
+import type { Example } from './example.js';
+import { Module } from './module.js';
+import type { Prediction } from './prediction.js';
+import { Predict, type PredictOptions } from './predict.js';
+import { Signature, type FieldInit } from './signature.js';
+
+export const REASONING_PREFIX = "Reasoning: Let's think step by step in order to";
+
+export interface ChainOfThoughtOptions extends PredictOptions {
+  /** Replace the default `reasoning` field (name, description, prefix). */
+  rationaleField?: FieldInit;
+}
+
+export class ChainOfThought extends Module {
+  predict: Predict;
+
+  constructor(signature: Signature | string, options: ChainOfThoughtOptions = {}) {
+    super();
+    const { rationaleField, ...predictOptions } = options;
+    const base = typeof signature === 'string' ? Signature.parse(signature) : signature;
+    const field: FieldInit = rationaleField ?? { name: 'reasoning', type: 'str', prefix: REASONING_PREFIX };
+    this.predict = new Predict(base.prepend({ ...field, role: 'output' }), predictOptions);
+  }
+
+  /** The extended signature (with `reasoning`). */
+  get signature(): Signature {
+    return this.predict.signature;
+  }
+
+  get demos(): Example[] {
+    return this.predict.demos;
+  }
+
+  forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    return this.predict.forward(inputs);
+  }
+}
