@@ -1,0 +1,208 @@
+/**
+ * Anthropic Messages API through the official SDK. The SDK does the retrying (429, 408, 409,
+ * 5xx, 529 and connection errors, `maxRetries` times, honouring `retry-after`/`retry-after-ms`,
+ * else exponential backoff from 0.5 s); this class maps the final outcome to `LMError`.
+ * The API key comes from the `apiKey` option or ANTHROPIC_API_KEY and is never logged.
+ */
+import Anthropic, {
+  AnthropicError,
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from '@anthropic-ai/sdk';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { LMError, kindForStatus, scrubSecret } from './errors.js';
+import { lmLogger } from './log.js';
+import { observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
+import { parseRetryAfterMs } from './rate_limiter.js';
+import type { ChatMessage, GenerateOptions, LMResponse } from './types.js';
+
+export interface AnthropicLMOptions {
+  model: string;
+  /** Defaults to ANTHROPIC_API_KEY. */
+  apiKey?: string;
+  /** Defaults to ANTHROPIC_BASE_URL, then https://api.anthropic.com. */
+  baseURL?: string;
+  /** Default `max_tokens` when a call gives none. Default 1024. */
+  maxTokens?: number;
+  temperature?: number;
+  stop?: string[];
+  /** Per-attempt timeout. Default 120 s. */
+  timeoutMs?: number;
+  /** SDK retries after the first attempt. Default 2. */
+  maxRetries?: number;
+  logger?: Logger;
+  /** Level for the SDK's own log lines (routed to our logger, never stdout). Default 'warn'. */
+  sdkLogLevel?: 'off' | 'error' | 'warn' | 'info' | 'debug';
+  onResponse?: ResponseObserver;
+  fetch?: typeof fetch;
+}
+
+const MessageResponseSchema = z.object({
+  id: z.string(),
+  type: z.literal('message'),
+  role: z.literal('assistant'),
+  model: z.string(),
+  content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()),
+  stop_reason: z.string().nullable().optional(),
+  usage: z
+    .object({
+      input_tokens: z.number().int().nonnegative(),
+      output_tokens: z.number().int().nonnegative(),
+    })
+    .loose(),
+});
+
+export class AnthropicLM implements ProviderLM {
+  readonly provider = 'anthropic';
+  readonly model: string;
+  readonly billable = true;
+  private client: Anthropic | undefined;
+  private readonly logger: Logger;
+
+  constructor(private readonly opts: AnthropicLMOptions) {
+    this.model = opts.model;
+    this.logger = (opts.logger ?? lmLogger()).child({ provider: 'anthropic', model: opts.model });
+  }
+
+  private getClient(): Anthropic {
+    if (this.client) return this.client;
+    const apiKey = this.opts.apiKey ?? process.env['ANTHROPIC_API_KEY'];
+    if (!apiKey) {
+      throw new LMError('no Anthropic API key: set ANTHROPIC_API_KEY or pass apiKey', {
+        kind: 'auth',
+        provider: this.provider,
+      });
+    }
+    const log = this.logger;
+    const sdkLogger = {
+      error: (msg: string, ...args: unknown[]) => log.error({ sdk: args }, String(msg)),
+      warn: (msg: string, ...args: unknown[]) => log.warn({ sdk: args }, String(msg)),
+      info: (msg: string, ...args: unknown[]) => log.info({ sdk: args }, String(msg)),
+      debug: (msg: string, ...args: unknown[]) => log.debug({ sdk: args }, String(msg)),
+    };
+    this.client = new Anthropic({
+      apiKey,
+      ...(this.opts.baseURL !== undefined ? { baseURL: this.opts.baseURL } : {}),
+      timeout: Math.max(1, Math.round(this.opts.timeoutMs ?? 120_000)),
+      maxRetries: this.opts.maxRetries ?? 2,
+      logger: sdkLogger,
+      logLevel: this.opts.sdkLogLevel ?? 'warn',
+      openTelemetry: false,
+      fetch: observingFetch(this.opts.fetch ?? globalThis.fetch, this.opts.onResponse),
+    });
+    return this.client;
+  }
+
+  async generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<LMResponse> {
+    const client = this.getClient();
+    const system = messages
+      .filter((m) => m.role === 'system')
+      .map((m) => m.content)
+      .join('\n\n');
+    const turns = messages
+      .filter((m) => m.role !== 'system')
+      .map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content }));
+    if (turns.length === 0) {
+      throw new LMError('anthropic: at least one user message is required', {
+        kind: 'bad_request',
+        provider: this.provider,
+      });
+    }
+    const temperature = options.temperature ?? this.opts.temperature;
+    const stop = options.stop ?? this.opts.stop;
+    const params: Anthropic.MessageCreateParamsNonStreaming = {
+      model: this.model,
+      max_tokens: options.maxTokens ?? this.opts.maxTokens ?? 1024,
+      messages: turns,
+      ...(system ? { system } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
+      ...(stop && stop.length > 0 ? { stop_sequences: stop } : {}),
+    };
+    let raw: unknown;
+    try {
+      raw = await client.messages.create(params, {
+        // The SDK insists on a positive integer.
+        ...(options.timeoutMs !== undefined ? { timeout: Math.max(1, Math.round(options.timeoutMs)) } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (e) {
+      const err = this.mapError(e, options.signal);
+      const key = this.opts.apiKey ?? process.env['ANTHROPIC_API_KEY'];
+      const clean = scrubSecret(err.message, key);
+      if (clean === err.message) throw err;
+      throw new LMError(clean, {
+        kind: err.kind,
+        provider: err.provider,
+        retryable: err.retryable,
+        ...(err.status !== undefined ? { status: err.status } : {}),
+        ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}),
+      });
+    }
+    const parsed = MessageResponseSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new LMError(
+        `anthropic: malformed Messages response: ${z.prettifyError(parsed.error).slice(0, 300)}`,
+        { kind: 'malformed_response', provider: this.provider },
+      );
+    }
+    const msg = parsed.data;
+    const text = msg.content
+      .filter((b) => b.type === 'text' && typeof b.text === 'string')
+      .map((b) => b.text as string)
+      .join('');
+    return {
+      text,
+      usage: { inputTokens: msg.usage.input_tokens, outputTokens: msg.usage.output_tokens },
+      model: msg.model,
+      cached: false,
+      costUsd: 0,
+    };
+  }
+
+  private mapError(e: unknown, signal: AbortSignal | undefined): LMError {
+    const provider = this.provider;
+    if (e instanceof LMError) return e;
+    if (e instanceof APIUserAbortError || signal?.aborted) {
+      return new LMError('anthropic: request aborted', { kind: 'aborted', provider, cause: e });
+    }
+    if (e instanceof APIConnectionTimeoutError) {
+      return new LMError('anthropic: request timed out', { kind: 'timeout', provider, cause: e });
+    }
+    if (e instanceof APIConnectionError) {
+      return new LMError(`anthropic: connection failed: ${e.message}`, { kind: 'network', provider, cause: e });
+    }
+    if (e instanceof APIError && typeof e.status === 'number') {
+      const status = e.status;
+      const kind = kindForStatus(status);
+      const detail = [e.type, e.apiMessage].filter(Boolean).join(': ') || e.message;
+      const retryAfterMs = parseRetryAfterMs(e.headers ?? undefined);
+      return new LMError(`anthropic: HTTP ${status} ${detail}`.slice(0, 500), {
+        kind,
+        provider,
+        status,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        cause: e,
+      });
+    }
+    if (e instanceof SyntaxError) {
+      return new LMError(`anthropic: response body is not valid JSON: ${e.message}`.slice(0, 300), {
+        kind: 'malformed_response',
+        provider,
+        cause: e,
+      });
+    }
+    if (e instanceof AnthropicError) {
+      // Raised by the SDK before any request (invalid options and the like): the caller's to fix.
+      return new LMError(`anthropic: ${e.message}`.slice(0, 500), { kind: 'config', provider, cause: e });
+    }
+    return new LMError(`anthropic: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500), {
+      kind: 'network',
+      provider,
+      retryable: false,
+      cause: e,
+    });
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * OpenAI-compatible chat completions (`POST {baseURL}/chat/completions`), the API that Ollama,
+ * vLLM, llama.cpp's server and OpenAI itself speak. Global fetch, a per-attempt timeout, and
+ * retries with exponential backoff on 408/409/429/5xx, timeouts and connection errors,
+ * honouring `retry-after` / `retry-after-ms`. The response body is validated with zod.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { LMError, kindForStatus, scrubSecret } from './errors.js';
+import { lmLogger } from './log.js';
+import { observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
+import { exhaustedResetMs, parseRetryAfterMs } from './rate_limiter.js';
+import type { ChatMessage, GenerateOptions, LMResponse } from './types.js';
+
+export interface OpenAICompatibleLMOptions {
+  /** e.g. `http://127.0.0.1:11434/v1`; `/chat/completions` is appended. */
+  baseURL: string;
+  model: string;
+  /** Defaults to OPENAI_API_KEY; local servers usually need none. */
+  apiKey?: string;
+  maxTokens?: number;
+  temperature?: number;
+  stop?: string[];
+  /** Per-attempt timeout. Default 120 s. */
+  timeoutMs?: number;
+  /** Retries after the first attempt. Default 2. */
+  maxRetries?: number;
+  /** First backoff delay when the server gives no retry-after. Default 500 ms, doubling, max 8 s. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  logger?: Logger;
+  onResponse?: ResponseObserver;
+  fetch?: typeof fetch;
+}
+
+const ChatCompletionSchema = z.object({
+  model: z.string().optional(),
+  choices: z
+    .array(
+      z.object({
+        message: z.object({ content: z.string().nullable().optional() }).loose(),
+        finish_reason: z.string().nullable().optional(),
+      }),
+    )
+    .min(1),
+  usage: z
+    .object({
+      prompt_tokens: z.number().nonnegative().optional(),
+      completion_tokens: z.number().nonnegative().optional(),
+    })
+    .loose()
+    .nullable()
+    .optional(),
+});
+
+const RETRY_STATUS = (s: number) => s === 408 || s === 409 || s === 429 || s >= 500;
+
+class AttemptTimeout extends Error {}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class OpenAICompatibleLM implements ProviderLM {
+  readonly provider = 'openai';
+  readonly model: string;
+  readonly billable = true;
+  readonly endpoint: string;
+  private readonly url: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly logger: Logger;
+
+  constructor(private readonly opts: OpenAICompatibleLMOptions) {
+    let u: URL;
+    try {
+      u = new URL(opts.baseURL);
+    } catch {
+      throw new LMError(`openai: invalid baseURL ${JSON.stringify(opts.baseURL)}`, { kind: 'config', provider: 'openai' });
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      throw new LMError(`openai: baseURL must be http(s): ${opts.baseURL}`, { kind: 'config', provider: 'openai' });
+    }
+    this.model = opts.model;
+    this.endpoint = opts.baseURL.replace(/\/+$/, '');
+    this.url = `${this.endpoint}/chat/completions`;
+    this.fetchFn = observingFetch(opts.fetch ?? globalThis.fetch, opts.onResponse);
+    this.logger = (opts.logger ?? lmLogger()).child({ provider: 'openai', model: opts.model });
+  }
+
+  async generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<LMResponse> {
+    const temperature = options.temperature ?? this.opts.temperature;
+    const maxTokens = options.maxTokens ?? this.opts.maxTokens;
+    const stop = options.stop ?? this.opts.stop;
+    const body = JSON.stringify({
+      model: this.model,
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      ...(temperature !== undefined ? { temperature } : {}),
+      ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
+      ...(stop && stop.length > 0 ? { stop } : {}),
+    });
+    const apiKey = this.opts.apiKey ?? process.env['OPENAI_API_KEY'];
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    if (apiKey) headers['authorization'] = `Bearer ${apiKey}`;
+
+    const maxRetries = this.opts.maxRetries ?? 2;
+    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs ?? 120_000;
+    for (let attempt = 0; ; attempt++) {
+      let err: LMError;
+      try {
+        return await this.attempt(body, headers, timeoutMs, options.signal, apiKey);
+      } catch (e) {
+        err = e instanceof LMError ? e : new LMError(`openai: ${String(e)}`, { kind: 'network', provider: this.provider, cause: e });
+      }
+      const retryable = err.kind !== 'malformed_response' && err.kind !== 'aborted' && err.retryable;
+      if (!retryable || attempt >= maxRetries) throw err;
+      const base = this.opts.retryBaseDelayMs ?? 500;
+      const backoff = Math.min(base * 2 ** attempt, this.opts.retryMaxDelayMs ?? 8000) * (1 - Math.random() * 0.25);
+      const delay = err.retryAfterMs !== undefined && err.retryAfterMs > 0 && err.retryAfterMs < 2 ** 31 ? err.retryAfterMs : backoff;
+      this.logger.info({ attempt: attempt + 1, kind: err.kind, status: err.status, delayMs: Math.round(delay) }, 'openai: retrying');
+      try {
+        await sleep(delay, options.signal);
+      } catch (e) {
+        throw new LMError('openai: request aborted', { kind: 'aborted', provider: this.provider, cause: e });
+      }
+    }
+  }
+
+  private async attempt(
+    body: string,
+    headers: Record<string, string>,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    apiKey: string | undefined,
+  ): Promise<LMResponse> {
+    const provider = this.provider;
+    if (signal?.aborted) throw new LMError('openai: request aborted', { kind: 'aborted', provider });
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new AttemptTimeout('timeout')), timeoutMs);
+    const onAbort = () => ac.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      let res: Response;
+      let text: string;
+      try {
+        res = await this.fetchFn(this.url, { method: 'POST', headers, body, signal: ac.signal });
+        text = await res.text();
+      } catch (e) {
+        if (signal?.aborted) throw new LMError('openai: request aborted', { kind: 'aborted', provider, cause: e });
+        if (ac.signal.aborted) {
+          throw new LMError(`openai: no response within ${timeoutMs} ms`, { kind: 'timeout', provider, cause: e });
+        }
+        throw new LMError(`openai: connection failed: ${(e as Error).message}`, { kind: 'network', provider, cause: e });
+      }
+      if (!res.ok) {
+        // retry-after when given, else the reset time of an exhausted x-ratelimit-* limit.
+        const retryAfterMs = parseRetryAfterMs(res.headers) ?? exhaustedResetMs(res.headers, Date.now());
+        const kind = kindForStatus(res.status);
+        throw new LMError(`openai: HTTP ${res.status} ${scrubSecret(text.slice(0, 300), apiKey)}`, {
+          kind,
+          provider,
+          status: res.status,
+          retryable: RETRY_STATUS(res.status),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        });
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (e) {
+        throw new LMError(`openai: response body is not JSON: ${scrubSecret(text.slice(0, 200), apiKey)}`, {
+          kind: 'malformed_response',
+          provider,
+          status: res.status,
+          cause: e,
+        });
+      }
+      const parsed = ChatCompletionSchema.safeParse(json);
+      if (!parsed.success) {
+        throw new LMError(`openai: malformed chat completion: ${z.prettifyError(parsed.error).slice(0, 300)}`, {
+          kind: 'malformed_response',
+          provider,
+          status: res.status,
+        });
+      }
+      const d = parsed.data;
+      return {
+        text: d.choices[0]!.message.content ?? '',
+        usage: { inputTokens: d.usage?.prompt_tokens ?? 0, outputTokens: d.usage?.completion_tokens ?? 0 },
+        model: d.model ?? this.model,
+        cached: false,
+        costUsd: 0,
+      };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+}
