@@ -1,0 +1,10 @@
+export * from './common.js';
+export * from './lifecycle.js';
+export * from './run.js';
+export * from './lm.js';
+export * from './telemetry.js';
+export * from './pipeline.js';
+export * from './notifications.js';
+export * from './methods.js';
+export * from './version.js';
+export { buildJsonSchemas, schemaFileStem, schemaFileText } from './json-schema.js';

@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { BudgetLimits, JsonObject, ProgressToken, UsageSummary } from './common.js';
+
+/** A pipeline_ex workflow: a YAML file path, or the parsed config map itself. */
+export const PipelineRef = z.union([
+  z.object({ path: z.string().min(1) }),
+  z.object({ config: JsonObject }),
+]);
+
+export const TrainingExample = z.object({
+  id: z.union([z.string(), z.int()]).optional(),
+  input: JsonObject,
+  expected_output: JsonObject,
+  metadata: JsonObject.optional(),
+});
+export type TrainingExample = z.infer<typeof TrainingExample>;
+
+/** Training data: a directory of example files, or inline examples. */
+export const TrainingDataRef = z.union([
+  z.object({ dir: z.string().min(1) }),
+  z.object({ examples: z.array(TrainingExample) }),
+]);
+
+export const NamedComponent = z.object({ name: z.string().min(1), options: JsonObject.optional() });
+
+const runParamsShape = {
+  pipeline: PipelineRef,
+  trainingData: TrainingDataRef,
+  optimizer: NamedComponent.optional(),
+  metric: NamedComponent.optional(),
+  lm: z.string().optional().describe('LM spec, e.g. "anthropic:claude-sonnet-4-5", "offline"'),
+  budget: BudgetLimits.optional(),
+  seed: z.int().optional(),
+  outDir: z.string().optional(),
+  runId: z.string().optional(),
+  concurrency: z.int().positive().optional(),
+  progressToken: ProgressToken.optional(),
+};
+
+export const OptimizeParams = z.object(runParamsShape);
+export type OptimizeParams = z.infer<typeof OptimizeParams>;
+
+export const EvaluateParams = z.object(runParamsShape);
+export type EvaluateParams = z.infer<typeof EvaluateParams>;
+
+export const TrialRecord = z
+  .record(z.string(), z.unknown())
+  .describe('One optimizer trial (fields depend on the optimizer; typically trial, score, candidate)');
+
+export const OptimizeResult = z.object({
+  runId: z.string(),
+  baselineScore: z.number(),
+  bestScore: z.number(),
+  optimizedConfig: JsonObject,
+  optimizedYamlPath: z.string().optional(),
+  programPath: z.string().optional(),
+  program: JsonObject.describe('The saved program (DSPy-shaped JSON)'),
+  trials: z.array(TrialRecord),
+  usage: UsageSummary,
+  cutShort: z.boolean(),
+  cutShortReason: z.string().optional(),
+});
+export type OptimizeResult = z.infer<typeof OptimizeResult>;
+
+export const EvaluateResult = z.object({
+  score: z.number(),
+  results: z.array(
+    z.object({
+      exampleId: z.union([z.string(), z.int()]),
+      score: z.number(),
+      error: z.string().optional(),
+    }),
+  ),
+  usage: UsageSummary,
+});
+export type EvaluateResult = z.infer<typeof EvaluateResult>;
+
+/** The `value` of `$/progress` for optimize and evaluate. */
+export const RunProgress = z.object({
+  phase: z.string(),
+  trial: z.int().optional(),
+  totalTrials: z.int().optional(),
+  score: z.number().optional(),
+  bestScore: z.number().optional(),
+  calls: z.int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+  message: z.string().optional(),
+});
+export type RunProgress = z.infer<typeof RunProgress>;

@@ -1,0 +1,34 @@
+import { ErrorCode, RpcError } from '../rpc/errors.js';
+
+/**
+ * Domain errors -> JSON-RPC errors a client can match on (codes in protocol/PROTOCOL.md).
+ * Matched by `name` rather than `instanceof` so this file pulls none of the LM, pipeline or
+ * optimizer modules in at startup (cold start is measured; handlers load those lazily).
+ */
+export function mapDomainError(err: unknown): RpcError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as Error & Record<string, unknown>;
+  switch (e.name) {
+    case 'BudgetExceededError':
+      return new RpcError(ErrorCode.BudgetExceeded, e.message, { kind: e.kind, limit: e.limit, used: e.used });
+    case 'LMError':
+      return new RpcError(ErrorCode.LMFailed, e.message, {
+        kind: e.kind,
+        provider: e.provider,
+        ...(e.status === undefined ? {} : { status: e.status }),
+        retryable: e.retryable,
+      });
+    case 'PipelineValidationError':
+      return new RpcError(ErrorCode.InvalidInput, e.message, { issues: e.issues });
+    case 'PipelineYamlError':
+    case 'UnsafePathError':
+    case 'SignatureParseError':
+      return new RpcError(ErrorCode.InvalidInput, e.message);
+    case 'TrainingDataError':
+      return new RpcError(ErrorCode.InvalidInput, e.message, { dir: e.dir, problems: e.problems });
+    case 'ProgramLoadError':
+      return new RpcError(ErrorCode.InvalidInput, e.message);
+    default:
+      return undefined;
+  }
+}

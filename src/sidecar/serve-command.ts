@@ -1,0 +1,65 @@
+import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_FRAME_BYTES, FRAMINGS, type Framing } from '../rpc/frame-decoder.js';
+import type { CliCommand } from './cli-command.js';
+import { LOG_LEVEL_ENV, LOG_LEVELS, resolveLogLevel } from './logger.js';
+import { startSidecar } from './server.js';
+
+export const usage = `elexirion serve [options]
+
+Speak JSON-RPC 2.0 on stdin/stdout (protocol/PROTOCOL.md). Logs go to stderr as pino JSON.
+
+  --framing packet4|content-length   frame format (default packet4: Erlang {:packet, 4})
+  --max-frame-bytes N                 discard and refuse longer frames (default ${DEFAULT_MAX_FRAME_BYTES})
+  --log-level L                       ${LOG_LEVELS.join('|')} (default info, or $${LOG_LEVEL_ENV})
+  -h, --help                          this help`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface ServeArgs {
+  framing: Framing;
+  maxFrameBytes: number;
+  logLevel: ReturnType<typeof resolveLogLevel>;
+  help: boolean;
+}
+
+export function parseServeArgs(argv: string[], env = process.env): ServeArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      framing: { type: 'string' },
+      'max-frame-bytes': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  const framing = (values.framing ?? 'packet4') as Framing;
+  if (!FRAMINGS.includes(framing)) throw new UsageError(`--framing must be one of ${FRAMINGS.join(', ')}`);
+  const rawMax = values['max-frame-bytes'];
+  const maxFrameBytes = rawMax === undefined ? DEFAULT_MAX_FRAME_BYTES : Number(rawMax);
+  if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) {
+    throw new UsageError('--max-frame-bytes must be a positive integer');
+  }
+  const level = values['log-level'];
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return { framing, maxFrameBytes, logLevel: resolveLogLevel(level, env), help: values.help ?? false };
+}
+
+export const command: CliCommand = {
+  usage,
+  async run(argv) {
+    const args = parseServeArgs(argv);
+    if (args.help) {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    startSidecar({ framing: args.framing, maxFrameBytes: args.maxFrameBytes, logLevel: args.logLevel });
+    // Runs until exit / stdin EOF / SIGTERM.
+    return new Promise<never>(() => {});
+  },
+};

@@ -1,0 +1,99 @@
+import type { Logger } from 'pino';
+import type { LMRegistry } from '../lm/registry.js';
+import type { Lifecycle } from './lifecycle.js';
+import { defaultLMSpec } from './default_lm.js';
+import { RunRegistry } from './run_registry.js';
+
+/** A set of names (optimizers, LM providers, metrics) that `initialize` reports as capabilities. */
+export class NameRegistry {
+  private readonly names = new Set<string>();
+  register(...names: string[]): this {
+    for (const n of names) this.names.add(n);
+    return this;
+  }
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+  list(): string[] {
+    return [...this.names].sort();
+  }
+}
+
+/**
+ * State shared by every method handler, built once, on first use, per sidecar process.
+ * Other parts add their fields here (LM factory and usage, execution store, run registry...),
+ * preferably built lazily with `lazy()` so `ping` and `initialize` never pay for them, and
+ * register teardown with `onDispose` so stdin EOF / SIGTERM / `exit` flush them.
+ */
+export interface Services {
+  logger: Logger;
+  /** The sidecar's own lifecycle (used by initialize/shutdown/exit). */
+  lifecycle: Lifecycle;
+  /** What this sidecar really has: reported by `initialize` in `capabilities`. */
+  registries: {
+    optimizers: NameRegistry;
+    lmProviders: NameRegistry;
+    metrics: NameRegistry;
+  };
+  /**
+   * One ManagedLM per spec (shared cache and usage), built on first use. Async so the LM
+   * stack (the Anthropic SDK among it) loads on the first LM call, not at cold start.
+   */
+  lms: () => Promise<LMRegistry>;
+  /** The LM spec used when a request names none (see default_lm.ts). */
+  defaultLM: string;
+  /** Optimizations in progress, by run id (their meters attribute `lm/generate` calls). */
+  runs: RunRegistry;
+  /** Runs `fn` at shutdown (last registered first), within the exit deadline. */
+  onDispose(fn: () => unknown): void;
+  /** Runs every disposer; errors are logged, never thrown. */
+  dispose(): Promise<void>;
+}
+
+export interface ServicesOptions {
+  logger: Logger;
+  lifecycle: Lifecycle;
+}
+
+/** Memoizes a factory: the value is built on first call. */
+export function lazy<T>(factory: () => T): () => T {
+  let built = false;
+  let value: T;
+  return () => {
+    if (!built) {
+      value = factory();
+      built = true;
+    }
+    return value;
+  };
+}
+
+export function createServices(opts: ServicesOptions): Services {
+  const disposers: Array<() => unknown> = [];
+  const { logger } = opts;
+  return {
+    logger,
+    lifecycle: opts.lifecycle,
+    registries: {
+      optimizers: new NameRegistry(),
+      lmProviders: new NameRegistry().register('anthropic', 'openai', 'offline', 'dummy', 'cassette'),
+      metrics: new NameRegistry(),
+    },
+    lms: lazy(async () => new (await import('../lm/registry.js')).LMRegistry({ logger })),
+    defaultLM: defaultLMSpec(),
+    runs: new RunRegistry(),
+    onDispose(fn) {
+      disposers.push(fn);
+    },
+    async dispose() {
+      while (disposers.length) {
+        const fn = disposers.pop()!;
+        try {
+          await fn();
+        } catch (err) {
+          logger.error({ err }, 'service disposal failed');
+        }
+      }
+    },
+  };
+}
