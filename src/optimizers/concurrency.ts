@@ -1,0 +1,109 @@
+/**
+ * Order-preserving concurrency: run `task(i)` for i = 0..count-1 with at most `limit` in
+ * flight, and hand the outcomes to `commit` strictly in index order, whatever order they finish
+ * in. This is how concurrent work still gives the sequential answer: every decision (stop at a
+ * quota, raise after max errors) is taken in `commit`, in order, so tasks that ran
+ * speculatively past the stopping point are simply never committed.
+ */
+
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export interface RunOrderedOptions {
+  /** Max tasks in flight (>= 1). */
+  limit: number;
+  /** Checked before each launch: return false to stop launching (tasks in flight still commit). */
+  mayLaunch?: (nextIndex: number) => boolean;
+  /**
+   * Errors that end the whole run at once, uncommitted (budget, abort): launching stops, the
+   * tasks in flight are awaited, then the error is thrown.
+   */
+  isFatal?: (error: unknown) => boolean;
+}
+
+/**
+ * `commit` returns 'stop' to end early. Resolves when every launched task has settled, so no
+ * work outlives the call. A `commit` that throws ends the run the same way and rethrows.
+ */
+export async function runOrdered<R>(
+  count: number,
+  task: (index: number) => Promise<R>,
+  commit: (index: number, outcome: Settled<R>) => 'continue' | 'stop',
+  opts: RunOrderedOptions,
+): Promise<void> {
+  const limit = Math.max(1, Math.floor(opts.limit));
+  const done = new Map<number, Settled<R>>();
+  let nextLaunch = 0;
+  let nextCommit = 0;
+  let inFlight = 0;
+  let stopped = false;
+  let failure: { error: unknown } | undefined;
+
+  return new Promise<void>((resolve, reject) => {
+    const finishIfIdle = () => {
+      if (inFlight > 0) return;
+      if (failure) reject(failure.error);
+      else resolve();
+    };
+
+    const drain = () => {
+      while (!stopped && done.has(nextCommit)) {
+        const outcome = done.get(nextCommit) as Settled<R>;
+        done.delete(nextCommit);
+        const index = nextCommit;
+        nextCommit += 1;
+        try {
+          if (commit(index, outcome) === 'stop') stopped = true;
+        } catch (err) {
+          stopped = true;
+          failure = { error: err };
+        }
+      }
+      if (!stopped && nextCommit >= count) stopped = true;
+    };
+
+    const launch = () => {
+      while (!stopped && inFlight < limit && nextLaunch < count) {
+        if (opts.mayLaunch && !opts.mayLaunch(nextLaunch)) break;
+        const index = nextLaunch;
+        nextLaunch += 1;
+        inFlight += 1;
+        let p: Promise<R>;
+        try {
+          p = task(index);
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        p.then(
+          (value) => settle(index, { ok: true, value }),
+          (error) => settle(index, { ok: false, error }),
+        );
+      }
+      if (stopped || (inFlight === 0 && nextCommit >= count)) finishIfIdle();
+      else if (inFlight === 0 && nextLaunch < count) {
+        // mayLaunch refused with nothing in flight: nothing can change its mind; stop.
+        stopped = true;
+        finishIfIdle();
+      }
+    };
+
+    const settle = (index: number, outcome: Settled<R>) => {
+      inFlight -= 1;
+      if (!outcome.ok && opts.isFatal?.(outcome.error)) {
+        if (!failure) failure = { error: outcome.error };
+        stopped = true;
+      }
+      if (!stopped) {
+        done.set(index, outcome);
+        drain();
+      }
+      if (stopped) finishIfIdle();
+      else launch();
+    };
+
+    if (count <= 0) {
+      resolve();
+      return;
+    }
+    launch();
+  });
+}

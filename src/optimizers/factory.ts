@@ -1,0 +1,78 @@
+/**
+ * Optimizers by name, with zod-validated JSON options: what a wire `optimize` request or a CLI
+ * flag names. LM-valued options (MIPROv2's promptModel / taskModel) are not JSON: the caller
+ * resolves them (e.g. from an LM spec) and passes them in `lms`.
+ */
+import { z } from 'zod';
+import type { LM } from '../lm/types.js';
+import { BootstrapFewShot } from './bootstrap_fewshot.js';
+import { LabeledFewShot } from './labeled_fewshot.js';
+import { MIPROv2 } from './mipro_v2.js';
+import { BootstrapFewShotWithRandomSearch } from './random_search.js';
+
+const count = z.number().int().nonnegative();
+
+const bootstrapShape = {
+  metricThreshold: z.number().optional(),
+  maxBootstrappedDemos: count.optional(),
+  maxLabeledDemos: count.optional(),
+  maxRounds: z.number().int().positive().optional(),
+  maxErrors: z.number().int().positive().optional(),
+};
+
+export const OptimizerOptionSchemas = {
+  LabeledFewShot: z.object({ k: count.optional(), sample: z.boolean().optional() }).strict(),
+  BootstrapFewShot: z.object(bootstrapShape).strict(),
+  BootstrapFewShotWithRandomSearch: z
+    .object({
+      ...bootstrapShape,
+      numCandidatePrograms: count.optional(),
+      stopAtScore: z.number().optional(),
+      restrict: z.array(z.number().int()).optional(),
+      numThreads: z.number().int().positive().optional(),
+      minNumSamples: count.optional(),
+      labeledSample: z.boolean().optional(),
+    })
+    .strict(),
+  MIPROv2: z
+    .object({
+      ...bootstrapShape,
+      auto: z.enum(['light', 'medium', 'heavy']).nullable().optional(),
+      numCandidates: z.number().int().positive().optional(),
+      numTrials: z.number().int().positive().optional(),
+      minibatch: z.boolean().optional(),
+      minibatchSize: z.number().int().positive().optional(),
+      minibatchFullEvalSteps: z.number().int().positive().optional(),
+      initTemperature: z.number().nonnegative().optional(),
+      viewDataBatchSize: z.number().int().positive().optional(),
+      dataAware: z.boolean().optional(),
+      programAware: z.boolean().optional(),
+      tipAware: z.boolean().optional(),
+      fewshotAware: z.boolean().optional(),
+      nStartupTrials: count.optional(),
+      dryRun: z.boolean().optional(),
+      callsPerForward: z.number().int().positive().optional(),
+    })
+    .strict(),
+} as const;
+
+export type OptimizerName = keyof typeof OptimizerOptionSchemas;
+export const OPTIMIZER_NAMES = Object.keys(OptimizerOptionSchemas) as OptimizerName[];
+
+export type AnyOptimizer = LabeledFewShot | BootstrapFewShot | BootstrapFewShotWithRandomSearch | MIPROv2;
+
+/** Builds an optimizer from its name and JSON options; throws a ZodError naming the bad field. */
+export function createOptimizer(name: string, options: unknown = {}, lms: { promptModel?: LM; taskModel?: LM } = {}): AnyOptimizer {
+  switch (name) {
+    case 'LabeledFewShot':
+      return new LabeledFewShot(OptimizerOptionSchemas.LabeledFewShot.parse(options));
+    case 'BootstrapFewShot':
+      return new BootstrapFewShot(OptimizerOptionSchemas.BootstrapFewShot.parse(options));
+    case 'BootstrapFewShotWithRandomSearch':
+      return new BootstrapFewShotWithRandomSearch(OptimizerOptionSchemas.BootstrapFewShotWithRandomSearch.parse(options));
+    case 'MIPROv2':
+      return new MIPROv2({ ...OptimizerOptionSchemas.MIPROv2.parse(options), ...lms });
+    default:
+      throw new Error(`unknown optimizer ${JSON.stringify(name)}; known: ${OPTIMIZER_NAMES.join(', ')}`);
+  }
+}

@@ -1,0 +1,55 @@
+/** Optimizers (docs/CONTRACTS.md, "Optimizers"): one per file, one `compile(student, opts)` shape. */
+export type {
+  CompileOptions,
+  CompileReport,
+  CompileResult,
+  Optimizer,
+  ProgressEvent,
+  ProgressListener,
+  RunEstimate,
+  TrialRecord,
+} from './types.js';
+export { RunStopped } from './types.js';
+export { AbortedError, RunContext, runCompile, type RunOptions } from './run.js';
+export {
+  Evaluate,
+  EvaluationError,
+  evaluateProgram,
+  exportEvaluation,
+  metricToNumber,
+  DEFAULT_MAX_ERRORS,
+  type EvaluateOptions,
+  type EvaluationItem,
+  type EvaluationResult,
+} from './evaluate.js';
+export { LabeledFewShot, applyLabeledDemos, type LabeledFewShotOptions } from './labeled_fewshot.js';
+export {
+  BootstrapFewShot,
+  BootstrapRun,
+  bootstrapSettings,
+  metricPasses,
+  type BootstrapFewShotOptions,
+  type BootstrapSettings,
+  type ExampleOutcome,
+} from './bootstrap_fewshot.js';
+export { BootstrapFewShotWithRandomSearch, type RandomSearchOptions, type CandidateRecord } from './random_search.js';
+export { MIPROv2, AUTO_RUN_SETTINGS, type AutoPreset, type MIPROv2Options } from './mipro_v2.js';
+export { TIPS, describeProgram, summarizeDataset, proposeInstruction } from './proposer.js';
+export { CategoricalTPE, type TpeOptions, type TpeParams } from './tpe.js';
+export { Rng, deriveSeed } from './random.js';
+export { RunJournal, JournalConfigMismatchError, JournalCorruptError, JOURNAL_FILE } from './journal.js';
+export {
+  saveProgram,
+  loadProgram,
+  programToJson,
+  saveProgramToFile,
+  loadProgramFromFile,
+  ProgramLoadError,
+  PROGRAM_FORMAT,
+  ELEXIRION_VERSION,
+  type SavedProgram,
+  type PredictorState,
+} from './program_io.js';
+export { runOrdered, type Settled } from './concurrency.js';
+export { canonicalJson, hashJson } from './hash.js';
+export { createOptimizer, OptimizerOptionSchemas, OPTIMIZER_NAMES, type OptimizerName, type AnyOptimizer } from './factory.js';

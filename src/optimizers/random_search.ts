@@ -1,0 +1,148 @@
+/**
+ * BootstrapFewShotWithRandomSearch, as DSPy's: candidate programs for seeds -3 .. N-1
+ *
+ *   -3  zero-shot (a reset copy of the student)
+ *   -2  labeled demos only (LabeledFewShot(maxLabeledDemos))
+ *   -1  BootstrapFewShot over the trainset in order
+ *   s>=0  BootstrapFewShot over a copy of the trainset shuffled by seed s, with
+ *         maxBootstrappedDemos drawn uniformly from [minNumSamples (1), maxBootstrappedDemos]
+ *
+ * each scored with Evaluate on the valset (default: the trainset); the first best score wins;
+ * the search stops early once a score reaches `stopAtScore`. `restrict` limits the run to the
+ * listed seeds; a restrict that matches no seed is an error (DSPy fails late with an unbound
+ * variable). The candidate seed is combined with the run seed, so different run seeds give
+ * different shuffles, and the same run seed the same ones.
+ *
+ * Journal: every scored candidate is one record (its score and saved program), and every
+ * bootstrapped example inside a candidate another, so a resumed run redoes neither.
+ */
+import type { Module } from '../dspy/index.js';
+import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
+import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
+import { applyLabeledDemos } from './labeled_fewshot.js';
+import { loadProgram, programToJson, saveProgram, type SavedProgram } from './program_io.js';
+import { deriveSeed, Rng } from './random.js';
+import { runCompile, type RunContext, type RunOptions } from './run.js';
+import type { CompileOptions, CompileResult } from './types.js';
+
+export interface RandomSearchOptions extends BootstrapFewShotOptions {
+  numCandidatePrograms?: number;
+  stopAtScore?: number;
+  restrict?: number[];
+  /** Alias of CompileOptions.concurrency (DSPy's num_threads). */
+  numThreads?: number;
+  minNumSamples?: number;
+  labeledSample?: boolean;
+}
+
+export interface CandidateRecord {
+  seed: number;
+  score: number;
+  program: SavedProgram;
+}
+
+export class BootstrapFewShotWithRandomSearch {
+  readonly name = 'BootstrapFewShotWithRandomSearch';
+  readonly numCandidatePrograms: number;
+  readonly stopAtScore: number | undefined;
+  readonly restrict: number[] | undefined;
+  readonly numThreads: number | undefined;
+  readonly minNumSamples: number;
+  readonly labeledSample: boolean;
+  readonly opts: BootstrapFewShotOptions;
+
+  constructor(opts: RandomSearchOptions = {}) {
+    this.numCandidatePrograms = opts.numCandidatePrograms ?? 16;
+    this.stopAtScore = opts.stopAtScore;
+    this.restrict = opts.restrict;
+    this.numThreads = opts.numThreads;
+    this.minNumSamples = opts.minNumSamples ?? 1;
+    this.labeledSample = opts.labeledSample ?? true;
+    this.opts = {
+      maxBootstrappedDemos: opts.maxBootstrappedDemos ?? 4,
+      maxLabeledDemos: opts.maxLabeledDemos ?? 16,
+      maxRounds: opts.maxRounds ?? 1,
+      maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
+      ...(opts.metricThreshold !== undefined ? { metricThreshold: opts.metricThreshold } : {}),
+    };
+  }
+
+  /** The candidate seeds this run will try, in order. */
+  seeds(): number[] {
+    const all: number[] = [];
+    for (let s = -3; s < this.numCandidatePrograms; s++) all.push(s);
+    return this.restrict ? all.filter((s) => this.restrict?.includes(s)) : all;
+  }
+
+  async compile<M extends Module>(student: M, opts: CompileOptions & RunOptions): Promise<CompileResult<M>> {
+    const seeds = this.seeds();
+    if (seeds.length === 0) {
+      throw new Error(
+        `BootstrapFewShotWithRandomSearch: restrict ${JSON.stringify(this.restrict)} matches no candidate seed ` +
+          `(seeds run from -3 to ${this.numCandidatePrograms - 1})`,
+      );
+    }
+    const concurrency = opts.concurrency ?? this.numThreads;
+    const runOpts = { ...opts, ...(concurrency !== undefined ? { concurrency } : {}) };
+    const valset = opts.valset ?? opts.trainset;
+    return runCompile(
+      {
+        optimizer: this.name,
+        opts: runOpts,
+        config: {
+          numCandidatePrograms: this.numCandidatePrograms,
+          stopAtScore: this.stopAtScore ?? null,
+          restrict: this.restrict ?? null,
+          minNumSamples: this.minNumSamples,
+          labeledSample: this.labeledSample,
+          bootstrap: bootstrapSettings(this.opts),
+          trainset: opts.trainset,
+          valset,
+          student: programToJson(student),
+          teacher: opts.teacher ? programToJson(opts.teacher) : null,
+        },
+      },
+      async (ctx) => {
+        for (const [i, seed] of seeds.entries()) {
+          ctx.checkStop();
+          const key = `candidate/${seed}`;
+          const saved = ctx.journal?.get<CandidateRecord>(key);
+          let program: M;
+          let score: number;
+          if (saved) {
+            program = loadProgram(student.resetCopy() as M, saved.program);
+            score = saved.score;
+          } else {
+            program = await this.buildCandidate(ctx, student, seed, opts);
+            score = (await evaluateInRun(ctx, program, valset, opts.metric, { maxErrors: this.opts.maxErrors ?? DEFAULT_MAX_ERRORS, label: `candidate seed ${seed}` })).score;
+            ctx.journal?.append(key, { seed, score, program: saveProgram(program) } satisfies CandidateRecord);
+          }
+          ctx.trials.push({ trial: i, kind: 'candidate', seed, score, size: valset.length, ...(saved ? { resumed: true } : {}) });
+          if (seed === -3) ctx.baselineScore = score;
+          ctx.offer(program, score);
+          ctx.progress({ phase: 'candidate', trial: i + 1, totalTrials: seeds.length, score, bestScore: ctx.bestScore as number, message: `seed ${seed}` });
+          if (this.stopAtScore !== undefined && score >= this.stopAtScore) break;
+        }
+        return ctx.bestProgram as M;
+      },
+      (ctx) => (ctx.bestProgram as M | undefined) ?? (student.deepCopy() as M),
+    );
+  }
+
+  private async buildCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions): Promise<M> {
+    const base = bootstrapSettings(this.opts);
+    if (seed === -3) return student.resetCopy() as M;
+    if (seed === -2) {
+      return applyLabeledDemos(student.resetCopy() as M, opts.trainset, base.maxLabeledDemos, this.labeledSample, new Rng(deriveSeed(ctx.seed, 'labeled')));
+    }
+    let trainset = opts.trainset;
+    let settings = base;
+    if (seed >= 0) {
+      trainset = new Rng(deriveSeed(ctx.seed, 'shuffle', seed)).shuffle([...opts.trainset]);
+      const size = new Rng(deriveSeed(ctx.seed, 'size', seed)).randint(Math.min(this.minNumSamples, base.maxBootstrappedDemos), base.maxBootstrappedDemos);
+      settings = { ...base, maxBootstrappedDemos: size };
+    }
+    const run = new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, settings, `candidate/${seed}/bootstrap`);
+    return run.run();
+  }
+}

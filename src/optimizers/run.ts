@@ -1,0 +1,171 @@
+/**
+ * What every optimizer run shares: the meter (budget and usage, via runWithMeter), the abort
+ * signal, progress events, the journal, and the "best so far" a cut-short run returns.
+ */
+import { BudgetExceededError } from '../lm/budget.js';
+import { Meter, runWithMeter } from '../lm/meter.js';
+import { setMaxListeners } from 'node:events';
+import { join } from 'node:path';
+import { settings, type Module } from '../dspy/index.js';
+import { saveProgramToFile } from './program_io.js';
+import { RunJournal } from './journal.js';
+import { hashJson } from './hash.js';
+import { RunStopped, type CompileOptions, type CompileReport, type CompileResult, type ProgressEvent, type TrialRecord } from './types.js';
+
+/** Options every optimizer accepts on top of CompileOptions (not in the config hash). */
+export interface RunOptions {
+  /** Use this meter instead of a fresh one (the sidecar's per-run meter). */
+  meter?: Meter;
+}
+
+export class AbortedError extends Error {
+  override readonly name = 'AbortError';
+  constructor(reason?: unknown) {
+    super(`aborted${reason instanceof Error ? `: ${reason.message}` : reason !== undefined ? `: ${String(reason)}` : ''}`);
+  }
+}
+
+export class RunContext {
+  readonly trials: TrialRecord[] = [];
+  baselineScore: number | undefined;
+  bestScore: number | undefined;
+  bestProgram: Module | undefined;
+  errors = 0;
+  bootstrapped: number | undefined;
+
+  constructor(
+    readonly meter: Meter,
+    readonly seed: number,
+    readonly concurrency: number,
+    readonly signal: AbortSignal | undefined,
+    private readonly listener: ((e: ProgressEvent) => void) | undefined,
+    readonly journal: RunJournal | undefined,
+  ) {}
+
+  /** Throws (a stop error) when the run must end now: aborted, or wall/call budget reached. */
+  checkStop(): void {
+    if (this.signal?.aborted) throw new AbortedError(this.signal.reason);
+    this.meter.check();
+  }
+
+  /** True for the errors that end a run cleanly with the best program so far. */
+  isStop(e: unknown): boolean {
+    if (e instanceof BudgetExceededError || e instanceof RunStopped || e instanceof AbortedError) return true;
+    if (this.signal?.aborted) return true; // whatever the abort made the LM throw
+    return (e as { name?: unknown })?.name === 'BudgetExceededError';
+  }
+
+  progress(e: Omit<ProgressEvent, 'calls' | 'costUsd'>): void {
+    if (!this.listener) return;
+    const snap = this.meter.usage.snapshot();
+    try {
+      this.listener({ ...e, calls: snap.calls, costUsd: snap.costUsd });
+    } catch {
+      /* a broken listener must not break the run */
+    }
+  }
+
+  /** Records a scored candidate; keeps it as best when strictly better (first best wins ties). */
+  offer(program: Module, score: number): boolean {
+    if (this.bestScore === undefined || score > this.bestScore) {
+      this.bestScore = score;
+      this.bestProgram = program;
+      return true;
+    }
+    return false;
+  }
+
+  report(optimizer: string, extra: Partial<CompileReport> = {}): CompileReport {
+    const r: CompileReport = {
+      optimizer,
+      trials: this.trials,
+      usage: this.meter.usage.snapshot(),
+      cutShort: false,
+      seed: this.seed,
+      errors: this.errors,
+      ...extra,
+    };
+    if (this.baselineScore !== undefined) r.baselineScore = this.baselineScore;
+    if (this.bestScore !== undefined) r.bestScore = this.bestScore;
+    if (this.bootstrapped !== undefined) r.bootstrapped = this.bootstrapped;
+    return r;
+  }
+}
+
+export interface StartRunArgs {
+  optimizer: string;
+  opts: CompileOptions & RunOptions;
+  /** Everything that determines the result, for the journal's config hash. */
+  config: unknown;
+}
+
+/**
+ * Runs `body` inside the meter; a stop error (budget, abort) becomes a clean return of
+ * `fallback()` (the best program so far) with `report.cutShort = true`.
+ */
+export async function runCompile<M extends Module>(
+  args: StartRunArgs,
+  body: (ctx: RunContext) => Promise<M>,
+  fallback: (ctx: RunContext) => M,
+): Promise<CompileResult<M>> {
+  const { opts } = args;
+  // A fresh meter per run unless the caller hands one in (the sidecar does, to attribute calls
+  // that Elixir makes on behalf of the run): a nested meter would hide calls from an outer one.
+  const meter = opts.meter ?? new Meter({ budget: opts.budget });
+  if (opts.meter && opts.budget) meter.budget = opts.budget;
+  const seed = opts.seed ?? 0;
+  const journal = opts.runDir
+    ? RunJournal.open(opts.runDir, { optimizer: args.optimizer, configHash: hashJson({ optimizer: args.optimizer, seed, config: args.config }) })
+    : undefined;
+  // A run-local signal that follows the caller's: every LM call in flight listens to it, so it
+  // may carry many listeners without touching the caller's signal.
+  let signal: AbortSignal | undefined;
+  let unfollow = () => {};
+  if (opts.signal) {
+    const local = new AbortController();
+    setMaxListeners(0, local.signal);
+    const callerSignal = opts.signal;
+    const onAbort = () => local.abort(callerSignal.reason);
+    if (callerSignal.aborted) onAbort();
+    else {
+      callerSignal.addEventListener('abort', onAbort, { once: true });
+      unfollow = () => callerSignal.removeEventListener('abort', onAbort);
+    }
+    signal = local.signal;
+  }
+  const ctx = new RunContext(meter, seed, Math.max(1, opts.concurrency ?? 1), signal, opts.onProgress, journal);
+  const started = performance.now();
+  try {
+    // The signal reaches every LM call of the run through the settings context.
+    const inContext = <T>(fn: () => Promise<T>) => (signal ? settings.context({ signal }, fn) : fn());
+    return await runWithMeter(meter, () => inContext(async () => {
+      try {
+        const program = await body(ctx);
+        program.compiled = true;
+        // The result next to its journal, for whoever resumes or inspects the run.
+        if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'));
+        const report = ctx.report(args.optimizer, { wallMs: Math.round(performance.now() - started) });
+        ctx.progress({ phase: 'done', ...(ctx.bestScore !== undefined ? { bestScore: ctx.bestScore } : {}) });
+        return { program, report };
+      } catch (err) {
+        if (!ctx.isStop(err)) throw err;
+        const program = fallback(ctx);
+        program.compiled = true;
+        if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'));
+        const reason = stopReason(err, ctx);
+        const report = ctx.report(args.optimizer, { cutShort: true, cutShortReason: reason, wallMs: Math.round(performance.now() - started) });
+        ctx.progress({ phase: 'cut_short', message: reason, ...(ctx.bestScore !== undefined ? { bestScore: ctx.bestScore } : {}) });
+        return { program, report };
+      }
+    }));
+  } finally {
+    unfollow();
+    journal?.close();
+  }
+}
+
+function stopReason(err: unknown, ctx: RunContext): string {
+  if (err instanceof BudgetExceededError) return `budget: ${err.message}`;
+  if (ctx.signal?.aborted || err instanceof AbortedError) return 'aborted';
+  return err instanceof Error ? err.message : String(err);
+}
