@@ -12,6 +12,8 @@ export function mapDomainError(err: unknown): RpcError | undefined {
     case 'BudgetExceededError':
       return new RpcError(ErrorCode.BudgetExceeded, e.message, { kind: e.kind, limit: e.limit, used: e.used });
     case 'LMError':
+      // A spec the user typed wrong is bad params, not a provider failure.
+      if (e.kind === 'config') return new RpcError(ErrorCode.InvalidParams, e.message, { field: 'lm' });
       return new RpcError(ErrorCode.LMFailed, e.message, {
         kind: e.kind,
         provider: e.provider,

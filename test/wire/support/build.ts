@@ -20,7 +20,7 @@ function newestMtime(path: string): number {
  * once, under a lock so parallel suites do not race.
  */
 export function ensureBuilt(): void {
-  const sources = ['src/rpc', 'src/protocol', 'src/sidecar', 'src/cli.ts', 'src/index.ts'].map((p) => join(ROOT, p));
+  const sources = ['src'].map((p) => join(ROOT, p));
   const stale = () => !existsSync(CLI) || Math.max(...sources.map(newestMtime)) > statSync(CLI).mtimeMs;
   if (!stale()) return;
   const lock = join(ROOT, 'dist', '.wire-build-lock');
