@@ -1,0 +1,43 @@
+/**
+ * The seed's composite metric: every member must pass. A member that throws counts as a fail
+ * (and is logged, with its name, to stderr); the others still run, so each failure is logged.
+ * A boolean result passes when true; a numeric one when it is at least the member's
+ * `threshold` (default 0.7, i.e. a judge's 7/10 in score mode). Returns a boolean.
+ */
+import type { Metric } from '../../dspy/index.js';
+import { pipelineLogger, type Logger } from '../log.js';
+
+export interface CompositeMember {
+  name: string;
+  metric: Metric;
+  threshold?: number;
+}
+
+export const DEFAULT_MEMBER_THRESHOLD = 0.7;
+
+export function memberPassed(value: unknown, threshold = DEFAULT_MEMBER_THRESHOLD): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= threshold;
+  return false;
+}
+
+export function compositeMetric(members: Array<CompositeMember | Metric>, options: { logger?: Logger } = {}): Metric {
+  const named: CompositeMember[] = members.map((m, i) => (typeof m === 'function' ? { name: `metric[${i}]`, metric: m } : m));
+  if (named.length === 0) throw new Error('a composite metric needs at least one member');
+  return async (example, prediction, trace) => {
+    let all = true;
+    for (const m of named) {
+      try {
+        const value = await m.metric(example, prediction, trace);
+        if (!memberPassed(value, m.threshold)) all = false;
+      } catch (err) {
+        all = false;
+        (options.logger ?? pipelineLogger()).warn(
+          { metric: m.name, err: { name: (err as Error)?.name, message: (err as Error)?.message ?? String(err) } },
+          'evaluator failed: counted as a fail',
+        );
+      }
+    }
+    return all;
+  };
+}

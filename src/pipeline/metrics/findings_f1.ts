@@ -1,0 +1,118 @@
+/**
+ * Overlap of listed findings with the expected ones, as an F1 score in [0, 1].
+ *
+ * Items: the field (default `findings`) of the prediction and of the expected output; a list
+ * of strings, a list of objects (their `title`/`finding`/`description`/`message`/`text`, else
+ * their JSON), or a string split into lines (bullets and numbering stripped).
+ *
+ * Matching is fuzzy: each item is normalised (lowercase, punctuation to spaces, whitespace
+ * collapsed), split into tokens, common English stop words dropped and a trailing plural `s`
+ * removed from tokens longer than three letters. Two items match when the Dice coefficient of
+ * their token sets, 2|A∩B|/(|A|+|B|), is at least `similarity` (default 0.5). Items are paired
+ * one-to-one, greedily from the most similar pair down (ties by position), so one verbose
+ * finding cannot match several expected ones. precision = pairs/predicted, recall =
+ * pairs/expected; both lists empty scores 1, exactly one empty scores 0.
+ *
+ * With `passAt` the metric returns `f1 >= passAt` (a boolean) instead of the score.
+ */
+import type { Metric } from '../../dspy/index.js';
+import { expectedOutputOf, predictedOutputOf } from './fields.js';
+
+export interface FindingsF1Options {
+  field?: string;
+  similarity?: number;
+  passAt?: number;
+}
+
+const STOP_WORDS = new Set(
+  'a an the and or of to in on for with without is are be been being it its this that these those as at by from not no into than then there their them can could should would will may might must do does did has have had use using'.split(
+    ' ',
+  ),
+);
+
+const TEXT_KEYS = ['title', 'finding', 'description', 'message', 'text', 'issue'];
+
+export function findingItems(value: unknown): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') {
+    return value
+      .split(/\r?\n/)
+      .map((line) => line.replace(/^\s*(?:[-*•]|\d+[.)])\s*/, '').trim())
+      .filter((line) => line !== '');
+  }
+  if (Array.isArray(value)) {
+    return value
+      .map((item) => {
+        if (typeof item === 'string') return item;
+        if (item !== null && typeof item === 'object') {
+          const key = TEXT_KEYS.find((k) => typeof (item as Record<string, unknown>)[k] === 'string');
+          return key ? ((item as Record<string, unknown>)[key] as string) : JSON.stringify(item);
+        }
+        return String(item);
+      })
+      .filter((s) => s.trim() !== '');
+  }
+  return [JSON.stringify(value)];
+}
+
+export function tokens(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const raw of text.toLowerCase().replace(/[^\p{L}\p{N}_]+/gu, ' ').split(' ')) {
+    if (raw === '' || STOP_WORDS.has(raw)) continue;
+    out.add(raw.length > 3 && raw.endsWith('s') && !raw.endsWith('ss') ? raw.slice(0, -1) : raw);
+  }
+  return out;
+}
+
+export function dice(a: Set<string>, b: Set<string>): number {
+  if (a.size === 0 && b.size === 0) return 1;
+  let common = 0;
+  for (const t of a) if (b.has(t)) common++;
+  return (2 * common) / (a.size + b.size);
+}
+
+export interface F1Result {
+  precision: number;
+  recall: number;
+  f1: number;
+  /** [predicted index, expected index, similarity] */
+  pairs: Array<[number, number, number]>;
+}
+
+export function findingsF1Score(predicted: string[], expected: string[], similarity = 0.5): F1Result {
+  if (predicted.length === 0 && expected.length === 0) return { precision: 1, recall: 1, f1: 1, pairs: [] };
+  if (predicted.length === 0 || expected.length === 0) return { precision: 0, recall: 0, f1: 0, pairs: [] };
+  const pt = predicted.map(tokens);
+  const et = expected.map(tokens);
+  const candidates: Array<[number, number, number]> = [];
+  pt.forEach((p, i) =>
+    et.forEach((e, j) => {
+      const s = dice(p, e);
+      if (s >= similarity) candidates.push([i, j, s]);
+    }),
+  );
+  candidates.sort((x, y) => y[2] - x[2] || x[0] - y[0] || x[1] - y[1]);
+  const usedP = new Set<number>();
+  const usedE = new Set<number>();
+  const pairs: Array<[number, number, number]> = [];
+  for (const c of candidates) {
+    if (usedP.has(c[0]) || usedE.has(c[1])) continue;
+    usedP.add(c[0]);
+    usedE.add(c[1]);
+    pairs.push(c);
+  }
+  const precision = pairs.length / predicted.length;
+  const recall = pairs.length / expected.length;
+  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
+  return { precision, recall, f1, pairs };
+}
+
+export function findingsF1(options: FindingsF1Options = {}): Metric {
+  const field = options.field ?? 'findings';
+  return (example, prediction) => {
+    const expected = findingItems(expectedOutputOf(example)[field]);
+    const predicted = findingItems(predictedOutputOf(prediction)[field]);
+    const { f1 } = findingsF1Score(predicted, expected, options.similarity ?? 0.5);
+    return options.passAt === undefined ? f1 : f1 >= options.passAt;
+  };
+}
