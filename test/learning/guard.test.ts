@@ -1,0 +1,84 @@
+import { describe, it, expect } from 'vitest';
+import { decidePromotion, shouldOptimize, mulberry32, diffLines, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+
+function scores(n: number, seed: number) {
+  const rng = mulberry32(seed);
+  return Array.from({ length: n }, () => (rng() < 0.6 ? 1 : 0) * 0.7 + rng() * 0.3);
+}
+
+describe('promotion guard', () => {
+  it('promotes a real improvement', () => {
+    const cur = scores(60, 1);
+    const rng = mulberry32(2);
+    const cand = cur.map((x) => Math.min(1, x + 0.1 + (rng() - 0.5) * 0.1));
+    const d = decidePromotion(cur, cand, { margin: 0.02, seed: 3 });
+    expect(d.promote).toBe(true);
+    expect(d.interval!.lower).toBeGreaterThan(0);
+    expect(d.meanDiff!).toBeGreaterThan(0.05);
+  });
+
+  it('rejects noise of the same mean, for every seed tried', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const cur = scores(60, seed);
+      const rng = mulberry32(seed + 100);
+      // zero-mean noise: swap halves of a symmetric perturbation so mean(cand) == mean(cur)
+      const noise = cur.map(() => (rng() - 0.5) * 0.6);
+      const m = noise.reduce((a, b) => a + b, 0) / noise.length;
+      const cand = cur.map((x, i) => x + noise[i]! - m);
+      const d = decidePromotion(cur, cand, { margin: 0.01, seed });
+      expect(d.promote).toBe(false);
+      expect(Math.abs(d.meanDiff!)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('rejects a gain above the margin that the interval cannot tell from noise', () => {
+    // mean +0.05, but one lucky example carries it
+    const cur = Array.from({ length: 20 }, () => 0.5);
+    const cand = cur.map((x, i) => (i === 0 ? x + 1 : x));
+    const d = decidePromotion(cur, cand, { margin: 0.01 });
+    expect(d.meanDiff).toBeCloseTo(0.05);
+    expect(d.promote).toBe(false);
+    expect(d.reason).toMatch(/interval/);
+  });
+
+  it('is deterministic for a seed, and refuses unpaired or tiny inputs', () => {
+    const cur = scores(30, 5);
+    const cand = cur.map((x, i) => x + (i % 3 === 0 ? 0.05 : 0));
+    expect(decidePromotion(cur, cand, { seed: 9 })).toEqual(decidePromotion(cur, cand, { seed: 9 }));
+    expect(decidePromotion([1, 2], [1], {}).reason).toMatch(/not paired/);
+    expect(decidePromotion([0, 0], [1, 1], {}).reason).toMatch(/only 2/);
+    const strict = decidePromotion(cur, cand, { margin: 0.015, lowerBoundAboveMargin: true });
+    expect(strict.promote).toBe(strict.interval!.lower > 0.015 && strict.meanDiff! > 0.015);
+  });
+});
+
+describe('shouldOptimize', () => {
+  it('fires below the baseline or on more than 10 new examples', () => {
+    const usage = (rate: number | null) => ({ success_rate: rate, count: 10 });
+    expect(shouldOptimize({ usage: usage(0.9), newExamplesSinceLast: 0 }, undefined).optimize).toBe(true);
+    expect(shouldOptimize({ usage: usage(0.96), newExamplesSinceLast: 10 }, undefined).optimize).toBe(false);
+    expect(shouldOptimize({ usage: usage(0.96), newExamplesSinceLast: 11 }, undefined).optimize).toBe(true);
+    expect(shouldOptimize({ usage: usage(null), newExamplesSinceLast: 0 }, undefined).optimize).toBe(false);
+    const baseline = { successRate: 0.8, lastOptimizedAt: 1, lastMode: 'light' as const, lastDecision: 'promoted', bestScore: 0.9 };
+    expect(shouldOptimize({ usage: usage(0.85), newExamplesSinceLast: 0 }, baseline).optimize).toBe(false);
+    expect(shouldOptimize({ usage: usage(0.75), newExamplesSinceLast: 0 }, baseline).reasons[0]).toMatch(/below baseline 0.800/);
+    expect(shouldOptimize({ usage: usage(0.99), newExamplesSinceLast: 3 }, undefined, { ...DEFAULT_POLICY, minNewExamples: 2 }).optimize).toBe(true);
+  });
+});
+
+describe('line diff', () => {
+  it('is a minimal LCS diff', () => {
+    const d = diffLines(['a', 'b', 'c', 'd'], ['a', 'x', 'c', 'd', 'e']);
+    expect(d.map((l) => l.op + l.line)).toEqual([' a', '-b', '+x', ' c', ' d', '+e']);
+  });
+
+  it('diffs instructions and demos of saved programs', () => {
+    const cur = { analyze: { signature: { instructions: 'Find bugs.\nBe brief.' }, demos: [{ q: 1 }] } };
+    const cand = { analyze: { signature: { instructions: 'Find bugs carefully.\nBe brief.' }, demos: [{ q: 1 }, { q: 2 }] } };
+    expect(promptDiff(cur, cand)).toBe(
+      ['## analyze', '-instructions: Find bugs.', '+instructions: Find bugs carefully.', ' instructions: Be brief.', ' demo: {"q":1}', '+demo: {"q":2}']
+        .map((l) => (l.startsWith('#') ? ' ' + l : l))
+        .join('\n'),
+    );
+  });
+});
