@@ -48,6 +48,12 @@ export interface CreateLMOptions {
   openai?: Partial<Omit<OpenAICompatibleLMOptions, 'model' | 'baseURL'>>;
   /** Config for the dummy LM (`dummy`/`offline` specs): answers, mode, latencyMs, model. */
   dummy?: DummyLMConfig;
+  /**
+   * Wraps the `offline` LM (the follow-the-demos dummy). The sidecar passes the pipeline-aware
+   * offline LM here, which reads demos out of rendered pipeline prompts; src/lm stays unaware
+   * of pipelines.
+   */
+  offline?: (dummy: DummyLM) => ProviderLM;
 }
 
 const DEFAULT_LIMITS: Record<string, RateLimiterOptions> = {
@@ -113,9 +119,11 @@ export function createLM(spec: string | LMSpec, opts: CreateLMOptions = {}): Man
       });
       break;
     }
-    case 'dummy':
-      provider = new DummyLM({ ...(parsed.mode ? { mode: parsed.mode } : {}), ...opts.dummy });
+    case 'dummy': {
+      const dummy = new DummyLM({ ...(parsed.mode ? { mode: parsed.mode } : {}), ...opts.dummy });
+      provider = parsed.mode === 'follow-demos' && opts.offline ? opts.offline(dummy) : dummy;
       break;
+    }
     case 'cassette':
       if (parsed.record) {
         const r = remoteProvider(parsed.record, opts, logger);

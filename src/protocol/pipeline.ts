@@ -10,6 +10,8 @@ export const PipelineExecuteParams = z.object({
     candidateId: z.union([z.string(), z.int()]).optional(),
     exampleId: z.union([z.string(), z.int()]).optional(),
     lm: z.string().optional(),
+    rolloutId: z.union([z.string(), z.int()]).optional().describe('Pass to lm/generate: a fresh sample on purpose'),
+    temperature: z.number().min(0).optional().describe('Pass to lm/generate options'),
   }),
   timeoutMs: z.int().positive(),
 });

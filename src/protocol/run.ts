@@ -35,6 +35,15 @@ const runParamsShape = {
   runId: z.string().optional(),
   concurrency: z.int().positive().optional(),
   progressToken: ProgressToken.optional(),
+  valFraction: z
+    .number()
+    .gt(0)
+    .lt(1)
+    .optional()
+    .describe('Share of the examples held out as the valset (seeded split; default 0.25)'),
+  steps: z.array(z.string().min(1)).optional().describe('Steps to optimize; default every LLM step'),
+  name: z.string().min(1).optional().describe('Output name; default the workflow name'),
+  executionTimeoutMs: z.int().positive().optional().describe('Per pipeline/execute call; default 120000'),
 };
 
 export const OptimizeParams = z.object(runParamsShape);

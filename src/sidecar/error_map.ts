@@ -29,7 +29,14 @@ export function mapDomainError(err: unknown): RpcError | undefined {
     case 'TrainingDataError':
       return new RpcError(ErrorCode.InvalidInput, e.message, { dir: e.dir, problems: e.problems });
     case 'ProgramLoadError':
+    case 'PipelineConfigError':
+    case 'MetricConfigError':
+    case 'JournalConfigMismatchError':
       return new RpcError(ErrorCode.InvalidInput, e.message);
+    case 'PipelineExecutionError':
+      return new RpcError(ErrorCode.ExecutionFailed, e.message);
+    case 'EvaluationError':
+      return new RpcError(ErrorCode.ExecutionFailed, e.message, { errors: e.errors });
     default:
       return undefined;
   }

@@ -50,6 +50,9 @@ export interface Services {
   dispose(): Promise<void>;
 }
 
+export const OPTIMIZER_NAMES = ['LabeledFewShot', 'BootstrapFewShot', 'BootstrapFewShotWithRandomSearch', 'MIPROv2'];
+export const METRIC_NAMES = ['exact_match', 'findings_f1', 'valid_json', 'code_analysis_judge', 'refactoring_judge', 'composite'];
+
 export interface ServicesOptions {
   logger: Logger;
   lifecycle: Lifecycle;
@@ -75,11 +78,18 @@ export function createServices(opts: ServicesOptions): Services {
     logger,
     lifecycle: opts.lifecycle,
     registries: {
-      optimizers: new NameRegistry(),
+      // Names only: the modules load on first use. A test keeps these lists equal to the real ones.
+      optimizers: new NameRegistry().register(...OPTIMIZER_NAMES),
       lmProviders: new NameRegistry().register('anthropic', 'openai', 'offline', 'dummy', 'cassette'),
-      metrics: new NameRegistry(),
+      metrics: new NameRegistry().register(...METRIC_NAMES),
     },
-    lms: lazy(async () => new (await import('../lm/registry.js')).LMRegistry({ logger })),
+    lms: lazy(async () => {
+      const [{ LMRegistry }, { PipelineDemoLM }] = await Promise.all([
+        import('../lm/registry.js'),
+        import('../pipeline/offline.js'),
+      ]);
+      return new LMRegistry({ logger, offline: (dummy) => new PipelineDemoLM(dummy, 'offline') });
+    }),
     defaultLM: defaultLMSpec(),
     runs: new RunRegistry(),
     onDispose(fn) {

@@ -1,7 +1,9 @@
 import type { AnyMethodDefinition } from '../registry.js';
 import exit from './exit.js';
 import initialize from './initialize.js';
+import evaluate from './evaluate.js';
 import lmGenerate from './lm_generate.js';
+import optimize from './optimize.js';
 import ping from './ping.js';
 import shutdown from './shutdown.js';
 
@@ -14,4 +16,4 @@ import shutdown from './shutdown.js';
  * providers, optimizers, stores) inside the handler with `await import(...)`, or build them
  * lazily in `services`.
  */
-export const methods: AnyMethodDefinition[] = [initialize, ping, shutdown, exit, lmGenerate];
+export const methods: AnyMethodDefinition[] = [initialize, ping, shutdown, exit, lmGenerate, optimize, evaluate];

@@ -1,0 +1,145 @@
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LM } from '../../src/lm/types.js';
+import { ROOT } from '../wire/support/build.js';
+import { FakeElixir } from '../support/fake_elixir.js';
+import { referenceExecutor } from '../pipeline/helpers.js';
+
+// `optimize` and `evaluate` through the real sidecar process: every candidate execution is a
+// `pipeline/execute` callback, answered here the way the Elixir Reference executor does,
+// whose LM calls go back to the sidecar as `lm/generate` tagged with the run id.
+const PIPELINE = join(ROOT, 'examples/code_analysis/pipeline.yaml');
+const DATA = join(ROOT, 'examples/code_analysis/training_data');
+
+let elixir: FakeElixir;
+let out: string;
+
+function serveExecutions(e: FakeElixir): void {
+  e.on('pipeline/execute', async (params) => {
+    const lm: LM = {
+      provider: 'sidecar',
+      model: params.context.lm,
+      generate: async (messages, options) => {
+        const r = await e.request('lm/generate', {
+          messages,
+          lm: params.context.lm,
+          runId: params.context.runId,
+          ...(options?.rolloutId !== undefined ? { options: { rolloutId: options.rolloutId } } : {}),
+        });
+        if (r.error) throw new Error(r.error.message);
+        return r.result;
+      },
+    };
+    return referenceExecutor(lm)(params.config, params.inputs, params.context);
+  });
+}
+
+beforeEach(async () => {
+  out = mkdtempSync(join(tmpdir(), 'elexirion-optimize-'));
+  elixir = new FakeElixir();
+  serveExecutions(elixir);
+  await elixir.initialize();
+});
+
+afterEach(async () => {
+  await elixir.close();
+});
+
+const baseParams = () => ({
+  pipeline: { path: PIPELINE },
+  trainingData: { dir: DATA },
+  lm: 'offline',
+  metric: { name: 'findings_f1' },
+  optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3, maxLabeledDemos: 0 } },
+  seed: 7,
+  outDir: out,
+  progressToken: 'opt-1',
+});
+
+describe('optimize over the wire', () => {
+  it('optimizes the shipped example end to end and writes the optimized config back', async () => {
+    const sourceBefore = readFileSync(PIPELINE);
+    const r = await elixir.request('optimize', baseParams());
+    expect(r.error).toBeUndefined();
+    const res = r.result;
+    expect(res.bestScore).toBeGreaterThan(res.baselineScore);
+    expect(res.cutShort).toBe(false);
+    expect(res.optimizedYamlPath).toBe(join(out, 'pipelines/optimized/code_analysis.yaml'));
+    expect(res.programPath).toBe(join(out, 'optimized_modules/code_analysis.json'));
+    expect(existsSync(res.optimizedYamlPath)).toBe(true);
+    const yaml = readFileSync(res.optimizedYamlPath, 'utf8');
+    expect(yaml).not.toContain('PLACEHOLDER_FOR_OPTIMIZATION');
+    expect(yaml).toContain('### Example 1');
+    const program = JSON.parse(readFileSync(res.programPath, 'utf8'));
+    const [path] = Object.keys(program).filter((k) => k !== 'metadata');
+    expect(program[path!].demos).toHaveLength(3);
+    // The run's LM calls were made by "Elixir" through lm/generate, and counted for the run.
+    expect(res.usage.calls).toBeGreaterThan(0);
+    expect(elixir.callbacks.filter((c) => c.method === 'pipeline/execute').length).toBeGreaterThan(10);
+    // Progress reached the client under its token; the source config is untouched.
+    const progress = elixir.notifications.filter((n) => n.method === '$/progress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((p) => p.params.token === 'opt-1')).toBe(true);
+    expect(progress.map((p) => p.params.value.phase)).toEqual(expect.arrayContaining(['baseline', 'bootstrap', 'done']));
+    expect(readFileSync(PIPELINE).equals(sourceBefore)).toBe(true);
+  });
+
+  it('is repeatable: the same seed writes the same program', async () => {
+    const a = await elixir.request('optimize', { ...baseParams(), outDir: join(out, 'a') });
+    const b = await elixir.request('optimize', { ...baseParams(), outDir: join(out, 'b') });
+    expect(readFileSync(a.result.programPath, 'utf8')).toBe(readFileSync(b.result.programPath, 'utf8'));
+    expect(readFileSync(a.result.optimizedYamlPath, 'utf8')).toBe(readFileSync(b.result.optimizedYamlPath, 'utf8'));
+  });
+
+  it('stops cleanly at its budget, counting the calls Elixir makes for the run', async () => {
+    const r = await elixir.request('optimize', { ...baseParams(), budget: { maxCalls: 12 } });
+    expect(r.error).toBeUndefined();
+    expect(r.result.cutShort).toBe(true);
+    expect(r.result.cutShortReason).toMatch(/budget/);
+    expect(r.result.usage.calls).toBeLessThanOrEqual(12);
+    expect(existsSync(r.result.optimizedYamlPath)).toBe(true);
+  });
+
+  it('names the bad field of invalid params', async () => {
+    const r = await elixir.request('optimize', { ...baseParams(), optimizer: { name: 'Nope' } });
+    expect(r.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['optimizer', 'name'] }] } });
+    const bad = await elixir.request('optimize', {
+      ...baseParams(),
+      optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 'many' } },
+    });
+    expect(bad.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['optimizer', 'options', 'maxBootstrappedDemos'] }] } });
+  });
+
+  it('refuses an output name that escapes the output directory, writing nothing', async () => {
+    const r = await elixir.request('optimize', { ...baseParams(), name: '../escape' });
+    expect(r.error?.code).toBe(-32012);
+    expect(existsSync(join(out, 'pipelines'))).toBe(false);
+  });
+
+  it('is cancellable: the reply is -32800 and pending executions are cancelled too', async () => {
+    let started!: () => void;
+    const firstExecution = new Promise<void>((r) => (started = r));
+    elixir.on('pipeline/execute', () => {
+      started();
+      return new Promise(() => {}); // never answers
+    });
+    const reply = elixir.request('optimize', baseParams(), 'cancel-me');
+    await firstExecution;
+    elixir.send({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 'cancel-me' } });
+    const r = await reply;
+    expect(r.error?.code).toBe(-32800);
+    await expect.poll(() => elixir.cancelled.length).toBeGreaterThan(0);
+  });
+});
+
+describe('evaluate over the wire', () => {
+  it('scores every example and reports each by its training-data id', async () => {
+    const r = await elixir.request('evaluate', { ...baseParams(), optimizer: undefined });
+    expect(r.error).toBeUndefined();
+    expect(r.result.results).toHaveLength(23);
+    expect(r.result.results.every((x: { exampleId: unknown }) => typeof x.exampleId === 'string')).toBe(true);
+    expect(statSync(out).isDirectory()).toBe(true);
+  });
+});
