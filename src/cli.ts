@@ -3,8 +3,8 @@
  * The `elexirion` bin. Subcommands are a table of lazily imported modules, each exporting a
  * `command: CliCommand`: add one with a line here and a file (e.g. `src/cli/optimize.ts`).
  */
-import type { CliCommand } from './sidecar/cli-command.js';
-import { serverVersion } from './sidecar/server-info.js';
+import type { CliCommand } from './sidecar/cli_command.js';
+import { serverVersion } from './sidecar/server_info.js';
 
 interface CommandEntry {
   summary: string;
@@ -12,7 +12,7 @@ interface CommandEntry {
 }
 
 const commands: Record<string, CommandEntry> = {
-  serve: { summary: 'run the sidecar: JSON-RPC 2.0 on stdin/stdout', load: () => import('./sidecar/serve-command.js') },
+  serve: { summary: 'run the sidecar: JSON-RPC 2.0 on stdin/stdout', load: () => import('./sidecar/serve_command.js') },
 };
 
 function help(): string {

@@ -10,7 +10,7 @@ export {
   type Framing,
   type FrameDecoder,
   type FrameEvents,
-} from './rpc/frame-decoder.js';
+} from './rpc/frame_decoder.js';
 export { FramedMessageReader, FrameError, type FramedReaderOptions } from './rpc/reader.js';
 export { FramedMessageWriter } from './rpc/writer.js';
 export { RpcEndpoint, type EndpointOptions, type HandlerEntry, type CallInfo } from './rpc/endpoint.js';
@@ -25,7 +25,7 @@ export {
   type PeerRequestOptions,
 } from './rpc/peer.js';
 export { classify, type JsonRpcId, type Inbound, type ResponseMessage } from './rpc/message.js';
-export { NotificationQueue } from './rpc/notification-queue.js';
+export { NotificationQueue } from './rpc/notification_queue.js';
 
 // --- protocol: zod schemas of every wire method (#2)
 export * as protocol from './protocol/index.js';

@@ -128,11 +128,57 @@ export function parseOutputField(adapter: string, field: Field, value: unknown, 
   }
 }
 
-/** Format -> LM -> parse, the common `call` of adapters. */
+/**
+ * What ChatAdapter and JSONAdapter share, as DSPy's `Adapter` base: the message sequence
+ * (system, demos as user/assistant pairs with incomplete demos first, then the request), the
+ * field descriptions, the user messages, and format -> LM -> parse. Subclasses give the
+ * structure they ask for (`fieldStructure`, `outputRequirements`, `assistantMessage`) and `parse`.
+ */
 export abstract class BaseAdapter implements Adapter {
   abstract readonly name: string;
-  abstract format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[];
   abstract parse(signature: Signature, completion: string): Record<string, unknown>;
+  abstract fieldStructure(signature: Signature): string;
+  abstract outputRequirements(signature: Signature): string;
+  abstract assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string;
+
+  /** System messages depend only on the signature (immutable), so they are built once. */
+  private readonly systemCache = new WeakMap<Signature, string>();
+
+  fieldDescription(signature: Signature): string {
+    return `Your input fields are:\n${fieldDescriptions(signature.inputFields)}\nYour output fields are:\n${fieldDescriptions(signature.outputFields)}`;
+  }
+
+  systemMessage(signature: Signature): string {
+    let s = this.systemCache.get(signature);
+    if (s === undefined) {
+      s = `${this.fieldDescription(signature)}\n${this.fieldStructure(signature)}\n${taskDescription(signature.instructions)}`;
+      this.systemCache.set(signature, s);
+    }
+    return s;
+  }
+
+  userMessage(signature: Signature, inputs: Record<string, unknown>, opts: { prefix?: string; mainRequest?: boolean } = {}): string {
+    const parts = [opts.prefix ?? '', formatFieldBlocks(signature.inputFields, inputs)];
+    if (opts.mainRequest) parts.push(this.outputRequirements(signature));
+    return parts.join('\n\n').trim();
+  }
+
+  format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[] {
+    const messages: ChatMessage[] = [{ role: 'system', content: this.systemMessage(signature) }];
+    if (demos.length) {
+      const { complete, incomplete } = partitionDemos(signature, demos);
+      for (const d of incomplete) {
+        messages.push({ role: 'user', content: this.userMessage(signature, d, { prefix: INCOMPLETE_DEMO_PREFIX }) });
+        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
+      }
+      for (const d of complete) {
+        messages.push({ role: 'user', content: this.userMessage(signature, d) });
+        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
+      }
+    }
+    messages.push({ role: 'user', content: this.userMessage(signature, inputs, { mainRequest: true }) });
+    return messages;
+  }
 
   async call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult> {
     const messages = this.format(signature, demos, inputs);

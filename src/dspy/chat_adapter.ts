@@ -5,17 +5,12 @@
  * for the outputs in order. Parsing splits on header lines; the first occurrence of a field
  * wins. On a parse failure, `call` retries once with the JSONAdapter (a second LM call).
  */
-import type { ChatMessage, GenerateOptions, LM } from '../lm/types.js';
+import type { GenerateOptions, LM } from '../lm/types.js';
 import {
   AdapterParseError,
   BaseAdapter,
-  fieldDescriptions,
   formatFieldBlocks,
-  INCOMPLETE_DEMO_PREFIX,
-  MISSING_FIELD_MESSAGE,
   parseOutputField,
-  partitionDemos,
-  taskDescription,
   type Adapter,
   type AdapterResult,
   type Demo,
@@ -38,16 +33,10 @@ function structurePlaceholders(fields: readonly Field[], role: 'input' | 'output
 export class ChatAdapter extends BaseAdapter {
   readonly name: string = 'chat';
   private readonly fallback: Adapter | false;
-  /** System messages depend only on the signature (immutable), so they are built once. */
-  private readonly systemCache = new WeakMap<Signature, string>();
 
   constructor(options: ChatAdapterOptions = {}) {
     super();
     this.fallback = options.fallback ?? new JSONAdapter();
-  }
-
-  fieldDescription(signature: Signature): string {
-    return `Your input fields are:\n${fieldDescriptions(signature.inputFields)}\nYour output fields are:\n${fieldDescriptions(signature.outputFields)}`;
   }
 
   fieldStructure(signature: Signature): string {
@@ -61,15 +50,6 @@ export class ChatAdapter extends BaseAdapter {
       .trim();
   }
 
-  systemMessage(signature: Signature): string {
-    let s = this.systemCache.get(signature);
-    if (s === undefined) {
-      s = `${this.fieldDescription(signature)}\n${this.fieldStructure(signature)}\n${taskDescription(signature.instructions)}`;
-      this.systemCache.set(signature, s);
-    }
-    return s;
-  }
-
   /** "Respond with the corresponding output fields, starting with the field ..." */
   outputRequirements(signature: Signature): string {
     const typeInfo = (f: Field) => (f.type === 'str' ? '' : ` (must be formatted as a valid Python ${f.type})`);
@@ -80,31 +60,8 @@ export class ChatAdapter extends BaseAdapter {
     );
   }
 
-  userMessage(signature: Signature, inputs: Record<string, unknown>, opts: { prefix?: string; mainRequest?: boolean } = {}): string {
-    const parts = [opts.prefix ?? '', formatFieldBlocks(signature.inputFields, inputs)];
-    if (opts.mainRequest) parts.push(this.outputRequirements(signature));
-    return parts.join('\n\n').trim();
-  }
-
   assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string {
     return `${formatFieldBlocks(signature.outputFields, outputs, missing)}\n\n[[ ## completed ## ]]\n`;
-  }
-
-  format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[] {
-    const messages: ChatMessage[] = [{ role: 'system', content: this.systemMessage(signature) }];
-    if (demos.length) {
-      const { complete, incomplete } = partitionDemos(signature, demos);
-      for (const d of incomplete) {
-        messages.push({ role: 'user', content: this.userMessage(signature, d, { prefix: INCOMPLETE_DEMO_PREFIX }) });
-        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
-      }
-      for (const d of complete) {
-        messages.push({ role: 'user', content: this.userMessage(signature, d) });
-        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
-      }
-    }
-    messages.push({ role: 'user', content: this.userMessage(signature, inputs, { mainRequest: true }) });
-    return messages;
   }
 
   parse(signature: Signature, completion: string): Record<string, unknown> {

@@ -4,30 +4,13 @@
  * fenced ```json blocks, prose around the object, trailing commas, single quotes, Python
  * literals.
  */
-import type { ChatMessage } from '../lm/types.js';
-import {
-  AdapterParseError,
-  BaseAdapter,
-  fieldDescriptions,
-  formatFieldBlocks,
-  INCOMPLETE_DEMO_PREFIX,
-  MISSING_FIELD_MESSAGE,
-  parseOutputField,
-  partitionDemos,
-  taskDescription,
-  type Demo,
-} from './adapter.js';
+import { AdapterParseError, BaseAdapter, parseOutputField } from './adapter.js';
 import { fieldTypePlaceholder } from './field_types.js';
 import { extractJsonObject, parseLenientJSON, pyJsonDumps, stripCodeFence } from './json_text.js';
 import { fieldTypeSpec, type Field, type Signature } from './signature.js';
 
 export class JSONAdapter extends BaseAdapter {
   readonly name: string = 'json';
-  private readonly systemCache = new WeakMap<Signature, string>();
-
-  fieldDescription(signature: Signature): string {
-    return `Your input fields are:\n${fieldDescriptions(signature.inputFields)}\nYour output fields are:\n${fieldDescriptions(signature.outputFields)}`;
-  }
 
   fieldStructure(signature: Signature): string {
     const inputs = signature.inputFields
@@ -47,24 +30,9 @@ export class JSONAdapter extends BaseAdapter {
       .trim();
   }
 
-  systemMessage(signature: Signature): string {
-    let s = this.systemCache.get(signature);
-    if (s === undefined) {
-      s = `${this.fieldDescription(signature)}\n${this.fieldStructure(signature)}\n${taskDescription(signature.instructions)}`;
-      this.systemCache.set(signature, s);
-    }
-    return s;
-  }
-
   outputRequirements(signature: Signature): string {
     const typeInfo = (f: Field) => (f.type === 'str' ? '' : ` (must be formatted as a valid Python ${f.type})`);
     return 'Respond with a JSON object in the following order of fields: ' + signature.outputFields.map((f) => `\`${f.name}\`${typeInfo(f)}`).join(', then ') + '.';
-  }
-
-  userMessage(signature: Signature, inputs: Record<string, unknown>, opts: { prefix?: string; mainRequest?: boolean } = {}): string {
-    const parts = [opts.prefix ?? '', formatFieldBlocks(signature.inputFields, inputs)];
-    if (opts.mainRequest) parts.push(this.outputRequirements(signature));
-    return parts.join('\n\n').trim();
   }
 
   assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string {
@@ -75,23 +43,6 @@ export class JSONAdapter extends BaseAdapter {
       else if (missing !== undefined) d[f.name] = missing;
     }
     return pyJsonDumps(d, 2);
-  }
-
-  format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[] {
-    const messages: ChatMessage[] = [{ role: 'system', content: this.systemMessage(signature) }];
-    if (demos.length) {
-      const { complete, incomplete } = partitionDemos(signature, demos);
-      for (const d of incomplete) {
-        messages.push({ role: 'user', content: this.userMessage(signature, d, { prefix: INCOMPLETE_DEMO_PREFIX }) });
-        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
-      }
-      for (const d of complete) {
-        messages.push({ role: 'user', content: this.userMessage(signature, d) });
-        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
-      }
-    }
-    messages.push({ role: 'user', content: this.userMessage(signature, inputs, { mainRequest: true }) });
-    return messages;
   }
 
   parse(signature: Signature, completion: string): Record<string, unknown> {

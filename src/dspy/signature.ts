@@ -178,30 +178,16 @@ function makeField(init: FieldInit | Field, registry: TypeRegistry, where: strin
 
 /** Split on `->` outside brackets and quotes (a Literal value may contain one). */
 function splitArrows(s: string): string[] {
-  const parts: string[] = [];
-  let depth = 0;
-  let quote: string | undefined;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '[' || c === '(') depth++;
-    else if (c === ']' || c === ')') depth--;
-    else if (c === '-' && s[i + 1] === '>' && depth === 0) {
-      parts.push(s.slice(start, i));
-      start = i + 2;
-      i++;
-    }
-  }
-  parts.push(s.slice(start));
-  return parts;
+  return splitOutside(s, '->');
 }
 
 /** Split on commas that are not inside brackets or quotes. */
 function splitTopLevel(s: string): string[] {
+  return splitOutside(s, ',');
+}
+
+/** Split on `sep` where it stands outside brackets and quotes. */
+function splitOutside(s: string, sep: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let quote: string | undefined;
@@ -214,9 +200,10 @@ function splitTopLevel(s: string): string[] {
     } else if (c === '"' || c === "'") quote = c;
     else if (c === '[' || c === '(') depth++;
     else if (c === ']' || c === ')') depth--;
-    else if (c === ',' && depth === 0) {
+    else if (depth === 0 && s.startsWith(sep, i)) {
       parts.push(s.slice(start, i));
-      start = i + 1;
+      start = i + sep.length;
+      i += sep.length - 1;
     }
   }
   parts.push(s.slice(start));

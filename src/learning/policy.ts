@@ -7,8 +7,8 @@
 //   - more than config.minNewExamples (10) new examples arrived since its last optimization.
 // A window with no executions (success_rate null) never counts as a degradation.
 import { z } from 'zod';
-import type { PipelineUsage } from './usageExport.js';
-import { readJsonIfExists, writeJsonAtomic } from './atomicFile.js';
+import type { PipelineUsage } from './usage_export.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
 
 export interface PolicyConfig {
   baselineSuccessRate: number;

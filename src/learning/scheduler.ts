@@ -15,8 +15,8 @@
 //    earliest due job, capped at maxTimerMs so a wall-clock jump is noticed.
 import { z } from 'zod';
 import { parseCron, nextFireAfter, assertTimeZone, type CronExpr } from './cron.js';
-import { systemClock, type Clock } from './clock.js';
-import { readJsonIfExists, writeJsonAtomic } from './atomicFile.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
 
 export interface JobContext {
   jobId: string;

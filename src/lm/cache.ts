@@ -1,16 +1,16 @@
 /**
  * The LM response cache: an in-memory LRU in front of an optional on-disk store.
  *
- * Disk layout: `<dir>/<k[0..2]>/<k[2..4]>/<key>.json`, one file per key. A write goes to a temp
- * file in the same directory, is fsynced, then renamed over the final name: a crash mid-write
+ * Disk layout: `<dir>/<k[0..2]>/<k[2..4]>/<key>.json`, one file per key. A write is atomic
+ * (src/util/atomic_file.ts: temp file, fsync, rename, directory fsync): a crash mid-write
  * leaves at worst a stray temp file, never a half-written entry. A corrupt or foreign entry is
  * logged and treated as a miss (the next result overwrites it).
  */
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { lmLogger } from './log.js';
 
 export const CachedResponseSchema = z.object({
@@ -110,23 +110,8 @@ export class DiskCache implements LMCache {
 
   async set(key: string, value: CachedResponse): Promise<void> {
     const file = this.pathFor(key);
-    const dir = path.dirname(file);
-    await fsp.mkdir(dir, { recursive: true });
-    const tmp = path.join(dir, `.tmp-${key}-${process.pid}-${randomBytes(4).toString('hex')}`);
     const body = JSON.stringify({ v: 1, key, createdAt: new Date().toISOString(), response: value });
-    const fh = await fsp.open(tmp, 'w');
-    try {
-      await fh.writeFile(body, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await fsp.rename(tmp, file);
-    } catch (e) {
-      await fsp.rm(tmp, { force: true });
-      throw e;
-    }
+    await writeFileAtomic(file, body);
   }
 }
 

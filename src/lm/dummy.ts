@@ -23,11 +23,13 @@
  * Zero latency by default (`latencyMs` for benchmarks), counts calls, estimates usage as
  * characters / 4, provider `dummy`, model `dummy`.
  */
-import { createHash } from 'node:crypto';
 import { pyStr } from '../dspy/adapter.js';
 import { splitSections } from '../dspy/chat_adapter.js';
 import { parseTypeString, type TypeSpec } from '../dspy/field_types.js';
 import { pyJsonDumps } from '../dspy/json_text.js';
+import { sha256Hex } from '../util/canonical_json.js';
+import { sleep } from '../util/sleep.js';
+import { offlineResponse } from './offline_response.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from './types.js';
 
 export type DummyAnswer = string | Record<string, unknown>;
@@ -135,15 +137,7 @@ export class DummyLM implements LM {
       if (this.history.length >= this.historyLimit) this.history.shift();
       this.history.push({ messages, options, text });
     }
-    let chars = 0;
-    for (const m of messages) chars += m.content.length;
-    return {
-      text,
-      usage: { inputTokens: Math.ceil(chars / 4), outputTokens: Math.ceil(text.length / 4) },
-      model: this.model,
-      cached: false,
-      costUsd: 0,
-    };
+    return offlineResponse(this.model, messages, text);
   }
 
   private answer(messages: ChatMessage[]): string {
@@ -165,19 +159,6 @@ export class DummyLM implements LM {
   }
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Input sections of a user message (the trailing output request removed). */
 function inputSections(content: string): Map<string, string> {
@@ -204,7 +185,7 @@ function outputFieldsOf(messages: ChatMessage[]): Array<{ name: string; type: st
 }
 
 function placeholder(field: string, type: string, seed: string): unknown {
-  const hex = createHash('sha256').update(`${field}\0${seed}`).digest('hex');
+  const hex = sha256Hex(`${field}\0${seed}`);
   let spec: TypeSpec;
   try {
     spec = parseTypeString(type);

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { sleep } from '../util/sleep.js';
 import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
@@ -56,21 +57,6 @@ const ChatCompletionSchema = z.object({
 const RETRY_STATUS = (s: number) => s === 408 || s === 409 || s === 429 || s >= 500;
 
 class AttemptTimeout extends Error {}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 export class OpenAICompatibleLM implements ProviderLM {
   readonly provider = 'openai';

@@ -8,23 +8,9 @@
  */
 import { LMError } from './errors.js';
 
-export interface Clock {
-  /** Epoch milliseconds. */
-  now(): number;
-  setTimer(fn: () => void, ms: number): unknown;
-  clearTimer(handle: unknown): void;
-}
+import { systemClock, type Clock } from '../util/clock.js';
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    // A pending limiter timer alone must not keep the process alive.
-    t.unref?.();
-    return t;
-  },
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { systemClock, type Clock };
 
 export interface RateLimiterOptions {
   maxConcurrent?: number;

@@ -4,27 +4,12 @@
  * are never part of it, so rotating an API key keeps the cache; `rolloutId` is, so a distinct
  * rollout gets a fresh sample on purpose.
  */
-import { createHash } from 'node:crypto';
+import { canonicalJson, sha256Hex } from '../util/canonical_json.js';
 import type { ChatMessage, GenerateOptions } from './types.js';
 
-export function canonicalJSON(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
-    return JSON.stringify(value) ?? 'null';
-  }
-  if (Array.isArray(value)) {
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJSON(v))).join(',')}]`;
-  }
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined && typeof obj[k] !== 'function')
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJSON(obj[k])}`).join(',')}}`;
-}
-
-export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
+/** The tree-wide canonical JSON (src/util/canonical_json.ts), under the name src/lm exports. */
+export const canonicalJSON = canonicalJson;
+export { sha256Hex };
 
 /** The sampling options that change a completion (timeouts, signals, bypassCache do not). */
 export function samplingOptions(o: GenerateOptions = {}): Record<string, unknown> {

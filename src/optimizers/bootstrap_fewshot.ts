@@ -30,10 +30,10 @@ import { setMaxListeners } from 'node:events';
 import { Example, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
 import { runOrdered } from './concurrency.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
-import { canonicalJson } from './hash.js';
+import { canonicalJson } from '../util/canonical_json.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';
-import { deriveSeed, Rng } from './random.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
 import type { CompileOptions, CompileResult } from './types.js';
 

@@ -13,7 +13,7 @@ import { settings, type Example, type Metric, type Module, type Prediction } fro
 import { BudgetExceededError } from '../lm/budget.js';
 import { currentMeter } from '../lm/meter.js';
 import { runOrdered } from './concurrency.js';
-import { writeFileAtomic } from './fs_atomic.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { AbortedError, type RunContext } from './run.js';
 import type { ProgressEvent } from './types.js';
 

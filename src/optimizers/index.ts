@@ -36,7 +36,7 @@ export { BootstrapFewShotWithRandomSearch, type RandomSearchOptions, type Candid
 export { MIPROv2, AUTO_RUN_SETTINGS, type AutoPreset, type MIPROv2Options } from './mipro_v2.js';
 export { TIPS, describeProgram, summarizeDataset, proposeInstruction } from './proposer.js';
 export { CategoricalTPE, type TpeOptions, type TpeParams } from './tpe.js';
-export { Rng, deriveSeed } from './random.js';
+export { Rng, deriveSeed } from '../util/rng.js';
 export { RunJournal, JournalConfigMismatchError, JournalCorruptError, JOURNAL_FILE } from './journal.js';
 export {
   saveProgram,
@@ -51,5 +51,5 @@ export {
   type PredictorState,
 } from './program_io.js';
 export { runOrdered, type Settled } from './concurrency.js';
-export { canonicalJson, hashJson } from './hash.js';
+export { canonicalJson, hashJson } from '../util/canonical_json.js';
 export { createOptimizer, OptimizerOptionSchemas, OPTIMIZER_NAMES, type OptimizerName, type AnyOptimizer } from './factory.js';

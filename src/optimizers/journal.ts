@@ -14,7 +14,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncDirSync } from './fs_atomic.js';
+import { fsyncDirSync } from '../util/atomic_file.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 export const JOURNAL_FORMAT = 1;

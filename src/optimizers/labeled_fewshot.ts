@@ -4,7 +4,7 @@
  * one draw per predictor from the same stream, as DSPy does) or the first k.
  */
 import type { Example, Metric, Module } from '../dspy/index.js';
-import { deriveSeed, Rng } from './random.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunOptions } from './run.js';
 import type { CompileOptions, CompileResult } from './types.js';
 

@@ -36,7 +36,7 @@ import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';
 import { describeProgram, pickTip, proposeInstruction, summarizeDataset, summaryCallCount } from './proposer.js';
-import { deriveSeed, Rng } from './random.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
 import { CategoricalTPE, type TpeParams } from './tpe.js';
 import type { CompileOptions, CompileReport, CompileResult, RunEstimate } from './types.js';

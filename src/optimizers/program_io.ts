@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { Example, type Module, type Predict, type Signature } from '../dspy/index.js';
-import { writeFileAtomic } from './fs_atomic.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 
 export const PROGRAM_FORMAT = '1.0';
 const SUPPORTED_MAJOR = 1;

@@ -7,7 +7,7 @@
  */
 import { Predict, Signature, settings, type Example, type Module } from '../dspy/index.js';
 import type { LM } from '../lm/types.js';
-import type { Rng } from './random.js';
+import type { Rng } from '../util/rng.js';
 
 /** DSPy's TIPS, same keys and wording. */
 export const TIPS: Readonly<Record<string, string>> = Object.freeze({

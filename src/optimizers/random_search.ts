@@ -21,7 +21,7 @@ import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from '.
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { loadProgram, programToJson, saveProgram, type SavedProgram } from './program_io.js';
-import { deriveSeed, Rng } from './random.js';
+import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
 import type { CompileOptions, CompileResult } from './types.js';
 

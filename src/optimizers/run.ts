@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { settings, type Module } from '../dspy/index.js';
 import { saveProgramToFile } from './program_io.js';
 import { RunJournal } from './journal.js';
-import { hashJson } from './hash.js';
+import { hashJson } from '../util/canonical_json.js';
 import { RunStopped, type CompileOptions, type CompileReport, type CompileResult, type ProgressEvent, type TrialRecord } from './types.js';
 
 /** Options every optimizer accepts on top of CompileOptions (not in the config hash). */

@@ -11,7 +11,7 @@
  *   maximises sum over parameters of log l(c) - log g(c) (the expected-improvement proxy)
  *   is suggested. Ties go to the first drawn, so a seed fixes every suggestion.
  */
-import { Rng } from './random.js';
+import { Rng } from '../util/rng.js';
 
 export interface TpeOptions {
   seed: number;

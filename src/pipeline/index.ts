@@ -24,7 +24,7 @@ export * from './step_output.js';
 export * from './program.js';
 export * from './training_data.js';
 export * from './output.js';
-export { writeFileAtomic, writeFileExclusive, isTempFile } from './atomic.js';
+export { writeFileAtomic, writeFileExclusive, isTempFile } from '../util/atomic_file.js';
 export * from './metrics/index.js';
 export * from './offline.js';
 export * from './sources.js';

@@ -10,6 +10,7 @@
  * similar demo (Dice overlap of the input tokens, ties to the earliest). Offline scores say
  * nothing about model quality.
  */
+import { offlineResponse } from '../lm/offline_response.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
 import { dice, tokens } from './metrics/findings_f1.js';
 
@@ -142,13 +143,6 @@ export class PipelineDemoLM implements LM {
     const answer = answerFromDemos(last);
     if (answer === undefined && this.fallback) return this.fallback.generate(messages, options);
     const text = answer ?? '{}';
-    const chars = messages.reduce((n, m) => n + m.content.length, 0);
-    return {
-      text,
-      usage: { inputTokens: Math.ceil(chars / 4), outputTokens: Math.ceil(text.length / 4) },
-      model: this.model,
-      cached: false,
-      costUsd: 0,
-    };
+    return offlineResponse(this.model, messages, text);
   }
 }

@@ -6,7 +6,7 @@
  * order and content are dumped as given.
  */
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../util/atomic_file.js';
 import { UnsafePathError } from './errors.js';
 import { dumpPipeline, parsePipeline } from './model.js';
 

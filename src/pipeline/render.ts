@@ -35,7 +35,7 @@
  *      by the `{{inputs.KEY}}` template, which the executor substitutes. Inputs that come from
  *      earlier steps reach the prompt through their own `previous_response` parts.
  */
-import { createHash } from 'node:crypto';
+import { canonicalJson, hashJson } from '../util/canonical_json.js';
 import type { PipelineConfig, Prompt, PromptPart, Step } from './schema.js';
 
 /** The seed's placeholder convention: a static part whose whole content is e.g. `ANALYSIS_PLACEHOLDER`. */
@@ -207,18 +207,9 @@ function normalizePreviousResponse(part: PromptPart): PromptPart {
 }
 
 /** JSON with object keys sorted, so equal configs hash equal whatever their key order. */
-export function stableStringify(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  return `{${Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${stableStringify(obj[k])}`)
-    .join(',')}}`;
-}
+export const stableStringify = canonicalJson;
 
 /** A stable id for a rendered config: the first 16 hex digits of its SHA-256. */
 export function candidateId(config: unknown): string {
-  return createHash('sha256').update(stableStringify(config)).digest('hex').slice(0, 16);
+  return hashJson(config).slice(0, 16);
 }

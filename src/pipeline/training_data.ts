@@ -21,7 +21,7 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Example } from '../dspy/index.js';
-import { isTempFile, writeFileExclusive } from './atomic.js';
+import { isTempFile, writeFileExclusive } from '../util/atomic_file.js';
 import { formatPath, TrainingDataError, type BadExampleFile } from './errors.js';
 
 /** The seed's bar for turning a successful execution into a training example. */

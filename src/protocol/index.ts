@@ -7,4 +7,4 @@ export * from './pipeline.js';
 export * from './notifications.js';
 export * from './methods.js';
 export * from './version.js';
-export { buildJsonSchemas, schemaFileStem, schemaFileText } from './json-schema.js';
+export { buildJsonSchemas, schemaFileStem, schemaFileText } from './json_schema.js';

@@ -3,7 +3,7 @@ import type { MessageReader } from 'vscode-jsonrpc';
 import type { ZodType } from 'zod';
 import { ErrorCode, invalidParams, RpcError, type ErrorObject } from './errors.js';
 import { classify, idKey, type JsonRpcId, type ResponseMessage } from './message.js';
-import { NotificationQueue } from './notification-queue.js';
+import { NotificationQueue } from './notification_queue.js';
 import { RpcPeer } from './peer.js';
 import { FrameError } from './reader.js';
 

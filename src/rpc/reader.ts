@@ -4,7 +4,7 @@ import type { DataCallback, Disposable, Message } from 'vscode-jsonrpc';
 // Deep import: the package entry loads the whole connection stack (~20 ms of cold start);
 // the abstract reader needs none of it.
 import { AbstractMessageReader } from 'vscode-jsonrpc/lib/common/messageReader.js';
-import { createFrameDecoder, DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type Framing } from './frame-decoder.js';
+import { createFrameDecoder, DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type Framing } from './frame_decoder.js';
 
 export type FrameErrorKind = 'parse' | 'too-large' | 'framing';
 

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { Message, MessageWriter } from 'vscode-jsonrpc';
 // Deep import, as in reader.ts, to keep cold start low.
 import { AbstractMessageWriter } from 'vscode-jsonrpc/lib/common/messageWriter.js';
-import { encodeFrame, type Framing } from './frame-decoder.js';
+import { encodeFrame, type Framing } from './frame_decoder.js';
 
 /**
  * vscode-jsonrpc writer for `packet4` or `content-length` framing. Each frame is one buffer

@@ -72,7 +72,7 @@ export async function splitExamples(
   valFraction = DEFAULT_VAL_FRACTION,
 ): Promise<{ trainset: Example[]; valset: Example[] }> {
   if (examples.length < 4) return { trainset: examples, valset: examples };
-  const { Rng } = await import('../optimizers/random.js');
+  const { Rng } = await import('../util/rng.js');
   const order = new Rng(seed).shuffle(examples.map((_, i) => i));
   const nVal = Math.min(examples.length - 1, Math.max(1, Math.round(examples.length * valFraction)));
   const val = new Set(order.slice(0, nVal));

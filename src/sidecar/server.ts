@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { mapDomainError } from './error_map.js';
 import { RpcEndpoint, type CallInfo, type HandlerEntry } from '../rpc/endpoint.js';
-import { DEFAULT_MAX_FRAME_BYTES, type Framing } from '../rpc/frame-decoder.js';
+import { DEFAULT_MAX_FRAME_BYTES, type Framing } from '../rpc/frame_decoder.js';
 import { FramedMessageReader } from '../rpc/reader.js';
 import { FramedMessageWriter } from '../rpc/writer.js';
 import { Lifecycle } from './lifecycle.js';

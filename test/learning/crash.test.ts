@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 async function crashOnce(dataDir: string, runTag: string, acksBeforeKill: number): Promise<number> {
-  const child = spawn(process.execPath, [join(here, 'fixtures', 'crash-child.mjs'), distIndex, dataDir, runTag], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(here, 'fixtures', 'crash_child.mjs'), distIndex, dataDir, runTag], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   let lastAck = -1;

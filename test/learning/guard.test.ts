@@ -1,15 +1,21 @@
 import { describe, it, expect } from 'vitest';
-import { decidePromotion, shouldOptimize, mulberry32, diffLines, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+import { decidePromotion, shouldOptimize, Rng, diffLines, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+
+/** A seeded stream of floats in [0, 1). */
+function uniform(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.random();
+}
 
 function scores(n: number, seed: number) {
-  const rng = mulberry32(seed);
+  const rng = uniform(seed);
   return Array.from({ length: n }, () => (rng() < 0.6 ? 1 : 0) * 0.7 + rng() * 0.3);
 }
 
 describe('promotion guard', () => {
   it('promotes a real improvement', () => {
     const cur = scores(60, 1);
-    const rng = mulberry32(2);
+    const rng = uniform(2);
     const cand = cur.map((x) => Math.min(1, x + 0.1 + (rng() - 0.5) * 0.1));
     const d = decidePromotion(cur, cand, { margin: 0.02, seed: 3 });
     expect(d.promote).toBe(true);
@@ -20,7 +26,7 @@ describe('promotion guard', () => {
   it('rejects noise of the same mean, for every seed tried', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const cur = scores(60, seed);
-      const rng = mulberry32(seed + 100);
+      const rng = uniform(seed + 100);
       // zero-mean noise: swap halves of a symmetric perturbation so mean(cand) == mean(cur)
       const noise = cur.map(() => (rng() - 0.5) * 0.6);
       const m = noise.reduce((a, b) => a + b, 0) / noise.length;

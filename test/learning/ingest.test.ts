@@ -5,11 +5,17 @@ import {
   ExecutionStore,
   computeUsage,
   canonicalHash,
-  mulberry32,
+  Rng,
   parseTimeSpec,
   type ExecutionRecord,
 } from '../../src/learning/index.js';
 import { tempDir, execEvent } from './helpers.js';
+
+/** A seeded stream of floats in [0, 1). */
+function uniform(seed: number): () => number {
+  const r = new Rng(seed);
+  return () => r.random();
+}
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -147,7 +153,7 @@ describe('export', () => {
     cleanups.push(t.cleanup);
     const store = await ExecutionStore.open({ dir: t.dir, segmentMaxBytes: 64 * 1024 });
     const ing = new TelemetryIngester(store);
-    const rng = mulberry32(7);
+    const rng = uniform(7);
     const now = Date.parse('2026-02-01T00:00:00Z');
     const statuses = ['success', 'success', 'success', 'partial', 'error'];
     const events = [];

@@ -119,7 +119,8 @@ describe('DiskCache crash safety', () => {
     await c.set('cd'.repeat(32), value); // creates the layout
     const { mkdirSync } = await import('node:fs');
     mkdirSync(shard, { recursive: true });
-    writeFileSync(path.join(shard, `.tmp-${key}-999-dead`), '{"v":1,"key":"ab');
+    // the temp name writeFileAtomic uses (src/util/atomic_file.ts): `.NAME.<pid>.<random>.tmp`
+    writeFileSync(path.join(shard, `.${key}.json.999.deadbeef.tmp`), '{"v":1,"key":"ab');
     expect(await c.get(key)).toBeUndefined();
     await c.set(key, value);
     expect(await c.get(key)).toEqual(value);

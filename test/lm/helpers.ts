@@ -2,7 +2,7 @@
 import type { DestinationStream } from 'pino';
 import { createLMLogger } from '../../src/lm/log.js';
 import type { ProviderLM } from '../../src/lm/provider.js';
-import type { Clock } from '../../src/lm/rate_limiter.js';
+import { FakeClock as BaseFakeClock } from '../../src/util/clock.js';
 import type { ChatMessage, GenerateOptions, LMResponse } from '../../src/lm/types.js';
 
 /** A provider that answers instantly (or after `delayMs`) and counts calls and concurrency. */
@@ -57,37 +57,13 @@ export function captureLogger(level = 'debug') {
   return { logger: createLMLogger({ level, destination }), lines };
 }
 
-/** Manual time: timers fire only in `advance`. */
-export class FakeClock implements Clock {
-  t = Date.parse('2026-01-01T00:00:00Z');
-  private seq = 0;
-  private timers: Array<{ id: number; at: number; fn: () => void }> = [];
-
-  now(): number {
-    return this.t;
+/** Manual time starting 2026-01-01: timers fire only in `advance`, promise callbacks run in between. */
+export class FakeClock extends BaseFakeClock {
+  constructor() {
+    super(Date.parse('2026-01-01T00:00:00Z'));
   }
-  setTimer(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.timers.push({ id, at: this.t + ms, fn });
-    return id;
-  }
-  clearTimer(h: unknown): void {
-    this.timers = this.timers.filter((x) => x.id !== h);
-  }
-  /** Moves time forward, firing due timers in order, letting promise callbacks run in between. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
-      const next = this.timers[0];
-      if (!next || next.at > end) break;
-      this.timers.shift();
-      this.t = next.at;
-      next.fn();
-      await flush();
-    }
-    this.t = end;
-    await flush();
+  override advance(ms: number): Promise<void> {
+    return super.advance(ms, flush);
   }
 }
 

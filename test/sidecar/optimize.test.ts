@@ -51,8 +51,8 @@ const baseParams = () => ({
   pipeline: { path: PIPELINE },
   trainingData: { dir: DATA },
   lm: 'offline',
-  metric: { name: 'findings_f1' },
-  optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3, maxLabeledDemos: 0 } },
+  // No metric: the workflow's own `dspy.metric` block decides.
+  optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3, maxLabeledDemos: 3 } },
   seed: 7,
   outDir: out,
   progressToken: 'opt-1',

@@ -7,7 +7,7 @@ import { frame, StrictFrameReader } from './support/frames.js';
 beforeAll(() => ensureBuilt());
 
 it('logs unhandled rejections and uncaught exceptions from handlers, and keeps serving', async () => {
-  const child = spawn(process.execPath, ['test/wire/fixtures/faulty-sidecar.mjs'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['test/wire/fixtures/faulty_sidecar.mjs'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   const frames: unknown[] = [];
   const reader = new StrictFrameReader('packet4', (v) => frames.push(v));
   child.stdout.on('data', (d: Buffer) => reader.push(d));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createFrameDecoder, encodeFrame, type Framing } from '../../src/rpc/frame-decoder.js';
+import { createFrameDecoder, encodeFrame, type Framing } from '../../src/rpc/frame_decoder.js';
 
 function collect(framing: Framing, max: number) {
   const out: Array<string | { oversize: number } | { malformed: string }> = [];

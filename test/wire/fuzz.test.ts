@@ -1,7 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { ensureBuilt } from './support/build.js';
-import { prng } from './support/prng.js';
-import { SidecarProcess } from './support/sidecar-process.js';
+import { Rng } from '../../src/util/rng.js';
+import { SidecarProcess } from './support/sidecar_process.js';
 
 type Id = string | number | null;
 const NONE = Symbol('no reply');
@@ -57,7 +57,8 @@ function stopsServer(body: Buffer): boolean {
 }
 
 function generator(seed: number) {
-  const rnd = prng(seed);
+  const rng = new Rng(seed);
+  const rnd = () => rng.random();
   const int = (n: number) => Math.floor(rnd() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
   let counter = 0;

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildJsonSchemas, schemaFileText } from '../../src/protocol/json-schema.js';
+import { buildJsonSchemas, schemaFileText } from '../../src/protocol/json_schema.js';
 import { wireMethods } from '../../src/protocol/methods.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/version.js';
 import { ROOT } from './support/build.js';

@@ -2,7 +2,7 @@ import { ErrorCode, RpcError } from '../../rpc/errors.js';
 import { InitializeParams, type InitializeResult } from '../../protocol/lifecycle.js';
 import { isCompatibleProtocolVersion, PROTOCOL_VERSION } from '../../protocol/version.js';
 import { defineMethod } from '../registry.js';
-import { SERVER_NAME, serverVersion } from '../server-info.js';
+import { SERVER_NAME, serverVersion } from '../server_info.js';
 
 export default defineMethod({
   method: 'initialize',

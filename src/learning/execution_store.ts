@@ -1,8 +1,8 @@
-// The execution store: ExecutionRecords in a SegmentLog (segmentLog.ts has the file format,
+// The execution store: ExecutionRecords in a SegmentLog (segment_log.ts has the file format,
 // fsync policy, recovery and retention rules). Records are validated with zod on the way in
 // (by the ingester that builds them) and again on the way out (disk is a boundary).
-import { SegmentLog, type SegmentLogOptions, type SegmentLogStats, type LogPosition, type ScanOptions } from './segmentLog.js';
-import { ExecutionRecordSchema, type ExecutionRecord } from './executionRecord.js';
+import { SegmentLog, type SegmentLogOptions, type SegmentLogStats, type LogPosition, type ScanOptions } from './segment_log.js';
+import { ExecutionRecordSchema, type ExecutionRecord } from './execution_record.js';
 
 export type ExecutionStoreOptions = SegmentLogOptions;
 export interface ExecutionStoreStats extends SegmentLogStats {

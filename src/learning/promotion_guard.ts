@@ -9,7 +9,7 @@
 //     margin instead (stricter: the whole interval clears the margin).
 //   - and there must be at least `minExamples` (5) pairs.
 // Otherwise the candidate is rejected with the reason. Same seed and scores -> same decision.
-import { mulberry32 } from './prng.js';
+import { Rng } from '../util/rng.js';
 import { nearestRankIndex } from './percentile.js';
 
 export interface GuardConfig {
@@ -49,11 +49,11 @@ const mean = (xs: ArrayLike<number>) => {
 /** Seeded paired-bootstrap percentile interval of the mean of `diffs`. */
 export function bootstrapMeanInterval(diffs: ArrayLike<number>, confidence: number, resamples: number, seed: number): { lower: number; upper: number } {
   const n = diffs.length;
-  const rng = mulberry32(seed);
+  const rng = new Rng(seed);
   const means = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let s = 0;
-    for (let k = 0; k < n; k++) s += diffs[Math.floor(rng() * n)]!;
+    for (let k = 0; k < n; k++) s += diffs[rng.int(n)]!;
     means[r] = s / n;
   }
   means.sort();

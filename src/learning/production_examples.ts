@@ -3,9 +3,9 @@
 // file, so a restart does not add them again. A hash is recorded after the sink accepted the
 // example, in groups of up to 256 per fsync: a crash can add those few examples twice (at
 // least once, never lost).
-import { canonicalHash } from './canonicalHash.js';
-import { appendLineDurable, readJsonLines } from './atomicFile.js';
-import type { ExecutionRecord } from './executionRecord.js';
+import { hashJson as canonicalHash } from '../util/canonical_json.js';
+import { appendLineDurable, readJsonLines } from '../util/atomic_file.js';
+import type { ExecutionRecord } from './execution_record.js';
 
 /** The training-data manager, as seen from here (src/pipeline/ provides it). */
 export interface ExampleSink {

@@ -38,7 +38,7 @@
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { FRAME_HEADER_BYTES, sealFrame, walkFrames, iterFrames } from './frame.js';
-import { fsyncDir, writeJsonAtomic } from './atomicFile.js';
+import { fsyncDir, writeJsonAtomic } from '../util/atomic_file.js';
 
 export interface SegmentLogOptions {
   dir: string;

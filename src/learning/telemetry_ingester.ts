@@ -14,13 +14,13 @@
 //   pipeline:     metadata.pipeline, metadata.pipeline_name, metadata.pipeline_id (string;
 //                 an execution event without one is invalid)
 //   execution id: metadata.execution_id, metadata.run_id (string or number)
-//   status:       see qualityScore.ts (metadata.result.status, metadata.status, success flags)
+//   status:       see quality_score.ts (metadata.result.status, metadata.status, success flags)
 //   success:      status === "success" ("ok" is normalised to "success")
 //   duration_ms:  measurements.duration_ms, metadata.duration_ms (ms; measurements.duration is
 //                 in native time units and is NOT read)
 //   input:        metadata.input, metadata.inputs
 //   output:       metadata.result, metadata.output
-//   quality:      qualityScore(status, findings) (see qualityScore.ts for where findings are read)
+//   quality:      qualityScore(status, findings) (see quality_score.ts for where findings are read)
 //   steps:        metadata.result.steps ({NAME: {success, durationMs}}, the pipeline/execute wire
 //                 result) when present; else the step events with the same execution id
 //   step event:   name metadata.step | step_name | name; success measurements.success |
@@ -28,9 +28,9 @@
 //
 // Step summaries wait in a bounded map (by execution id, oldest evicted and counted), so a
 // client that sends steps without a stop cannot grow memory.
-import { TelemetryEventSchema, TelemetryEventsParamsSchema, type TelemetryEvent } from './telemetrySchemas.js';
-import type { ExecutionRecord, StepSummary } from './executionRecord.js';
-import { qualityScore, readFindings, readStatus } from './qualityScore.js';
+import { TelemetryEventSchema, TelemetryEventsParamsSchema, type TelemetryEvent } from './telemetry_schemas.js';
+import type { ExecutionRecord, StepSummary } from './execution_record.js';
+import { qualityScore, readFindings, readStatus } from './quality_score.js';
 
 export interface RecordSink {
   append(record: ExecutionRecord): boolean;

@@ -1,6 +1,10 @@
-// Injectable time: the scheduler reads the time and arms timers only through a Clock, so tests
-// drive it with FakeClock instead of waiting for 02:00.
+/**
+ * Injectable time: code that reads the time or arms timers does it only through a Clock, so
+ * tests drive it with `FakeClock` instead of waiting (the learning scheduler, the LM rate
+ * limiter).
+ */
 export interface Clock {
+  /** Epoch milliseconds. */
   now(): number;
   setTimer(fn: () => void, ms: number): unknown;
   clearTimer(handle: unknown): void;
@@ -10,13 +14,14 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer: (fn, ms) => {
     const t = setTimeout(fn, ms);
-    t.unref();
+    // A pending timer alone must not keep the process alive.
+    t.unref?.();
     return t;
   },
   clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-/** A manual clock: time moves only in advance()/set(), firing due timers in time order. */
+/** A manual clock: time moves only in advance()/advanceTo()/jumpTo(), firing due timers in time order. */
 export class FakeClock implements Clock {
   private t: number;
   private timers = new Map<number, { at: number; fn: () => void }>();
@@ -45,8 +50,9 @@ export class FakeClock implements Clock {
   }
 
   /**
-   * Moves time forward by `ms`, firing each due timer at its own instant (earliest first);
-   * after each one `settle` is awaited so the async work it started can finish.
+   * Moves time forward by `ms`, firing each due timer at its own instant (earliest first, ties
+   * in the order they were set); after each one `settle` is awaited so the async work it
+   * started can finish.
    */
   async advance(ms: number, settle: () => Promise<void> = async () => {}): Promise<void> {
     await this.advanceTo(this.t + ms, settle);

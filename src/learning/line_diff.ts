@@ -1,6 +1,7 @@
 // A minimal line diff (longest common subsequence) for the ledger's prompt diffs.
 // Common prefix and suffix are trimmed first; the LCS table is O(n*m), so past maxCells the
 // middle is reported as a whole replacement instead.
+import { sortKeysDeep } from '../util/canonical_json.js';
 export interface DiffLine {
   op: ' ' | '-' | '+';
   line: string;
@@ -90,17 +91,7 @@ export function configLines(config: unknown): string[] {
 }
 
 function stableStringify(v: unknown): string {
-  return JSON.stringify(sortKeys(v), null, 2) ?? 'null';
-}
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object')
-    return Object.fromEntries(
-      Object.keys(v as object)
-        .sort()
-        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-    );
-  return v;
+  return JSON.stringify(sortKeysDeep(v), null, 2) ?? 'null';
 }
 
 /** The ledger's prompt diff between two configs. */

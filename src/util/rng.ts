@@ -1,6 +1,6 @@
 /**
  * A small seeded PRNG (xoshiro128** seeded through splitmix32) with the helpers the optimizers
- * need. DSPy uses Python's `random.Random(seed)`; we cannot reproduce Python's Mersenne
+ * and the promotion guard need. DSPy uses Python's `random.Random(seed)`; we cannot reproduce Python's Mersenne
  * Twister stream, so the promise is weaker but the one users rely on: the same seed gives the
  * same choices, on every platform, with no dependence on `Math.random`.
  */

@@ -1,7 +1,7 @@
 // The run ledger: one JSON line per optimization decision (promoted, rejected, skipped, failed),
 // appended and fsynced before the decision takes effect, so the history survives any crash.
-import { appendLineDurable, readJsonLines } from './atomicFile.js';
-import type { GuardDecision } from './promotionGuard.js';
+import { appendLineDurable, readJsonLines } from '../util/atomic_file.js';
+import type { GuardDecision } from './promotion_guard.js';
 
 export interface LedgerEntry {
   id: string;

@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { readJsonIfExists, writeJsonAtomic } from './atomicFile.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
 
 export const CurrentConfigSchema = z.object({
   pipeline: z.string(),

@@ -12,10 +12,10 @@
 //   duration_ms   nearest-rank p50/p95 (percentile.ts) over records that carry a duration;
 //                 null when none does
 import { z } from 'zod';
-import type { ExecutionRecord } from './executionRecord.js';
-import { parseTimeSpec } from './timeSpec.js';
+import type { ExecutionRecord } from './execution_record.js';
+import { parseTimeSpec } from './time_spec.js';
 import { percentileSorted } from './percentile.js';
-import { canonicalJson } from './canonicalHash.js';
+import { canonicalJson } from '../util/canonical_json.js';
 
 export const ExportQuerySchema = z.object({
   since: z.union([z.string(), z.number()]),

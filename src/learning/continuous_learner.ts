@@ -3,7 +3,7 @@
 // the run ledger and the registry of current configs.
 //
 // Data directory layout:
-//   executions/              segment files of the execution store (segmentLog.ts)
+//   executions/              segment files of the execution store (segment_log.ts)
 //   scheduler.json           last fire time per job (atomic)
 //   baselines.json           per-pipeline baselines (atomic)
 //   examples-added.jsonl     dedup keys of production examples already added (append+fsync)
@@ -13,22 +13,22 @@
 //   configs/rejected/        rejected candidates with their reason
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ExecutionStore, type ExecutionStoreStats } from './executionStore.js';
-import type { SegmentLogOptions, LogPosition } from './segmentLog.js';
-import { TelemetryIngester, type IngestResult, type IngesterStats, type TelemetryIngesterOptions } from './telemetryIngester.js';
-import { computeUsage, ExportQuerySchema, type ExportQuery, type UsageReport } from './usageExport.js';
-import { parseTimeSpec } from './timeSpec.js';
-import { ProductionExamples, type ExampleSink, type ExampleHarvestResult } from './productionExamples.js';
+import { ExecutionStore, type ExecutionStoreStats } from './execution_store.js';
+import type { SegmentLogOptions, LogPosition } from './segment_log.js';
+import { TelemetryIngester, type IngestResult, type IngesterStats, type TelemetryIngesterOptions } from './telemetry_ingester.js';
+import { computeUsage, ExportQuerySchema, type ExportQuery, type UsageReport } from './usage_export.js';
+import { parseTimeSpec } from './time_spec.js';
+import { ProductionExamples, type ExampleSink, type ExampleHarvestResult } from './production_examples.js';
 import { Scheduler, type JobContext, type JobSpec, type JobState } from './scheduler.js';
-import { systemClock, type Clock } from './clock.js';
-import { PipelineLocks } from './pipelineLocks.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import { PipelineLocks } from './pipeline_locks.js';
 import { BaselineStore, DEFAULT_POLICY, shouldOptimize, type PolicyConfig, type PolicyDecision } from './policy.js';
-import { decidePromotion, DEFAULT_GUARD, type GuardConfig, type GuardDecision } from './promotionGuard.js';
-import { RunLedger, type LedgerEntry } from './runLedger.js';
-import { ConfigRegistry, type CurrentConfig } from './configRegistry.js';
-import { promptDiff } from './lineDiff.js';
-import { readJsonIfExists, writeJsonAtomic } from './atomicFile.js';
-import type { ExecutionRecord } from './executionRecord.js';
+import { decidePromotion, DEFAULT_GUARD, type GuardConfig, type GuardDecision } from './promotion_guard.js';
+import { RunLedger, type LedgerEntry } from './run_ledger.js';
+import { ConfigRegistry, type CurrentConfig } from './config_registry.js';
+import { promptDiff } from './line_diff.js';
+import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
+import type { ExecutionRecord } from './execution_record.js';
 
 export type OptimizationMode = 'light' | 'full';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_FRAME_BYTES, FRAMINGS, type Framing } from '../rpc/frame-decoder.js';
-import type { CliCommand } from './cli-command.js';
+import { DEFAULT_MAX_FRAME_BYTES, FRAMINGS, type Framing } from '../rpc/frame_decoder.js';
+import type { CliCommand } from './cli_command.js';
 import { LOG_LEVEL_ENV, LOG_LEVELS, resolveLogLevel } from './logger.js';
 import { startSidecar } from './server.js';
 

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The README's main job: optimize the bundled code-analysis workflow end to end. The Elixir
+// app (elixir_client) starts the sidecar under its supervisor, `mix dspy.optimize` runs the
+// optimizer in the sidecar and every candidate through the Elixir executor, then writes the
+// optimized YAML. Offline (deterministic) unless ANTHROPIC_API_KEY is set: then Claude.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'out');
+const example = join(root, 'examples', 'code_analysis');
+
+const hasMix = spawnSync('mix', ['--version'], { stdio: 'ignore' }).status === 0;
+if (!hasMix) {
+  process.stderr.write('mix (Elixir) is not installed. On Debian/Ubuntu: sudo apt-get install -y elixir\n');
+  process.exit(1);
+}
+
+const claude = Boolean(process.env.ANTHROPIC_API_KEY?.trim());
+process.stdout.write(
+  claude
+    ? 'ANTHROPIC_API_KEY is set: optimizing with Claude (this spends money; cap it with --budget-usd).\n'
+    : 'No ANTHROPIC_API_KEY: optimizing with the deterministic offline LM. Offline scores show the\n' +
+        'machinery working (demos learned from real executions change what the pipeline answers),\n' +
+        'not model quality.\n',
+);
+
+const args = [
+  'dspy.optimize',
+  '--pipeline', join(example, 'pipeline.yaml'),
+  '--training-data', join(example, 'training_data'),
+  '--out', out,
+  '--seed', '42',
+  ...(claude ? ['--budget-usd', process.env.ELEXIRION_DEMO_BUDGET_USD ?? '2'] : []),
+  ...process.argv.slice(2),
+];
+const env = { ...process.env, MIX_ENV: process.env.MIX_ENV ?? 'dev' };
+const r = spawnSync('mix', args, { cwd: join(root, 'elixir_client'), stdio: 'inherit', env });
+if (r.status !== 0) process.exit(r.status ?? 1);
+
+const yaml = join(out, 'pipelines', 'optimized', 'code_analysis.yaml');
+if (!existsSync(yaml)) {
+  process.stderr.write(`expected the optimized config at ${yaml}, but it is not there\n`);
+  process.exit(1);
+}
+process.stdout.write(`\nOptimized pipeline: ${relative(process.cwd(), yaml)}\n`);
+process.stdout.write(`Program (instructions + demos): ${relative(process.cwd(), join(out, 'optimized_modules', 'code_analysis.json'))}\n`);
