@@ -1,0 +1,345 @@
+defmodule Pipeline.DSPy do
+  @moduledoc """
+  Learn the prompts of pipeline_ex pipelines, DSPy-style, from a Node sidecar supervised here.
+
+  Add an instance to your supervision tree:
+
+      children = [
+        {Pipeline.DSPy, executor: Pipeline.DSPy.Executor.PipelineEx}
+      ]
+
+  With no options at all (`{Pipeline.DSPy, []}`) it starts the sidecar built in this
+  repository (`node <repo>/dist/cli.js serve`; run `npm run build` at the repo root first).
+  Options are documented in `Pipeline.DSPy.Options` (unknown or ill-typed ones raise).
+
+  Each instance is a supervisor with three children: a `Task.Supervisor` for the executor
+  tasks (`pipeline/execute` callbacks), the telemetry forwarder and the Port owner
+  (`Pipeline.DSPy.Connection`). Functions take the instance as `server` (the `:name`
+  option, default `Pipeline.DSPy`), as a first argument or as the `:server` option.
+
+  Every function returns `{:error, %Pipeline.DSPy.Error{}}` on failure; see that module for
+  the `reason`s. Requests made while the sidecar is (re)starting wait for it up to their own
+  timeout, then fail with `:sidecar_unavailable`.
+
+  ## Async forms
+
+  `optimize_async/2` and `evaluate_async/2` return `{:ok, ref}` and send the caller
+
+      {:dspy_progress, ref, value}    # each $/progress of the run (a map from the sidecar)
+      {:dspy_result, ref, {:ok, result} | {:error, %Pipeline.DSPy.Error{}}}   # exactly once
+
+  The blocking forms monitor the connection process; an async caller that must survive a
+  crash of the connection process itself (not of the sidecar, which is reported as
+  `:sidecar_exited`) should monitor `Process.whereis(Pipeline.DSPy.connection(server))`.
+  Notifications (`notify/3`) sent while the sidecar is not ready are dropped.
+
+  `cancel/2` stops such a run: the caller gets `{:dspy_result, ref, {:error, %{reason: :cancelled}}}`
+  at once and the sidecar gets `$/cancelRequest`.
+
+  ## Pipelines
+
+  `pipeline` is a YAML path (sent as `{path: absolute_path}`; the sidecar reads and parses the
+  file since there is no YAML parser on this side) or a config map (sent as `{config: map}`).
+  """
+
+  alias Pipeline.DSPy.{Connection, Error, Options}
+
+  @type server :: atom
+  @type result :: {:ok, term} | {:error, Error.t()}
+
+  @default_optimize_timeout :timer.minutes(30)
+
+  @doc false
+  def child_spec(opts) do
+    opts = if is_list(opts), do: opts, else: []
+    name = Keyword.get(opts, :name, __MODULE__)
+    %{id: {__MODULE__, name}, start: {__MODULE__, :start_link, [opts]}, type: :supervisor}
+  end
+
+  @doc "Starts an instance (see `Pipeline.DSPy.Options` for the options)."
+  @spec start_link(keyword) :: Supervisor.on_start()
+  def start_link(opts \\ []) do
+    opts = Options.validate!(opts)
+    name = opts.name
+    key = {__MODULE__, name, :request_timeout}
+
+    if :persistent_term.get(key, nil) != opts.request_timeout,
+      do: :persistent_term.put(key, opts.request_timeout)
+
+    opts =
+      Map.merge(opts, %{
+        connection_name: connection(name),
+        forwarder_name: forwarder(name),
+        task_supervisor_name: task_supervisor(name)
+      })
+
+    children =
+      [{Task.Supervisor, name: opts.task_supervisor_name}] ++
+        if(opts.telemetry,
+          do: [%{id: :forwarder, start: {Pipeline.DSPy.Telemetry.Forwarder, :start_link, [opts]}}],
+          else: []
+        ) ++
+        [%{id: :connection, start: {Connection, :start_link, [opts]}, shutdown: 5_000}]
+
+    Supervisor.start_link(children,
+      strategy: :one_for_one,
+      name: name,
+      max_restarts: 10,
+      max_seconds: 5
+    )
+  end
+
+  @doc false
+  def connection(name), do: :"#{name}.Connection"
+  @doc false
+  def forwarder(name), do: :"#{name}.Forwarder"
+  @doc false
+  def task_supervisor(name), do: :"#{name}.TaskSupervisor"
+
+  @doc "Round trip to the sidecar: `:ok` or an error."
+  @spec ping(server, timeout) :: :ok | {:error, Error.t()}
+  def ping(server \\ __MODULE__, timeout \\ 5_000) do
+    case Connection.request(connection(server), "ping", %{}, timeout) do
+      {:ok, _} -> :ok
+      err -> err
+    end
+  end
+
+  @doc "The OS pid of the running Node sidecar (nil while it is (re)starting)."
+  @spec sidecar_os_pid(server) :: non_neg_integer | nil
+  def sidecar_os_pid(server \\ __MODULE__), do: safe_call(server, :os_pid, nil)
+
+  @doc "Whether the sidecar has completed its handshake (`:ready`), or `:starting` / `:down`."
+  def status(server \\ __MODULE__), do: safe_call(server, :status, :down)
+
+  # :down / nil while the connection process itself is restarting or not started.
+  defp safe_call(server, msg, default) do
+    GenServer.call(connection(server), msg)
+  catch
+    :exit, _ -> default
+  end
+
+  @doc """
+  Optimizes the prompts of `pipeline` (a YAML path or a config map); blocks until done.
+
+  Options: `:training_data` (a directory, sent as `{dir}`, or a list of examples
+  `%{input: map, expected_output: map}`, sent as `{examples}`), `:optimizer` (a name such as
+  `"bootstrap"`, with `:optimizer_options`), `:metric` (a name, with `:metric_options`),
+  `:lm` (LM spec, e.g. `"anthropic:claude-..."`, `"offline"`), `:seed`, `:budget_usd` (or
+  `:budget` map `%{maxCalls, maxTokens, maxUsd, maxWallMs}`), `:out` (output directory, sent
+  as `outDir`), `:run_id`, `:concurrency`, `:params` (extra params merged as-is),
+  `:on_progress` (a 1-arity function called in the caller with each progress map),
+  `:timeout` (ms, default 30 minutes), `:server`.
+  """
+  @spec optimize(Path.t() | map, keyword) :: result
+  def optimize(pipeline, opts \\ []), do: blocking("optimize", pipeline, opts)
+
+  @doc "Async `optimize/2`: returns `{:ok, ref}`; see the moduledoc for the messages."
+  @spec optimize_async(Path.t() | map, keyword) :: {:ok, reference} | {:error, Error.t()}
+  def optimize_async(pipeline, opts \\ []), do: async("optimize", pipeline, opts)
+
+  @doc "Scores `pipeline` on a dataset (same options as `optimize/2`, plus `:program`)."
+  @spec evaluate(Path.t() | map, keyword) :: result
+  def evaluate(pipeline, opts \\ []), do: blocking("evaluate", pipeline, opts)
+
+  @doc "Async `evaluate/2`."
+  def evaluate_async(pipeline, opts \\ []), do: async("evaluate", pipeline, opts)
+
+  @doc """
+  One LM call through the sidecar (`lm/generate`), using its provider config, cache and budget.
+
+  `messages` is a list of `%{role: "system" | "user" | "assistant", content: text}` or a
+  plain prompt string (one user message). Options: `:lm` (spec), `:run_id` (attributes the
+  call to a run's meter and budget), `:temperature`, `:max_tokens`, `:stop`, `:rollout_id`,
+  `:timeout`, `:server`. Returns `{:ok, %{"text" => ..., "usage" => ..., "model" => ...,
+  "cached" => bool, "costUsd" => ...}}`.
+  """
+  @spec generate([map] | String.t(), keyword) :: result
+  def generate(messages, opts \\ []) do
+    messages = if is_binary(messages), do: [%{role: "user", content: messages}], else: messages
+
+    options =
+      %{}
+      |> put_opt(:temperature, opts[:temperature])
+      |> put_opt(:maxTokens, opts[:max_tokens])
+      |> put_opt(:stop, opts[:stop])
+      |> put_opt(:rolloutId, opts[:rollout_id])
+
+    params =
+      %{messages: messages}
+      |> put_opt(:lm, opts[:lm])
+      |> put_opt(:runId, opts[:run_id])
+      |> put_opt(:options, if(options == %{}, do: nil, else: options))
+
+    request(opts[:server] || __MODULE__, "lm/generate", params, opts)
+  end
+
+  @doc "Cancels an async run started by `optimize_async/2`, `evaluate_async/2` or `request_async/4`."
+  @spec cancel(server, reference) :: :ok | {:error, Error.t()}
+  def cancel(server \\ __MODULE__, ref) when is_reference(ref),
+    do:
+      safe_call(
+        server,
+        {:cancel, ref},
+        {:error, Error.new(:sidecar_exited, "the Pipeline.DSPy connection is not running")}
+      )
+
+  @doc """
+  Any JSON-RPC request to the sidecar (`params` a map or nil). Options: `:timeout` (ms or
+  `:infinity`, default the instance's `:request_timeout`).
+  """
+  @spec request(server, String.t(), map | nil, keyword) :: result
+  def request(server, method, params, opts \\ []) do
+    Connection.request(connection(server), method, params, timeout(server, opts))
+  end
+
+  @doc "Async `request/4`: `{:ok, ref}`; `{:dspy_result, ref, result}` follows (and `:dspy_progress` when `progress: true`)."
+  def request_async(server, method, params, opts \\ []) do
+    Connection.request_async(
+      connection(server),
+      method,
+      params,
+      timeout(server, opts),
+      Keyword.get(opts, :progress, false)
+    )
+  end
+
+  @doc """
+  Sends what the telemetry forwarder has buffered, then asks the sidecar to make it durable
+  (`telemetry/flush`): `{:ok, %{"durable" => n}}`.
+  """
+  @spec flush_telemetry(server, keyword) :: result
+  def flush_telemetry(server \\ __MODULE__, opts \\ []) do
+    case Process.whereis(forwarder(server)) do
+      nil -> :ok
+      pid -> Pipeline.DSPy.Telemetry.Forwarder.flush(pid)
+    end
+
+    request(server, "telemetry/flush", %{}, opts)
+  end
+
+  @doc "A JSON-RPC notification to the sidecar."
+  def notify(server, method, params), do: Connection.notify(connection(server), method, params)
+
+  ## Internals
+
+  defp timeout(server, opts) do
+    case Keyword.fetch(opts, :timeout) do
+      {:ok, t} -> t
+      :error -> default_timeout(server)
+    end
+  end
+
+  defp default_timeout(server),
+    do: :persistent_term.get({__MODULE__, server, :request_timeout}, 30_000)
+
+  defp blocking(method, pipeline, opts) do
+    opts = Keyword.put_new(opts, :timeout, @default_optimize_timeout)
+    on_progress = opts[:on_progress]
+    server = opts[:server] || __MODULE__
+
+    with {:ok, ref} <- async(method, pipeline, opts) do
+      conn = Process.whereis(connection(server))
+      mon = if conn, do: Process.monitor(conn)
+      result = await(ref, mon, on_progress)
+      if mon, do: Process.demonitor(mon, [:flush])
+      result
+    end
+  end
+
+  defp await(ref, mon, on_progress) do
+    receive do
+      {:dspy_progress, ^ref, value} ->
+        if on_progress, do: on_progress.(value)
+        await(ref, mon, on_progress)
+
+      {:dspy_result, ^ref, result} ->
+        result
+
+      {:DOWN, ^mon, :process, _, reason} ->
+        {:error, Error.new(:sidecar_exited, "the Pipeline.DSPy connection stopped", reason)}
+    end
+  end
+
+  defp async(method, pipeline, opts) do
+    server = opts[:server] || __MODULE__
+
+    with {:ok, params} <- run_params(pipeline, opts) do
+      Connection.request_async(connection(server), method, params, timeout(server, opts), true)
+    end
+  end
+
+  @doc false
+  def run_params(pipeline, opts) do
+    with {:ok, p} <- pipeline_param(pipeline),
+         {:ok, td} <- training_param(opts[:training_data]) do
+      budget =
+        case {opts[:budget], opts[:budget_usd]} do
+          {b, _} when is_map(b) -> b
+          {_, usd} when is_number(usd) -> %{maxUsd: usd}
+          _ -> nil
+        end
+
+      params =
+        %{pipeline: p}
+        |> put_opt(:trainingData, td)
+        |> put_opt(:optimizer, named(opts[:optimizer], opts[:optimizer_options]))
+        |> put_opt(:metric, named(opts[:metric], opts[:metric_options]))
+        |> put_opt(:lm, opts[:lm])
+        |> put_opt(:seed, opts[:seed])
+        |> put_opt(:budget, budget)
+        |> put_opt(:outDir, opts[:out] && Path.expand(opts[:out]))
+        |> put_opt(:runId, opts[:run_id])
+        |> put_opt(:concurrency, opts[:concurrency])
+        |> Map.merge(Map.new(opts[:params] || %{}))
+
+      {:ok, params}
+    end
+  end
+
+  defp pipeline_param(path) when is_binary(path) do
+    abs = Path.expand(path)
+
+    if File.regular?(abs),
+      do: {:ok, %{path: abs}},
+      else: {:error, Error.new(:invalid_argument, "pipeline file not found: #{abs}")}
+  end
+
+  defp pipeline_param(config) when is_map(config), do: {:ok, %{config: config}}
+
+  defp pipeline_param(other),
+    do:
+      {:error,
+       Error.new(
+         :invalid_argument,
+         "pipeline must be a YAML path or a map, got: #{inspect(other)}"
+       )}
+
+  defp training_param(nil), do: {:ok, nil}
+
+  defp training_param(dir) when is_binary(dir) do
+    abs = Path.expand(dir)
+
+    if File.dir?(abs),
+      do: {:ok, %{dir: abs}},
+      else: {:error, Error.new(:invalid_argument, "training data not found: #{abs}")}
+  end
+
+  defp training_param(examples) when is_list(examples), do: {:ok, %{examples: examples}}
+
+  defp training_param(other),
+    do:
+      {:error,
+       Error.new(
+         :invalid_argument,
+         "training_data must be a path or a list of examples, got: #{inspect(other)}"
+       )}
+
+  defp named(nil, _), do: nil
+  defp named(%{} = m, _), do: m
+  defp named(name, nil), do: %{name: to_string(name)}
+  defp named(name, options), do: %{name: to_string(name), options: Map.new(options)}
+
+  defp put_opt(map, _k, nil), do: map
+  defp put_opt(map, k, v), do: Map.put(map, k, v)
+end

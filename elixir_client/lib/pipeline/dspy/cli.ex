@@ -1,0 +1,152 @@
+defmodule Pipeline.DSPy.CLI do
+  @moduledoc false
+  # Shared plumbing of the mix tasks: strict flag parsing with clear errors, starting a
+  # private instance, loading a workflow file.
+
+  alias Pipeline.DSPy.{JSON, Options}
+
+  @instance Pipeline.DSPy.CLI
+
+  @doc "OptionParser in strict mode; unknown/invalid flags and stray arguments raise Mix.Error."
+  def parse!(task, args, switches, required) do
+    {opts, rest, invalid} = OptionParser.parse(args, strict: switches)
+
+    cond do
+      invalid != [] ->
+        flags = Enum.map_join(invalid, ", ", fn {f, v} -> if v, do: "#{f} #{v}", else: f end)
+        Mix.raise("mix #{task}: invalid option(s): #{flags}. Valid: #{flag_list(switches)}")
+
+      rest != [] ->
+        Mix.raise(
+          "mix #{task}: unexpected argument(s): #{Enum.join(rest, " ")}. Valid: #{flag_list(switches)}"
+        )
+
+      true ->
+        for key <- required, not Keyword.has_key?(opts, key) do
+          Mix.raise("mix #{task}: --#{flag(key)} is required. Valid: #{flag_list(switches)}")
+        end
+
+        opts
+    end
+  end
+
+  defp flag(key), do: key |> Atom.to_string() |> String.replace("_", "-")
+
+  defp flag_list(switches),
+    do:
+      Enum.map_join(switches, " ", fn {k, t} ->
+        "--#{flag(k)}#{if t != :boolean, do: " #{t |> to_string() |> String.upcase()}"}"
+      end)
+
+  def file!(task, flag, path) do
+    abs = Path.expand(path)
+
+    unless File.regular?(abs),
+      do: Mix.raise("mix #{task}: --#{flag} #{path}: no such file (#{abs})")
+
+    abs
+  end
+
+  def dir!(task, flag, path) do
+    abs = Path.expand(path)
+
+    unless File.dir?(abs),
+      do: Mix.raise("mix #{task}: --#{flag} #{path}: no such directory (#{abs})")
+
+    abs
+  end
+
+  @doc "Starts a private Pipeline.DSPy instance for the task (options from the app env)."
+  def start_instance!(task, extra \\ []) do
+    {:ok, _} = Application.ensure_all_started(:pipeline_dspy)
+    opts = Keyword.merge([name: @instance, telemetry: false], extra)
+
+    case Pipeline.DSPy.start_link(opts) do
+      {:ok, pid} ->
+        Process.unlink(pid)
+        wait_ready!(task, System.monotonic_time(:millisecond) + 15_000)
+        @instance
+
+      {:error, {:already_started, _}} ->
+        @instance
+
+      {:error, reason} ->
+        Mix.raise("mix #{task}: cannot start the sidecar: #{format_reason(reason)}")
+    end
+  rescue
+    e in ArgumentError -> Mix.raise("mix #{task}: #{Exception.message(e)}")
+  end
+
+  defp wait_ready!(task, deadline) do
+    cond do
+      Pipeline.DSPy.status(@instance) == :ready ->
+        :ok
+
+      System.monotonic_time(:millisecond) > deadline ->
+        Mix.raise("mix #{task}: the sidecar did not become ready")
+
+      true ->
+        Process.sleep(20) && wait_ready!(task, deadline)
+    end
+  end
+
+  defp format_reason({{:shutdown, {:failed_to_start_child, _, msg}}, _}) when is_binary(msg),
+    do: msg
+
+  defp format_reason({:shutdown, {:failed_to_start_child, _, msg}}) when is_binary(msg), do: msg
+  defp format_reason(r), do: inspect(r)
+
+  def stop_instance do
+    case Process.whereis(@instance) do
+      nil -> :ok
+      pid -> Supervisor.stop(pid)
+    end
+  end
+
+  @doc """
+  Loads a workflow file: `.json` with our codec; `.yaml`/`.yml` through Node and the js-yaml
+  the sidecar itself depends on (this side has no YAML parser), run from the repository root.
+  """
+  def load_workflow!(task, path) do
+    case Path.extname(path) do
+      ext when ext in [".yaml", ".yml"] -> load_yaml!(task, path)
+      _ -> decode_json_file!(task, path)
+    end
+  end
+
+  def decode_json_file!(task, path) do
+    case JSON.decode(File.read!(path)) do
+      {:ok, v} -> v
+      {:error, e} -> Mix.raise("mix #{task}: #{path} is not valid JSON: #{Exception.message(e)}")
+    end
+  end
+
+  defp load_yaml!(task, path) do
+    root = Path.dirname(Path.dirname(Options.default_script()))
+
+    node =
+      System.find_executable("node") ||
+        Mix.raise("mix #{task}: node not found on PATH (needed to read YAML)")
+
+    script = ~S"""
+    const y = require('js-yaml'); const fs = require('fs');
+    process.stdout.write(JSON.stringify(y.load(fs.readFileSync(process.argv[1], 'utf8'))));
+    """
+
+    case System.cmd(node, ["-e", script, path], cd: root, stderr_to_stdout: true) do
+      {out, 0} ->
+        case JSON.decode(out) do
+          {:ok, m} when is_map(m) -> m
+          _ -> Mix.raise("mix #{task}: #{path} is not a YAML mapping")
+        end
+
+      {out, _} ->
+        Mix.raise(
+          "mix #{task}: cannot read YAML #{path}: #{out |> String.split("\n") |> Enum.take(6) |> Enum.join("\n")}"
+        )
+    end
+  end
+
+  def error_message(%Pipeline.DSPy.Error{} = e), do: Exception.message(e)
+  def error_message(other), do: inspect(other)
+end

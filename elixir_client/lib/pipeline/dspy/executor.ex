@@ -1,0 +1,301 @@
+defmodule Pipeline.DSPy.Executor do
+  @moduledoc """
+  The behaviour of whatever runs one candidate pipeline when the sidecar asks
+  (`pipeline/execute`), and the runner that wraps it.
+
+      @callback execute(config :: map, input :: map, context :: map) ::
+                  {:ok, result :: map} | {:error, reason :: term}
+
+  `config` is the workflow map as sent by the sidecar (string keys, the `workflow` root
+  included when the file has one), `input` the example's inputs (string keys). `context`:
+
+    * `:server` - the `Pipeline.DSPy` instance name (to call `Pipeline.DSPy.generate/2` back)
+    * `:run_id`, `:candidate_id`, `:example_id`, `:lm` - from `params.context` (may be `nil`)
+    * `:timeout_ms` - the execution's deadline
+    * `:executor_opts` - the `opts` of an `{module, opts}` executor
+    * `:request` - `params.context` as received
+
+  The result may use atom or string keys, camelCase or snake_case; it is normalised to the
+  wire shape of `pipeline/execute` (docs/CONTRACTS.md):
+
+      %{"status" => "ok" | "error",
+        "steps" => %{STEP => %{"text" => ..., "output" => ..., "success" => bool,
+                              "durationMs" => ..., "usage" => ...}},
+        "output" => any, "durationMs" => ms, "usage" => %{...}, "error" => "..."}
+
+  A result without a `steps`/`status`/`output` key is taken as pipeline_ex's own shape (a map of
+  step name => step result). `{:error, reason}` becomes `status: "error"` (a failed
+  candidate, scored as such), while a raise/exit/throw becomes a JSON-RPC error `-32603`.
+
+  Executions emit telemetry (see `Pipeline.DSPy.Telemetry`):
+  `[:pipeline, :execution, :start]`, `[:pipeline, :execution, :stop]` and
+  `[:pipeline, :execution, :exception]`.
+  """
+
+  alias Pipeline.DSPy.{JSON, Telemetry}
+
+  @callback execute(config :: map, input :: map, context :: map) :: {:ok, map} | {:error, term}
+
+  @type t :: module | {module, term} | (map, map, map -> {:ok, map} | {:error, term})
+
+  @doc """
+  Runs `executor` on the params of a `pipeline/execute` request (called in a task by the
+  connection). Returns `{:result, iodata}` (the encoded result) or
+  `{:error, code, message, data}`.
+  """
+  def run_request(executor, params, base_ctx) do
+    config = params["config"] || %{}
+    inputs = params["inputs"] || %{}
+    req_ctx = if is_map(params["context"]), do: params["context"], else: %{}
+
+    context = %{
+      server: base_ctx[:server],
+      run_id: req_ctx["runId"],
+      candidate_id: req_ctx["candidateId"],
+      example_id: req_ctx["exampleId"],
+      lm: req_ctx["lm"],
+      timeout_ms: params["timeoutMs"],
+      request: req_ctx
+    }
+
+    case execute(executor, config, inputs, context) do
+      {:ok, wire} ->
+        case JSON.encode_to_iodata(wire) do
+          {:ok, io} ->
+            {:result, io}
+
+          {:error, e} ->
+            {:error, -32603, "executor result is not JSON-encodable: #{Exception.message(e)}",
+             nil}
+        end
+
+      {:crash, message} ->
+        {:error, -32603, message, nil}
+    end
+  end
+
+  @doc """
+  Runs an executor with telemetry and normalisation. Returns `{:ok, wire_result}` (also for
+  an executor's `{:error, reason}`, as `status: "error"`) or `{:crash, message}`.
+  """
+  def execute(executor, config, inputs, context) do
+    meta = %{
+      pipeline_name: pipeline_name(config),
+      run_id: context[:run_id],
+      candidate_id: context[:candidate_id],
+      example_id: context[:example_id],
+      executor: describe(executor),
+      input: inputs
+    }
+
+    start = System.monotonic_time()
+    Telemetry.emit([:pipeline, :execution, :start], %{system_time: System.system_time()}, meta)
+
+    try do
+      call(executor, config, inputs, context)
+    catch
+      kind, reason ->
+        duration = System.monotonic_time() - start
+        stack = __STACKTRACE__
+
+        Telemetry.emit(
+          [:pipeline, :execution, :exception],
+          %{duration: duration, duration_ms: ms(duration)},
+          Map.merge(meta, %{kind: kind, reason: Exception.format_banner(kind, reason, stack)})
+        )
+
+        {:crash, "executor crashed: " <> Exception.format_banner(kind, reason, stack)}
+    else
+      result ->
+        duration = System.monotonic_time() - start
+        wire = normalize(result, ms(duration))
+
+        Telemetry.emit(
+          [:pipeline, :execution, :stop],
+          %{duration: duration, duration_ms: ms(duration)},
+          Map.merge(meta, %{status: wire["status"], result: wire, success: wire["status"] == "ok"})
+        )
+
+        {:ok, wire}
+    end
+  end
+
+  defp call(fun, config, inputs, context) when is_function(fun, 3),
+    do: fun.(config, inputs, context)
+
+  defp call({mod, opts}, config, inputs, context),
+    do: mod.execute(config, inputs, Map.put(context, :executor_opts, opts))
+
+  defp call(mod, config, inputs, context) when is_atom(mod),
+    do: mod.execute(config, inputs, context)
+
+  defp describe(f) when is_function(f), do: "function"
+  defp describe({m, _}), do: inspect(m)
+  defp describe(m), do: inspect(m)
+
+  defp ms(native), do: System.convert_time_unit(native, :native, :microsecond) / 1000
+
+  @doc false
+  def pipeline_name(config) do
+    case config do
+      %{"workflow" => %{"name" => n}} -> n
+      %{"name" => n} -> n
+      %{workflow: %{name: n}} -> n
+      _ -> nil
+    end
+  end
+
+  @doc """
+  Normalises an executor's return value to the wire result of `pipeline/execute`.
+  """
+  def normalize({:ok, result}, duration_ms) when is_map(result) do
+    r = stringify_keys(result)
+
+    if Map.has_key?(r, "steps") or Map.has_key?(r, "status") or Map.has_key?(r, "output") do
+      steps = Map.new(r["steps"] || %{}, fn {name, s} -> {to_string(name), step(s)} end)
+      status = status(r["status"], steps)
+
+      %{
+        "status" => status,
+        "steps" => steps,
+        "output" => jsonable(Map.get(r, "output", last_output(steps))),
+        "durationMs" => r["durationMs"] || r["duration_ms"] || duration_ms
+      }
+      |> maybe_put("usage", usage(r["usage"]) || sum_usage(steps))
+      |> maybe_put("error", r["error"] && to_string_error(r["error"]))
+    else
+      # pipeline_ex shape: step name => step result
+      steps = Map.new(r, fn {name, s} -> {to_string(name), step(s)} end)
+      failed = Enum.any?(steps, fn {_, s} -> s["success"] == false end)
+
+      %{
+        "status" => if(failed, do: "error", else: "ok"),
+        "steps" => steps,
+        "output" => last_output(steps),
+        "durationMs" => duration_ms
+      }
+      |> maybe_put("usage", sum_usage(steps))
+    end
+  end
+
+  def normalize({:ok, other}, duration_ms),
+    do: %{
+      "status" => "ok",
+      "steps" => %{},
+      "output" => jsonable(other),
+      "durationMs" => duration_ms
+    }
+
+  def normalize({:error, reason}, duration_ms),
+    do: %{
+      "status" => "error",
+      "steps" => %{},
+      "output" => nil,
+      "durationMs" => duration_ms,
+      "error" => to_string_error(reason)
+    }
+
+  def normalize(other, duration_ms),
+    do: %{
+      "status" => "error",
+      "steps" => %{},
+      "output" => nil,
+      "durationMs" => duration_ms,
+      "error" =>
+        "executor returned #{inspect(other, limit: 10)} instead of {:ok, result} | {:error, reason}"
+    }
+
+  defp status(s, _steps) when s in ["ok", "success", :ok, :success, "completed"], do: "ok"
+  defp status(s, _steps) when s in ["error", "failed", "failure", :error, "partial"], do: "error"
+
+  defp status(_, steps),
+    do: if(Enum.any?(steps, fn {_, s} -> s["success"] == false end), do: "error", else: "ok")
+
+  defp step(s) when is_map(s) do
+    s = stringify_keys(s)
+    text = s["text"] || s["content"] || s["response"]
+
+    output =
+      cond do
+        Map.has_key?(s, "output") ->
+          s["output"]
+
+        true ->
+          Map.drop(s, ["text", "success", "durationMs", "duration_ms", "usage", "cost", "model"])
+      end
+
+    %{"success" => Map.get(s, "success", true) != false}
+    |> maybe_put("text", if(is_binary(text), do: text))
+    |> maybe_put("output", if(output == %{}, do: nil, else: jsonable(output)))
+    |> maybe_put("durationMs", s["durationMs"] || s["duration_ms"])
+    |> maybe_put("usage", usage(s["usage"]) || cost_usage(s["cost"]))
+  end
+
+  defp step(s) when is_binary(s), do: %{"success" => true, "text" => s}
+  defp step(s), do: %{"success" => true, "output" => jsonable(s)}
+
+  defp usage(u) when is_map(u) do
+    u = stringify_keys(u)
+
+    %{
+      "inputTokens" => u["inputTokens"] || u["input_tokens"] || 0,
+      "outputTokens" => u["outputTokens"] || u["output_tokens"] || 0,
+      "costUsd" => u["costUsd"] || u["cost_usd"] || u["cost"] || 0
+    }
+  end
+
+  defp usage(_), do: nil
+
+  defp cost_usage(c) when is_number(c),
+    do: %{"inputTokens" => 0, "outputTokens" => 0, "costUsd" => c}
+
+  defp cost_usage(_), do: nil
+
+  defp sum_usage(steps) do
+    us = for {_, %{"usage" => u}} <- steps, do: u
+
+    if us == [],
+      do: nil,
+      else:
+        Enum.reduce(us, %{"inputTokens" => 0, "outputTokens" => 0, "costUsd" => 0}, fn u, acc ->
+          Map.merge(acc, u, fn _k, a, b -> a + b end)
+        end)
+  end
+
+  defp last_output(steps) when map_size(steps) == 0, do: nil
+
+  defp last_output(steps) do
+    # Maps are unordered: the executor should give `output`; otherwise the step with the
+    # largest name is as good a guess as any, so prefer an explicit "output" when possible.
+    {_, s} = Enum.max_by(steps, fn {name, _} -> name end)
+    s["text"] || s["output"]
+  end
+
+  defp maybe_put(m, _k, nil), do: m
+  defp maybe_put(m, k, v), do: Map.put(m, k, v)
+
+  defp to_string_error(e) when is_binary(e), do: e
+  defp to_string_error(e) when is_exception(e), do: Exception.message(e)
+  defp to_string_error(e), do: inspect(e)
+
+  @doc false
+  def stringify_keys(%_{} = s), do: s |> Map.from_struct() |> stringify_keys()
+  def stringify_keys(m) when is_map(m), do: Map.new(m, fn {k, v} -> {to_string(k), v} end)
+
+  @doc "Makes any term JSON-encodable: atom keys to strings, tuples to lists, others inspected."
+  def jsonable(v) when is_binary(v) or is_number(v) or is_boolean(v) or is_nil(v), do: v
+  def jsonable(v) when is_atom(v), do: Atom.to_string(v)
+  def jsonable(v) when is_list(v), do: Enum.map(v, &jsonable/1)
+
+  def jsonable(%mod{} = v) when mod in [Date, Time, NaiveDateTime, DateTime],
+    do: mod.to_iso8601(v)
+
+  def jsonable(%_{} = v), do: v |> Map.from_struct() |> jsonable()
+  def jsonable(v) when is_map(v), do: Map.new(v, fn {k, val} -> {key(k), jsonable(val)} end)
+  def jsonable(v) when is_tuple(v), do: v |> Tuple.to_list() |> jsonable()
+  def jsonable(v), do: inspect(v)
+
+  defp key(k) when is_binary(k), do: k
+  defp key(k) when is_atom(k) or is_number(k), do: to_string(k)
+  defp key(k), do: inspect(k)
+end

@@ -1,0 +1,166 @@
+defmodule Mix.Tasks.DSPyTasksTest do
+  use Pipeline.DSPy.SidecarCase, async: false
+
+  import ExUnit.CaptureIO
+
+  setup do
+    dir = Path.join(System.tmp_dir!(), "dspy_tasks_#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    on_exit(fn -> File.rm_rf(dir) end)
+    Mix.shell(Mix.Shell.Process)
+    on_exit(fn -> Mix.shell(Mix.Shell.IO) end)
+    {:ok, dir: dir}
+  end
+
+  defp raises(task, args) do
+    e = assert_raise Mix.Error, fn -> Mix.Task.rerun(task, args) end
+    e.message
+  end
+
+  describe "mix dspy.optimize argument validation" do
+    test "missing, unknown and ill-typed flags, missing paths", %{dir: dir} do
+      yaml = Path.join(dir, "p.yaml")
+      File.write!(yaml, "workflow:\n  name: x\n  steps: []\n")
+
+      assert raises("dspy.optimize", []) =~ "--pipeline is required"
+      assert raises("dspy.optimize", ["--pipeline", yaml]) =~ "--training-data is required"
+
+      assert raises("dspy.optimize", ["--pipeline", yaml, "--training-data", dir, "--bogus"]) =~
+               "invalid option(s): --bogus"
+
+      assert raises("dspy.optimize", ["--pipeline", yaml, "--training-data", dir, "--seed", "abc"]) =~
+               "--seed abc"
+
+      assert raises("dspy.optimize", ["--pipeline", "/nope.yaml", "--training-data", dir]) =~
+               "no such file"
+
+      assert raises("dspy.optimize", ["--pipeline", yaml, "--training-data", "/nope"]) =~
+               "no such directory"
+
+      assert raises("dspy.optimize", [
+               "--pipeline",
+               yaml,
+               "--training-data",
+               dir,
+               "--budget-usd",
+               "0"
+             ]) =~ "must be > 0"
+
+      assert raises("dspy.optimize", ["--pipeline", yaml, "--training-data", dir, "stray"]) =~
+               "unexpected argument"
+    end
+
+    test "progress line and score table render" do
+      line =
+        Mix.Tasks.Dspy.Optimize.progress_line(%{
+          "phase" => "search",
+          "trial" => 3,
+          "totalTrials" => 6,
+          "bestScore" => 0.5,
+          "calls" => 10,
+          "costUsd" => 0.01
+        })
+
+      assert line =~ "[###############               ] 3/6"
+      assert line =~ "best 0.500"
+
+      table =
+        Mix.Tasks.Dspy.Optimize.table(%{
+          "baselineScore" => 0.4,
+          "bestScore" => 0.75,
+          "trials" => [1, 2],
+          "usage" => %{"calls" => 9, "costUsd" => 0.02}
+        })
+
+      assert table =~ ~r/baseline\s+0.400/
+      assert table =~ ~r/best\s+0.750\s+\+0.350/
+    end
+  end
+
+  describe "mix pipeline.execute" do
+    test "argument validation", %{dir: dir} do
+      f = Path.join(dir, "in.json")
+      File.write!(f, "{}")
+      assert raises("pipeline.execute", ["--input", f]) =~ "--config is required"
+
+      assert raises("pipeline.execute", ["--config", "/nope.json", "--input", f]) =~
+               "no such file"
+
+      assert raises("pipeline.execute", ["--config", f, "--input", f, "--format", "xml"]) =~
+               "only json"
+
+      bad = Path.join(dir, "bad.json")
+      File.write!(bad, "{oops")
+      assert raises("pipeline.execute", ["--config", bad, "--input", f]) =~ "not valid JSON"
+    end
+
+    test "runs a JSON or YAML workflow through the Reference executor with a real sidecar", %{
+      dir: dir
+    } do
+      input = Path.join(dir, "in.json")
+      File.write!(input, ~s({"who": "world"}))
+      json_cfg = Path.join(dir, "wf.json")
+
+      File.write!(
+        json_cfg,
+        ~s({"workflow": {"name": "w", "steps": [{"name": "greet", "type": "set_variable", "variables": {"msg": "hello {{inputs.who}}"}}]}})
+      )
+
+      yaml_cfg = Path.join(dir, "wf.yaml")
+
+      File.write!(
+        yaml_cfg,
+        "workflow:\n  name: w\n  steps:\n    - name: greet\n      type: set_variable\n      variables:\n        msg: \"hi {{inputs.who}}\"\n"
+      )
+
+      for {cfg, expected} <- [{json_cfg, "hello world"}, {yaml_cfg, "hi world"}] do
+        Mix.Task.rerun("pipeline.execute", ["--config", cfg, "--input", input, "--format", "json"])
+
+        assert_received {:mix_shell, :info, [json]}
+        r = Pipeline.DSPy.JSON.decode!(json)
+        assert r["status"] == "ok"
+        assert r["steps"]["greet"]["output"] == %{"msg" => expected}
+      end
+    end
+  end
+
+  describe "mix telemetry.export" do
+    test "argument validation", %{dir: _dir} do
+      assert raises("telemetry.export", ["--format", "csv"]) =~ "only json"
+      assert raises("telemetry.export", ["--since", "yesterday"]) =~ "relative time"
+      assert raises("telemetry.export", ["--out", "/nope/dir/x.json"]) =~ "does not exist"
+      assert raises("telemetry.export", ["--sinse", "1h"]) =~ "invalid option"
+    end
+
+    @tag :pending_sidecar
+    test "prints the sidecar's export as JSON" do
+      Mix.Task.rerun("telemetry.export", ["--format", "json", "--since", "24h"])
+      assert_received {:mix_shell, :info, [json]}
+      assert %{"total" => _, "since" => _} = Pipeline.DSPy.JSON.decode!(json)
+    end
+  end
+
+  test "mix dspy.optimize runs the bundled example with the offline LM", %{dir: dir} do
+    ex = Path.join(repo_root(), "examples/code_analysis")
+    yaml = ex |> Path.join("*.y*ml") |> Path.wildcard() |> List.first()
+    data = ex |> Path.join("training*") |> Path.wildcard() |> List.first()
+
+    capture_io(fn ->
+      Mix.Task.rerun("dspy.optimize", [
+        "--pipeline",
+        yaml,
+        "--training-data",
+        data,
+        "--lm",
+        "offline",
+        "--out",
+        dir,
+        "--seed",
+        "1"
+      ])
+    end)
+
+    assert_received {:mix_shell, :info, [table]}
+    assert table =~ "baseline"
+  end
+end

@@ -1,0 +1,82 @@
+defmodule Pipeline.DSPy.OptionsTest do
+  use ExUnit.Case, async: true
+
+  alias Pipeline.DSPy.Options
+
+  test "defaults: this repository's dist/cli.js, node serve, packet4" do
+    o = Options.validate!([])
+    assert o.script == Path.expand("../dist/cli.js", File.cwd!())
+    assert o.args == ["serve"]
+    assert o.framing == :packet4
+    assert o.name == Pipeline.DSPy
+    assert o.executor == Pipeline.DSPy.Executor.Reference
+  end
+
+  test "bad options raise with the option name and what was expected" do
+    bad = [
+      {[bogus: 1], "unknown option :bogus"},
+      {[request_timeout: 0], ":request_timeout"},
+      {[executor: String], ":executor"},
+      {[executor: fn x -> x end], "3-arity"},
+      {[restart_backoff: {10, 5}], "min_ms <= max_ms"},
+      {[stderr: :devnull], ":inherit or {:file, path}"},
+      {[framing: :content_length], "[:packet4]"},
+      {[env: [{"A", self()}]], ":env"},
+      {[name: "x"], "an atom"}
+    ]
+
+    for {opts, msg} <- bad do
+      e = assert_raise ArgumentError, fn -> Options.validate!(opts) end
+      assert e.message =~ msg, "#{inspect(opts)}: #{e.message}"
+    end
+
+    assert_raise ArgumentError, ~r/keyword list/, fn -> Options.validate!(%{}) end
+  end
+
+  test "env normalised to strings; executor forms accepted" do
+    o =
+      Options.validate!(
+        env: [FOO: 1],
+        executor: {Pipeline.DSPy.Executor.Reference, base_dir: "/"}
+      )
+
+    assert o.env == %{"FOO" => "1"}
+    assert Options.validate!(executor: fn _, _, _ -> {:ok, %{}} end).executor
+  end
+
+  test "a missing sidecar script fails the start with a clear message" do
+    assert {:error, {{:shutdown, {:failed_to_start_child, :connection, msg}}, _}} =
+             start_supervised(
+               {Pipeline.DSPy, name: :dspy_no_script, script: "/nonexistent/cli.js"}
+             )
+
+    assert msg =~ "/nonexistent/cli.js"
+    assert msg =~ "npm run build"
+  end
+
+  test "a sidecar that never becomes ready: requests fail with :sidecar_unavailable at their timeout" do
+    name = :"dspy_false_#{System.unique_integer([:positive])}"
+
+    start_supervised!(
+      {Pipeline.DSPy,
+       name: name, command: [System.find_executable("false")], restart_backoff: {50, 100}}
+    )
+
+    assert {:error, %Pipeline.DSPy.Error{reason: :sidecar_unavailable}} =
+             Pipeline.DSPy.request(name, "ping", %{}, timeout: 200)
+  end
+
+  test "a node executable that does not exist: requests fail with :sidecar_unavailable, the instance stays up" do
+    name = :"dspy_nonode_#{System.unique_integer([:positive])}"
+
+    {:ok, sup} =
+      start_supervised(
+        {Pipeline.DSPy, name: name, node: "no-such-node-binary", restart_backoff: {50, 100}}
+      )
+
+    assert {:error, %Pipeline.DSPy.Error{reason: :sidecar_unavailable}} =
+             Pipeline.DSPy.request(name, "ping", %{}, timeout: 300)
+
+    assert Process.alive?(sup)
+  end
+end
