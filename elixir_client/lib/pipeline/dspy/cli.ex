@@ -59,7 +59,11 @@ defmodule Pipeline.DSPy.CLI do
   @doc "Starts a private Pipeline.DSPy instance for the task (options from the app env)."
   def start_instance!(task, extra \\ []) do
     {:ok, _} = Application.ensure_all_started(:pipeline_dspy)
-    opts = Keyword.merge([name: @instance, telemetry: false], extra)
+    # A command-line run shows its own progress: keep library debug lines and the sidecar's
+    # info-level JSON logs off the terminal unless the user asked for them.
+    if Logger.level() in [:debug, :info], do: Logger.configure(level: :warning)
+    sidecar_log = System.get_env("ELEXIRION_LOG_LEVEL") || "warn"
+    opts = Keyword.merge([name: @instance, telemetry: false, env: [{"ELEXIRION_LOG_LEVEL", sidecar_log}]], extra)
 
     case Pipeline.DSPy.start_link(opts) do
       {:ok, pid} ->

@@ -338,8 +338,15 @@ defmodule Pipeline.DSPy.Connection do
     end
   end
 
+  # The reply of an execution task that finished just as Node cancelled it (or it timed out):
+  # its request was already answered, so the result has nowhere to go.
+  def handle_info({ref, _late_result}, state) when is_reference(ref) do
+    Logger.debug("Pipeline.DSPy.Connection: dropped the late result of an execution already answered")
+    {:noreply, state}
+  end
+
   def handle_info(msg, state) do
-    Logger.debug("Pipeline.DSPy.Connection: unexpected message #{inspect(msg)}")
+    Logger.debug("Pipeline.DSPy.Connection: unexpected message #{inspect(msg, limit: 20)}")
     {:noreply, state}
   end
 

@@ -11,6 +11,8 @@ defmodule Pipeline.DSPy.Executor do
 
     * `:server` - the `Pipeline.DSPy` instance name (to call `Pipeline.DSPy.generate/2` back)
     * `:run_id`, `:candidate_id`, `:example_id`, `:lm` - from `params.context` (may be `nil`)
+    * `:rollout_id`, `:temperature` - set when the optimizer asks for a fresh sample on purpose
+      (BootstrapFewShot's later rounds): pass them to every LM call of the execution
     * `:timeout_ms` - the execution's deadline
     * `:executor_opts` - the `opts` of an `{module, opts}` executor
     * `:request` - `params.context` as received
@@ -54,6 +56,8 @@ defmodule Pipeline.DSPy.Executor do
       candidate_id: req_ctx["candidateId"],
       example_id: req_ctx["exampleId"],
       lm: req_ctx["lm"],
+      rollout_id: req_ctx["rolloutId"],
+      temperature: req_ctx["temperature"],
       timeout_ms: params["timeoutMs"],
       request: req_ctx
     }

@@ -150,6 +150,8 @@ defmodule Pipeline.DSPy.Executor.Reference do
         [server: ctx[:server] || Pipeline.DSPy, timeout: ctx[:timeout_ms] || 60_000]
         |> put_kw(:lm, ctx[:lm])
         |> put_kw(:run_id, ctx[:run_id])
+        |> put_kw(:rollout_id, ctx[:rollout_id])
+        |> put_kw(:temperature, ctx[:temperature])
 
       generate = get_opt(ctx, :generate) || (&Pipeline.DSPy.generate/2)
 
