@@ -123,8 +123,9 @@ defmodule Pipeline.DSPy do
   Optimizes the prompts of `pipeline` (a YAML path or a config map); blocks until done.
 
   Options: `:training_data` (a directory, sent as `{dir}`, or a list of examples
-  `%{input: map, expected_output: map}`, sent as `{examples}`), `:optimizer` (a name such as
-  `"bootstrap"`, with `:optimizer_options`), `:metric` (a name, with `:metric_options`),
+  `%{input: map, expected_output: map}`, sent as `{examples}`), `:optimizer` (`"BootstrapFewShot"` by default,
+  `"LabeledFewShot"`, `"BootstrapFewShotWithRandomSearch"`, `"MIPROv2"`, or their snake_case
+  spellings, with `:optimizer_options`), `:metric` (a name, with `:metric_options`),
   `:lm` (LM spec, e.g. `"anthropic:claude-..."`, `"offline"`), `:seed`, `:budget_usd` (or
   `:budget` map `%{maxCalls, maxTokens, maxUsd, maxWallMs}`), `:out` (output directory, sent
   as `outDir`), `:run_id`, `:concurrency`, `:params` (extra params merged as-is),
