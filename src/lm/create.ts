@@ -17,7 +17,7 @@ import { DummyLM, type DummyLMConfig } from './dummy.js';
 import { lmLogger } from './log.js';
 import { ManagedLM } from './managed.js';
 import { OpenAICompatibleLM, type OpenAICompatibleLMOptions } from './openai.js';
-import { PriceTable, type PriceEntries } from './prices.js';
+import { PriceTable, pricesFromEnv, type PriceEntries } from './prices.js';
 import type { ProviderLM, ResponseObserver } from './provider.js';
 import {
   RateLimiter,
@@ -136,7 +136,7 @@ export function createLM(spec: string | LMSpec, opts: CreateLMOptions = {}): Man
   }
 
   const prices =
-    opts.prices instanceof PriceTable ? opts.prices : new PriceTable(opts.prices ?? {}, { logger });
+    opts.prices instanceof PriceTable ? opts.prices : new PriceTable(opts.prices ?? pricesFromEnv(), { logger });
   const cache = opts.cache !== undefined ? opts.cache : defaultCache;
   return new ManagedLM(provider, {
     cache,

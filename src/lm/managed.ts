@@ -103,6 +103,16 @@ export class ManagedLM implements LM {
       }
     }
 
+    // A dollar cap cannot be enforced on calls we cannot price: refuse rather than spend blind.
+    const billable = this.inner.billable ?? this.inner.provider !== 'dummy';
+    if (billable && meters.some((m) => m.budget?.maxUsd !== undefined) && !this.prices.lookup(this.inner.model)) {
+      throw new LMError(
+        `model ${this.inner.model} has no price, so a USD budget cannot be enforced on it: ` +
+          'add its price (createLM prices / ELEXIRION_PRICES) or cap the run with maxCalls/maxTokens instead',
+        { kind: 'config', provider: this.inner.provider },
+      );
+    }
+
     const reservations: MeterReservation[] = [];
     try {
       for (const m of meters) reservations.push(m.reserve());
@@ -130,7 +140,6 @@ export class ManagedLM implements LM {
       release?.();
     }
 
-    const billable = this.inner.billable ?? this.inner.provider !== 'dummy';
     const costUsd = billable ? this.prices.cost(res.model, res.usage) : 0;
     const rec: UsageRecord = {
       model: res.model,

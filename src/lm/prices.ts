@@ -20,6 +20,12 @@ export const PriceTableSchema = z.record(z.string().min(1), ModelPriceSchema);
 export type PriceEntries = z.infer<typeof PriceTableSchema>;
 
 export const DEFAULT_PRICES: Readonly<PriceEntries> = Object.freeze({
+  // The 4.6+ rows are assumed equal to their predecessor's list price (none was published
+  // where we looked); without a row a model costs $0 and USD budgets could not hold.
+  'claude-opus-4-8': { inputPerMTok: 5, outputPerMTok: 25 },
+  'claude-opus-4-7': { inputPerMTok: 5, outputPerMTok: 25 },
+  'claude-opus-4-6': { inputPerMTok: 5, outputPerMTok: 25 },
+  'claude-sonnet-4-6': { inputPerMTok: 3, outputPerMTok: 15 },
   'claude-opus-4-5': { inputPerMTok: 5, outputPerMTok: 25 },
   'claude-opus-4-1': { inputPerMTok: 15, outputPerMTok: 75 },
   'claude-opus-4': { inputPerMTok: 15, outputPerMTok: 75 },
@@ -32,6 +38,27 @@ export const DEFAULT_PRICES: Readonly<PriceEntries> = Object.freeze({
   'claude-3-opus': { inputPerMTok: 15, outputPerMTok: 75 },
   'claude-3-haiku': { inputPerMTok: 0.25, outputPerMTok: 1.25 },
 });
+
+/**
+ * Price overrides from the environment: `ELEXIRION_PRICES='{"my-model": {"inputPerMTok": 1,
+ * "outputPerMTok": 2}}'`, merged over the defaults. A malformed value is an error, not ignored:
+ * a silently dropped price would make a USD budget meaningless.
+ */
+export function pricesFromEnv(env: NodeJS.ProcessEnv = process.env): PriceEntries {
+  const raw = env['ELEXIRION_PRICES']?.trim();
+  if (!raw) return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    throw new Error(`ELEXIRION_PRICES is not JSON: ${(e as Error).message}`);
+  }
+  const r = PriceTableSchema.safeParse(json);
+  if (!r.success) {
+    throw new Error(`ELEXIRION_PRICES: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
 
 const warnedModels = new Set<string>();
 

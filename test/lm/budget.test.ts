@@ -56,6 +56,17 @@ describe('budgets', () => {
     expect(p.calls).toBe(1);
   });
 
+  it('refuses, before any call, a USD budget on a model it cannot price', async () => {
+    const p = new ScriptedProvider('some-unpriced-model');
+    const lm = new ManagedLM(p, { logger: quiet() });
+    const capped = runWithMeter(new Meter({ budget: { maxUsd: 1 } }), () => lm.generate(msgs('q')));
+    await expect(capped).rejects.toMatchObject({ name: 'LMError', kind: 'config' });
+    expect(p.calls).toBe(0);
+    // Without a USD cap the same model is usable (counted at $0, with a warning).
+    await lm.generate(msgs('q'));
+    expect(p.calls).toBe(1);
+  });
+
   it('maxTokens and maxUsd stop once reached (checked before, accounted after)', async () => {
     const p = new ScriptedProvider('claude-haiku-4-5', { usage: { inputTokens: 8, outputTokens: 2 } });
     const lm = new ManagedLM(p, { budget: { maxTokens: 25 }, logger: quiet() });

@@ -23,3 +23,15 @@ describe('PriceTable', () => {
     expect(() => new PriceTable({ bad: { inputPerMTok: -1, outputPerMTok: 0 } })).toThrow();
   });
 });
+
+describe('prices from the environment', () => {
+  it('merges ELEXIRION_PRICES over the defaults and refuses a malformed value', async () => {
+    const { pricesFromEnv, PriceTable } = await import('../../src/lm/prices.js');
+    const extra = pricesFromEnv({ ELEXIRION_PRICES: '{"local-llama": {"inputPerMTok": 0.1, "outputPerMTok": 0.2}}' });
+    const table = new PriceTable(extra);
+    expect(table.cost('local-llama', { inputTokens: 1_000_000, outputTokens: 1_000_000 })).toBeCloseTo(0.3);
+    expect(table.lookup('claude-haiku-4-5')).toBeDefined();
+    expect(() => pricesFromEnv({ ELEXIRION_PRICES: '{"m": {"inputPerMTok": -1, "outputPerMTok": 1}}' })).toThrow(/ELEXIRION_PRICES/);
+    expect(() => pricesFromEnv({ ELEXIRION_PRICES: 'not json' })).toThrow(/not JSON/);
+  });
+});
