@@ -6,7 +6,12 @@ defmodule Mix.Tasks.Dspy.Optimize do
   `config :pipeline_dspy, executor: ...`).
 
       mix dspy.optimize --pipeline PATH --training-data DIR [--optimizer NAME] [--lm SPEC]
-                        [--out DIR] [--seed N] [--budget-usd X] [--timeout-min N]
+                        [--metric NAME] [--out DIR] [--seed N] [--budget-usd X]
+                        [--concurrency N] [--run-id ID] [--timeout-min N]
+
+  Every run has an id (printed first; `--run-id` picks it) and journals its finished work under
+  `OUT/.elexirion/runs/ID/`: after a crash or Ctrl-C, the same command with `--run-id ID`
+  resumes it and skips what was done. `--metric` overrides the workflow's own `dspy.metric`.
 
   Shows a live progress bar (from the sidecar's `$/progress`) and, at the end, a table of
   the baseline and best scores. Bad flags or paths: a clear message and a non-zero exit.
@@ -21,6 +26,9 @@ defmodule Mix.Tasks.Dspy.Optimize do
     training_data: :string,
     optimizer: :string,
     lm: :string,
+    metric: :string,
+    concurrency: :integer,
+    run_id: :string,
     out: :string,
     seed: :integer,
     budget_usd: :float,
@@ -36,7 +44,12 @@ defmodule Mix.Tasks.Dspy.Optimize do
     if (b = opts[:budget_usd]) && b <= 0,
       do: Mix.raise("mix dspy.optimize: --budget-usd must be > 0")
 
+    if (c = opts[:concurrency]) && c < 1,
+      do: Mix.raise("mix dspy.optimize: --concurrency must be >= 1")
+
+    run_id = opts[:run_id] || new_run_id()
     server = CLI.start_instance!("dspy.optimize")
+    Mix.shell().info("run id: #{run_id}  (resume an interrupted run with --run-id #{run_id})")
 
     run_opts =
       [
@@ -44,6 +57,9 @@ defmodule Mix.Tasks.Dspy.Optimize do
         training_data: data,
         optimizer: opts[:optimizer],
         lm: opts[:lm],
+        metric: opts[:metric],
+        concurrency: opts[:concurrency],
+        run_id: run_id,
         out: opts[:out],
         seed: opts[:seed],
         budget_usd: opts[:budget_usd],
@@ -62,6 +78,12 @@ defmodule Mix.Tasks.Dspy.Optimize do
       {:error, e} ->
         Mix.raise("mix dspy.optimize: optimization failed: #{CLI.error_message(e)}")
     end
+  end
+
+  defp new_run_id do
+    stamp = Calendar.strftime(DateTime.utc_now(), "%Y%m%dT%H%M%S")
+    suffix = :rand.uniform(0xFFFFFF) |> Integer.to_string(16) |> String.downcase() |> String.pad_leading(6, "0")
+    "run-#{stamp}-#{suffix}"
   end
 
   defp loop(ref) do
