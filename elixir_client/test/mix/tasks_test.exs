@@ -160,7 +160,12 @@ defmodule Mix.Tasks.DSPyTasksTest do
       ])
     end)
 
+    assert_received {:mix_shell, :info, ["run id: " <> run_line]}
+    [run_id | _] = String.split(run_line, " ")
     assert_received {:mix_shell, :info, [table]}
     assert table =~ "baseline"
+    assert table =~ Path.join(dir, "pipelines/optimized/code_analysis.yaml")
+    # the run journaled its work where the resume hint says
+    assert File.dir?(Path.join([dir, ".elexirion", "runs", run_id]))
   end
 end
