@@ -4,7 +4,8 @@
 //                          at a time to the Elixir echo, then a frame {"stats": {...}}
 //   node peer.mjs rpc    - a minimal JSON-RPC sidecar: on the request bench/run {n, warmup} it
 //                          sends n+warmup pipeline/execute requests one at a time and answers
-//                          with the stats; counts telemetry/events; answers bench/stats
+//                          with the stats (plus peer_json_us: its own JSON.stringify + JSON.parse
+//                          time per request); counts telemetry/events; answers bench/stats
 // Latencies in µs. Exits on stdin EOF.
 
 const [mode] = process.argv.slice(2);
@@ -79,14 +80,28 @@ if (mode === 'echo') {
   };
 } else {
   let done = null;
+  // time this peer spends in its own JSON work on the execute path (stringify of each request,
+  // parse of each reply), which the raw echo baseline does not do
+  let jsonNs = 0n;
   onFrame = (body) => {
+    const t = process.hrtime.bigint();
     const m = JSON.parse(body.toString('utf8'));
+    if (done) jsonNs += process.hrtime.bigint() - t;
     if (m.method === 'initialize') {
       sendJson({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '1.0', serverInfo: { name: 'bench-peer', version: '0' }, capabilities: { methods: [], optimizers: [], lmProviders: [], metrics: [] } } });
     } else if (m.method === 'bench/run') {
       let k = 0;
-      done = loop(m.params.n, m.params.warmup, () => sendJson({ jsonrpc: '2.0', id: `x${k++}`, method: 'pipeline/execute', params }),
-        (st) => { done = null; sendJson({ jsonrpc: '2.0', id: m.id, result: st }); });
+      jsonNs = 0n;
+      done = loop(m.params.n, m.params.warmup, () => {
+        const t = process.hrtime.bigint();
+        const b = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: `x${k++}`, method: 'pipeline/execute', params }));
+        jsonNs += process.hrtime.bigint() - t;
+        frame(b);
+      }, (st) => {
+        done = null;
+        const total = m.params.n + m.params.warmup;
+        sendJson({ jsonrpc: '2.0', id: m.id, result: { ...st, peer_json_us: Number(jsonNs) / 1000 / total } });
+      });
     } else if (m.method === 'telemetry/events') {
       const now = Number(process.hrtime.bigint() / 1000n);
       if (!tele.firstAt) tele.firstAt = now;

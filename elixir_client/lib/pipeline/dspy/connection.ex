@@ -10,10 +10,12 @@ defmodule Pipeline.DSPy.Connection do
       JSON-encoded in the *caller's* process and only wrapped in the envelope here, so a big
       `optimize` request costs the owner nothing but a port write.
     * **Port writes** use `Port.command/2`: when the port's queue is busy this suspends the
-      owner, which is the backpressure we want for requests (the Node side reading is what
+      writer, which is the backpressure we want for requests (the Node side reading is what
       unblocks it; frames coming *from* Node are still queued into our mailbox by the runtime,
       so this cannot deadlock). The telemetry forwarder writes with `:nosuspend` instead and
-      keeps buffering (bounded) while the port is busy.
+      keeps buffering (bounded) while the port is busy. Replies to `pipeline/execute` are
+      written by the executor's process itself (any process may write to a port), one hop
+      less on the round trip; each frame is one `Port.command/2`, so frames never interleave.
     * **stderr** of the sidecar never reaches the frames (`:stderr_to_stdout` is not used): by
       default the child inherits the BEAM's stderr (its pino JSON logs land on the console);
       with `stderr: {:file, path}` the sidecar is started as
@@ -38,7 +40,11 @@ defmodule Pipeline.DSPy.Connection do
       concurrent jobs get `Task.Supervisor.async_nolink/3` tasks; all with a timeout (`params.timeoutMs`, else
       `:execute_timeout`). Exactly one reply per request: the result; `-32800` when
       `$/cancelRequest` killed it; `-32000` with `data.reason = "timeout"` when it timed out;
-      `-32603` when the executor crashed. Unknown methods get `-32601`.
+      `-32603` when the executor crashed. Unknown methods get `-32601`. Who answers is
+      decided by an `:atomics` claim word per job (`Executor.run_and_reply/4`): the worker
+      swaps it when its result is ready, this process swaps it on timeout, cancel or crash;
+      only the winner writes. A timeout or cancel that loses the race leaves the worker alone
+      (its reply is on its way; killing it mid-write could lose it).
       `$/progress` is routed to the caller of the async request whose `progressToken`
       matches; `log` goes to `Logger`.
   """
@@ -62,8 +68,11 @@ defmodule Pipeline.DSPy.Connection do
     :task_sup,
     status: :down,
     next_id: 1,
-    # pre-started executor workers (Task.Supervisor children), see Executor.Worker
+    # pre-started executor workers (Task.Supervisor children) as {pid, claim}, see
+    # Executor.Worker
     idle: [],
+    # job numbers written in the claim words (see Executor.run_and_reply/4), never 0
+    next_job: 1,
     starting: 0,
     attempt: 0,
     # id => %{reply_to, timer, sent, frame, token, ref}
@@ -72,7 +81,8 @@ defmodule Pipeline.DSPy.Connection do
     refs: %{},
     # progress token => {pid, ref}
     progress: %{},
-    # node request id (encoded JSON iodata key as binary) => %{pid, mref, timer}
+    # node request id (encoded JSON iodata key as binary) => %{pid, mref, timer, timeout,
+    # claim, job, worker}
     inbound: %{},
     # task monitor ref => node request id key
     tasks: %{}
@@ -248,15 +258,9 @@ defmodule Pipeline.DSPy.Connection do
 
   def handle_info(:restart, state), do: {:noreply, open(state)}
 
-  def handle_info({:executor_worker_idle, pid}, state) do
+  def handle_info({:executor_worker_idle, pid, claim}, state) do
     state = %{state | starting: max(state.starting - 1, 0)}
-
-    if length(state.idle) < @pool_size do
-      {:noreply, %{state | idle: [pid | state.idle]}}
-    else
-      send(pid, :stop)
-      {:noreply, state}
-    end
+    {:noreply, idle_worker(state, pid, claim)}
   end
 
   def handle_info({:init_timeout, id}, %{init_id: id} = state) do
@@ -293,29 +297,41 @@ defmodule Pipeline.DSPy.Connection do
     end
   end
 
-  # An executor task finished: it already encoded its reply.
-  def handle_info({mref, reply}, state)
+  # An execution finished: its worker or task already wrote the reply to the port (see
+  # Executor.run_and_reply/4); only the bookkeeping is left. A pooled worker that is not
+  # retiring goes back to the idle pool.
+  def handle_info({mref, outcome}, state)
       when is_reference(mref) and is_map_key(state.tasks, mref) do
     Process.demonitor(mref, [:flush])
-    {key, state} = pop_task(state, mref)
+    {_key, entry, state} = pop_task(state, mref)
 
-    case reply do
-      {:result, io} -> write(state, result_frame(key, io))
-      {:error, code, msg, data} -> write(state, error_frame(key, code, msg, data))
-    end
+    state =
+      case {outcome, entry} do
+        {{:done, _, :idle}, %{worker: true, pid: pid, claim: claim}} ->
+          idle_worker(state, pid, claim)
 
-    # a pooled worker re-registers itself as idle; nothing to replenish here
+        {{:done, _, :retiring}, _} ->
+          # it started its replacement, which registers itself
+          %{state | starting: state.starting + 1}
+
+        _ ->
+          state
+      end
+
     {:noreply, state}
   end
 
   def handle_info({:DOWN, mref, :process, _pid, reason}, state)
       when is_map_key(state.tasks, mref) do
-    {key, state} = pop_task(state, mref)
+    {key, entry, state} = pop_task(state, mref)
 
-    write(
-      state,
-      error_frame(key, -32603, "executor crashed: #{Exception.format_exit(reason)}", nil)
-    )
+    # a worker that died after winning the claim may have written its reply already
+    if claim(entry) do
+      write(
+        state,
+        error_frame(key, -32603, "executor crashed: #{Exception.format_exit(reason)}", nil)
+      )
+    end
 
     {:noreply, replenish(state)}
   end
@@ -341,7 +357,10 @@ defmodule Pipeline.DSPy.Connection do
   # The reply of an execution task that finished just as Node cancelled it (or it timed out):
   # its request was already answered, so the result has nowhere to go.
   def handle_info({ref, _late_result}, state) when is_reference(ref) do
-    Logger.debug("Pipeline.DSPy.Connection: dropped the late result of an execution already answered")
+    Logger.debug(
+      "Pipeline.DSPy.Connection: dropped the late result of an execution already answered"
+    )
+
     {:noreply, state}
   end
 
@@ -669,17 +688,19 @@ defmodule Pipeline.DSPy.Connection do
       task_supervisor: state.task_sup
     }
 
-    {task, state} = start_execution(state, params, ctx)
+    key_bin = IO.iodata_to_binary(key)
+    {task, state} = start_execution(state, key_bin, params, ctx)
 
     t = params["timeoutMs"]
     t = if is_integer(t) and t > 0, do: t, else: state.opts.execute_timeout
-    key_bin = IO.iodata_to_binary(key)
     timer = Process.send_after(self(), {:execute_timeout, key_bin}, t)
+    task = Map.merge(task, %{timer: timer, timeout: t})
 
-    inbound =
-      Map.put(state.inbound, key_bin, %{pid: task.pid, mref: task.ref, timer: timer, timeout: t})
-
-    %{state | inbound: inbound, tasks: Map.put(state.tasks, task.ref, key_bin)}
+    %{
+      state
+      | inbound: Map.put(state.inbound, key_bin, task),
+        tasks: Map.put(state.tasks, task.mref, key_bin)
+    }
   end
 
   defp handle_node_request("pipeline/execute", key, _params, state) do
@@ -746,30 +767,58 @@ defmodule Pipeline.DSPy.Connection do
   end
 
   # A pre-started worker when one is idle (one message), else a fresh Task.Supervisor child.
-  # Workers killed (timeout, cancel, sidecar exit) or crashed are replaced via replenish/1.
-  defp start_execution(state, params, ctx) do
+  # Either writes the reply to the port itself once it wins the job's claim (see
+  # Executor.run_and_reply/4). Workers killed (timeout, cancel, sidecar exit) or crashed
+  # are replaced via replenish/1.
+  defp start_execution(state, key_bin, params, ctx) do
+    job = state.next_job
+    state = %{state | next_job: job + 1}
+
     case state.idle do
-      [pid | rest] ->
+      [{pid, claim} | rest] ->
         if Process.alive?(pid) do
+          :atomics.put(claim, 1, job)
           mref = Process.monitor(pid)
-          send(pid, {:run, mref, state.opts.executor, params, ctx})
-          {%{pid: pid, ref: mref}, %{state | idle: rest}}
+
+          send(
+            pid,
+            {:run, mref, state.opts.executor, params, ctx, {state.port, key_bin, claim, job}}
+          )
+
+          {%{pid: pid, mref: mref, claim: claim, job: job, worker: true}, %{state | idle: rest}}
         else
           # died while idle (e.g. its Task.Supervisor restarted): skip it, top the pool up
-          start_execution(replenish(%{state | idle: rest}), params, ctx)
+          start_execution(replenish(%{state | idle: rest}), key_bin, params, ctx)
         end
 
       [] ->
+        claim = :atomics.new(1, signed: false)
+        :atomics.put(claim, 1, job)
+
         task =
-          Task.Supervisor.async_nolink(state.task_sup, Executor, :run_request, [
+          Task.Supervisor.async_nolink(state.task_sup, Executor, :run_and_reply, [
             state.opts.executor,
             params,
-            ctx
+            ctx,
+            {state.port, key_bin, claim, job}
           ])
 
-        {%{pid: task.pid, ref: task.ref}, state}
+        {%{pid: task.pid, mref: task.ref, claim: claim, job: job, worker: false}, state}
     end
   end
+
+  defp idle_worker(state, pid, claim) do
+    if length(state.idle) < @pool_size do
+      %{state | idle: [{pid, claim} | state.idle]}
+    else
+      send(pid, :stop)
+      state
+    end
+  end
+
+  # Takes the right to answer an execution (false: its worker or task already has it).
+  defp claim(%{claim: claim, job: job}), do: :atomics.compare_exchange(claim, 1, job, 0) == :ok
+  defp claim(nil), do: false
 
   # Tops the pool up to @pool_size (workers started asynchronously, off the latency path).
   defp replenish(state) do
@@ -781,16 +830,24 @@ defmodule Pipeline.DSPy.Connection do
     end
   end
 
+  # Stops an execution to answer it here (timeout, cancel): only if its worker has not
+  # claimed the reply yet; otherwise the reply is already on its way and the worker's done
+  # message cleans up.
   defp stop_inbound(state, key) do
-    case Map.pop(state.inbound, key) do
-      {nil, _} ->
-        :error
+    case Map.fetch(state.inbound, key) do
+      {:ok, %{pid: pid, mref: mref, timer: timer, timeout: t} = entry} ->
+        if claim(entry) do
+          Process.exit(pid, :kill)
+          Process.demonitor(mref, [:flush])
+          Process.cancel_timer(timer)
+          inbound = Map.delete(state.inbound, key)
+          {:ok, t, %{state | inbound: inbound, tasks: Map.delete(state.tasks, mref)}}
+        else
+          :error
+        end
 
-      {%{pid: pid, mref: mref, timer: timer, timeout: t}, inbound} ->
-        Process.exit(pid, :kill)
-        Process.demonitor(mref, [:flush])
-        Process.cancel_timer(timer)
-        {:ok, t, %{state | inbound: inbound, tasks: Map.delete(state.tasks, mref)}}
+      :error ->
+        :error
     end
   end
 
@@ -798,7 +855,7 @@ defmodule Pipeline.DSPy.Connection do
     {key, tasks} = Map.pop(state.tasks, mref)
     {entry, inbound} = Map.pop(state.inbound, key)
     if entry, do: Process.cancel_timer(entry.timer)
-    {key, %{state | tasks: tasks, inbound: inbound}}
+    {key, entry, %{state | tasks: tasks, inbound: inbound}}
   end
 
   ## Frames
@@ -842,9 +899,11 @@ defmodule Pipeline.DSPy.Connection do
   def notification_frame(method, params_io),
     do: [~s({"jsonrpc":"2.0","method":), JSON.encode!(method), ~s(,"params":), params_io, ?}]
 
-  defp result_frame(key, io), do: [~s({"jsonrpc":"2.0","id":), key, ~s(,"result":), io, ?}]
+  @doc false
+  def result_frame(key, io), do: [~s({"jsonrpc":"2.0","id":), key, ~s(,"result":), io, ?}]
 
-  defp error_frame(key, code, message, data) do
+  @doc false
+  def error_frame(key, code, message, data) do
     err =
       if data == nil,
         do: %{code: code, message: message},

@@ -78,6 +78,35 @@ defmodule Pipeline.DSPy.Executor do
     end
   end
 
+  @doc false
+  # Runs the request (in a worker or task) and writes its reply frame straight to the
+  # sidecar's port, which saves the reply a hop through the connection process. `claim` is
+  # an :atomics word holding `job` while nobody has answered: the connection swaps it on
+  # timeout or cancel, this swaps it here; only the winner writes, so a request still gets
+  # exactly one reply. Returns `:replied` or `:too_late` (the connection answered).
+  def run_and_reply(executor, params, ctx, {port, key, claim, job}) do
+    reply = run_request(executor, params, ctx)
+
+    if :atomics.compare_exchange(claim, 1, job, 0) == :ok do
+      frame =
+        case reply do
+          {:result, io} -> Pipeline.DSPy.Connection.result_frame(key, io)
+          {:error, code, msg, data} -> Pipeline.DSPy.Connection.error_frame(key, code, msg, data)
+        end
+
+      try do
+        Port.command(port, frame)
+      rescue
+        # the sidecar is gone: the connection fails everything and restarts it
+        ArgumentError -> false
+      end
+
+      :replied
+    else
+      :too_late
+    end
+  end
+
   @doc """
   Runs an executor with telemetry and normalisation. Returns `{:ok, wire_result}` (also for
   an executor's `{:error, reason}`, as `status: "error"`) or `{:crash, message}`.

@@ -76,6 +76,61 @@ defmodule Pipeline.DSPy.JSONTest do
       end
     end
 
+    test "edge cases of the single-pass decoder (positions, numbers, escapes, keys)" do
+      # numbers: signs, exponents with and without a fraction, -0 stays an integer
+      assert {:ok, 100_000.0} = dec("1e+5")
+      assert {:ok, 0.01} = dec("1E-2")
+      assert {:ok, 1500.0} = dec("1.5E+3")
+      assert {:ok, 0.0} = dec("0e0")
+      assert {:ok, 0} = dec("-0")
+      assert {:ok, [-12, 3.5, 0]} = dec("[-12,3.5,0]")
+      assert {:ok, %{"a" => -7}} = dec(~s({"a":-7}))
+
+      # a repeated key: the last one wins
+      assert {:ok, %{"a" => 2, "b" => 1}} = dec(~s({"a":1,"b":1,"a":2}))
+
+      # whitespace everywhere JSON allows it, empty containers with spaces inside
+      assert {:ok, %{"k" => [], "o" => %{}, "s" => ""}} =
+               dec(" \r\n\t{ \"k\" : [ ] , \"o\":{ \t}, \"s\" :\"\" } \n")
+
+      # escapes: at the start, the end, back to back, mixed with non-ASCII; in keys too
+      assert {:ok, "\n\téAx"} = dec(~S("\n\té\u0041x"))
+      assert {:ok, "\""} = dec(~S("\""))
+      assert {:ok, %{"a\nb" => "c\\"}} = dec(~S({"a\nb":"c\\"}))
+      assert {:ok, "😀"} = dec(~S("\uD83D\uDE00"))
+
+      for {input, pos, msg} <- [
+            {"-", 0, "invalid number"},
+            {"-a", 0, "invalid number"},
+            {"[-]", 1, "invalid number"},
+            {"-01", 2, "after the JSON value"},
+            {"1.e5", 0, "digits"},
+            {"1e+", 0, "exponent"},
+            {"[1 2]", 3, "expected ',' or ']'"},
+            {~s({"a":1 "b":2}), 7, "expected ',' or '}'"},
+            {~s({"a":1,}), 7, "string object key"},
+            {~s("\\u+123"), 1, "\\u"},
+            {~s("\\u12"), 1, "escape"},
+            {~s("\\ud83d\\u0041"), 1, "surrogate"},
+            {~s("ab\\), 3, "escape"},
+            {"[tru]", 1, "unexpected byte"},
+            {"{\"a\":1}}", 7, "after the JSON value"}
+          ] do
+        assert {:error, %DecodeError{position: ^pos, message: m}} = dec(input),
+               "input #{inspect(input)} gave #{inspect(dec(input))}"
+
+        assert m =~ msg, "input #{inspect(input)}: #{m}"
+      end
+    end
+
+    test "nesting limit counts objects and arrays alike" do
+      ok = String.duplicate(~s({"n":[), 5_000) <> "1" <> String.duplicate("]}", 5_000)
+      assert {:ok, %{"n" => [_]}} = dec(ok)
+      deep = String.duplicate(~s({"n":), 10_001) <> "1" <> String.duplicate("}", 10_001)
+      assert {:error, %DecodeError{message: m}} = dec(deep)
+      assert m =~ "nesting"
+    end
+
     test "nesting beyond the limit is an error, not a crash" do
       deep = String.duplicate("[", 10_001) <> String.duplicate("]", 10_001)
       assert {:error, %DecodeError{message: m}} = dec(deep)
