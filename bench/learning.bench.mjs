@@ -4,8 +4,11 @@
 // mapping, quality score) -> execution store (framing, CRC-32, group-commit fsync).
 // Targets: >= 150,000 events/s sustained; peak RSS < 200 MB while ingesting 1,000,000 events.
 // Baseline in the same run: JSON.parse of the same frames + raw append of their bytes to a file.
-// The end-to-end figure from Elixir over the Port is measured elsewhere (the lead's wiring).
-import { mkdtempSync, rmSync, openSync, writeSync, fsyncSync, closeSync, existsSync } from 'node:fs';
+// Then the same frames over the wire into a real sidecar process (`elexirion serve`, packet4 on
+// stdin, as the Port delivers them): sustained events/s into the store (the clock stops at the
+// `telemetry/flush` reply) and the sidecar's peak RSS (VmHWM of the child) over 1,000,000 events.
+import { mkdtempSync, rmSync, openSync, writeSync, fsyncSync, closeSync, existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir, loadavg, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -116,3 +119,64 @@ console.log(`stored: ${st.store.durable} durable, shed ${st.store.shedRecords}, 
 console.log(`telemetry/export over all ${report.total} records: ${exportSecs.toFixed(2)} s (full scan: the window covers every segment)`);
 console.log(`peak RSS while ingesting: ${mb(peakRss)} MB (target < 200 MB: ${peakRss < 200 * 1024 * 1024 ? 'MET' : 'MISSED'}); RSS at the start of this phase ${mb(rssStart)} MB; at the peak: heap used ${mb(atPeak.heapUsed)} / total ${mb(atPeak.heapTotal)} MB, buffers ${mb(atPeak.arrayBuffers)} MB`);
 console.log(`process maxRSS (includes the export scan): ${mb(process.resourceUsage().maxRSS * 1024)} MB`);
+
+// ---- over the wire: a real sidecar process fed telemetry/events frames on stdin -------------
+{
+  const cli = join(here, '..', 'dist', 'cli.js');
+  const wireDir = mkdtempSync(join(tmpdir(), 'learning-bench-wire-'));
+  const child = spawn(process.execPath, [cli, 'serve', '--data-dir', wireDir, '--log-level', 'warn'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const packet = (body) => {
+    const b = Buffer.from(body, 'utf8');
+    const h = Buffer.alloc(4);
+    h.writeUInt32BE(b.length);
+    return Buffer.concat([h, b]);
+  };
+  // replies (packet4) by id
+  let buf = Buffer.alloc(0);
+  const waiting = new Map();
+  child.stdout.on('data', (d) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+      const n = buf.readUInt32BE(0);
+      const msg = JSON.parse(buf.subarray(4, 4 + n).toString('utf8'));
+      buf = buf.subarray(4 + n);
+      if (msg.id !== undefined && waiting.has(msg.id)) {
+        waiting.get(msg.id)(msg);
+        waiting.delete(msg.id);
+      }
+    }
+  });
+  let nextId = 1;
+  const request = (method, params) =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      child.stdin.write(packet(JSON.stringify({ jsonrpc: '2.0', id, method, params })));
+    });
+  const vm = (key) => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  };
+  await request('initialize', { protocolVersion: '1.0', clientInfo: { name: 'bench' } });
+  await request('telemetry/export', { since: '1m' }); // opens the store: not part of the rate
+  const rssBefore = vm('VmRSS');
+  const packets = frames.map(packet);
+  const t0 = performance.now();
+  for (let b = 0; b < batches; b++) {
+    if (!child.stdin.write(packets[b % POOL])) await new Promise((r) => child.stdin.once('drain', r));
+  }
+  const flushed = await request('telemetry/flush', {});
+  const secs = (performance.now() - t0) / 1000;
+  const hwm = vm('VmHWM');
+  const status = (await request('learning/status', {})).result;
+  child.stdin.end();
+  await new Promise((r) => child.once('exit', r));
+  rmSync(wireDir, { recursive: true, force: true });
+  const st = status.stats.store;
+  const wireRate = flushed.result.durable / secs;
+  console.log(`over the wire (sidecar process, packet4 stdin, ${batches} telemetry/events frames, clock stops at the telemetry/flush reply):`);
+  console.log(`  sustained into the store: ${Math.round(wireRate).toLocaleString('en')} events/s durable (${flushed.result.durable} durable, shed ${st.shedRecords}, notification-queue drops n/a: ingestion is synchronous) (ratio ${(wireRate / base).toFixed(2)}x of baseline; target >= 150,000/s: ${wireRate >= 150_000 ? 'MET' : 'MISSED'})`);
+  console.log(`  sidecar peak RSS (VmHWM): ${mb(hwm)} MB (target < 200 MB: ${hwm < 200 * 1024 * 1024 ? 'MET' : 'MISSED'}); RSS after initialize + store open ${mb(rssBefore)} MB`);
+}

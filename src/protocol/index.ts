@@ -3,6 +3,7 @@ export * from './lifecycle.js';
 export * from './run.js';
 export * from './lm.js';
 export * from './telemetry.js';
+export * from './learning.js';
 export * from './pipeline.js';
 export * from './notifications.js';
 export * from './methods.js';

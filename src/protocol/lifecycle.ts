@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { InitializeOptions } from './learning.js';
 
 export const InitializeParams = z.object({
   protocolVersion: z
@@ -6,6 +7,7 @@ export const InitializeParams = z.object({
     .regex(/^\d+\.\d+$/, 'must look like "MAJOR.MINOR"')
     .describe('The protocol version the client speaks; a different MAJOR is refused'),
   clientInfo: z.object({ name: z.string(), version: z.string().optional() }).optional(),
+  options: InitializeOptions.optional().describe('Sidecar options; `learning` configures continuous learning (PROTOCOL.md §8)'),
 });
 export type InitializeParams = z.infer<typeof InitializeParams>;
 

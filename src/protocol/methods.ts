@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import * as L from './lifecycle.js';
 import * as LM from './lm.js';
+import * as LR from './learning.js';
 import * as N from './notifications.js';
 import * as P from './pipeline.js';
 import * as R from './run.js';
@@ -37,6 +38,25 @@ export const wireMethods = {
     result: T.TelemetryExportResult,
   },
   'telemetry/events': { direction: 'elixir->node', kind: 'notification', params: T.TelemetryEventsParams },
+  'learning/config': {
+    direction: 'elixir->node',
+    kind: 'request',
+    params: LR.LearningConfigParams,
+    result: LR.LearningConfigResult,
+  },
+  'learning/optimize': {
+    direction: 'elixir->node',
+    kind: 'request',
+    params: LR.LearningOptimizeParams,
+    result: LR.LearningOptimizeResult,
+  },
+  'learning/status': {
+    direction: 'elixir->node',
+    kind: 'request',
+    params: LR.LearningStatusParams,
+    result: LR.LearningStatusResult,
+  },
+  'learning/promoted': { direction: 'node->elixir', kind: 'notification', params: LR.LearningPromotedParams },
   '$/cancelRequest': { direction: 'both', kind: 'notification', params: N.CancelRequestParams },
   'pipeline/execute': {
     direction: 'node->elixir',

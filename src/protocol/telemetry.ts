@@ -48,6 +48,7 @@ export const TelemetryExportResult = z.object({
       successes: z.int().nonnegative(),
       failures: z.int().nonnegative(),
       success_rate: z.number().min(0).max(1).nullable(),
+      new_examples: z.int().nonnegative(),
       duration_ms: Durations,
     }),
   ),

@@ -47,6 +47,12 @@ export interface PreparedRun {
 
 type RunParams = OptimizeParams | EvaluateParams;
 
+/**
+ * What a run needs from its surroundings: a request's MethodContext is one; the learner's
+ * scheduled runs, which belong to no request, build one from the services (learning_runner.ts).
+ */
+export type RunEnv = Pick<MethodContext, 'services' | 'peer' | 'signal' | 'logger'>;
+
 export function newRunId(): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
   return `run-${stamp}-${randomBytes(3).toString('hex')}`;
@@ -84,7 +90,7 @@ export async function splitExamples(
 
 /** Each candidate x example runs in Elixir; the run's LM and fresh-sample hints ride along. */
 export function peerExecutor(
-  ctx: MethodContext,
+  ctx: Pick<RunEnv, 'peer' | 'signal'>,
   run: { runId: string; lmSpec: string; timeoutMs: number },
 ): PipelineExecutor {
   return async (config, inputs, c: ExecuteContext) => {
@@ -132,7 +138,7 @@ function metricSpec(params: RunParams, config: PipelineConfig): { name: string; 
   return { name: DEFAULT_METRIC };
 }
 
-export async function prepareRun(params: RunParams, ctx: MethodContext): Promise<PreparedRun> {
+export async function prepareRun(params: RunParams, ctx: RunEnv): Promise<PreparedRun> {
   const [pipeline, { Meter }] = await Promise.all([import('../pipeline/index.js'), import('../lm/meter.js')]);
   const runId = checkRunId(params.runId ?? newRunId());
   const seed = params.seed ?? 0;
@@ -195,7 +201,7 @@ export function usageSummary(meter: Meter): UsageSummary {
 }
 
 /** Optimizer progress -> `$/progress` values (schema RunProgress), with the run's totals. */
-export function progressSink(ctx: MethodContext, meter: Meter): (e: Partial<RunProgress> & { phase: string }) => void {
+export function progressSink(ctx: Pick<MethodContext, 'progress'>, meter: Meter): (e: Partial<RunProgress> & { phase: string }) => void {
   return (e) => {
     const u = meter.usage.snapshot();
     ctx.progress({ ...e, calls: e.calls ?? u.calls, costUsd: e.costUsd ?? u.costUsd });

@@ -3,6 +3,7 @@ import { DEFAULT_MAX_FRAME_BYTES, FRAMINGS, type Framing } from '../rpc/frame_de
 import type { CliCommand } from './cli_command.js';
 import { LOG_LEVEL_ENV, LOG_LEVELS, resolveLogLevel } from './logger.js';
 import { startSidecar } from './server.js';
+import { DATA_DIR_ENV, resolveDataDir } from './data_dir.js';
 
 export const usage = `elexirion serve [options]
 
@@ -11,6 +12,9 @@ Speak JSON-RPC 2.0 on stdin/stdout (protocol/PROTOCOL.md). Logs go to stderr as 
   --framing packet4|content-length   frame format (default packet4: Erlang {:packet, 4})
   --max-frame-bytes N                 discard and refuse longer frames (default ${DEFAULT_MAX_FRAME_BYTES})
   --log-level L                       ${LOG_LEVELS.join('|')} (default info, or $${LOG_LEVEL_ENV})
+  --data-dir DIR                      state that outlives the process: the learner's telemetry store,
+                                      ledger and promoted configs under DIR/learning
+                                      (default $${DATA_DIR_ENV}, else ./.elexirion)
   -h, --help                          this help`;
 
 export class UsageError extends Error {
@@ -21,6 +25,7 @@ export interface ServeArgs {
   framing: Framing;
   maxFrameBytes: number;
   logLevel: ReturnType<typeof resolveLogLevel>;
+  dataDir: string;
   help: boolean;
 }
 
@@ -31,6 +36,7 @@ export function parseServeArgs(argv: string[], env = process.env): ServeArgs {
       framing: { type: 'string' },
       'max-frame-bytes': { type: 'string' },
       'log-level': { type: 'string' },
+      'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -47,7 +53,15 @@ export function parseServeArgs(argv: string[], env = process.env): ServeArgs {
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   }
-  return { framing, maxFrameBytes, logLevel: resolveLogLevel(level, env), help: values.help ?? false };
+  const rawDir = values['data-dir'];
+  if (rawDir !== undefined && rawDir.trim() === '') throw new UsageError('--data-dir must not be empty');
+  return {
+    framing,
+    maxFrameBytes,
+    logLevel: resolveLogLevel(level, env),
+    dataDir: resolveDataDir(rawDir, env),
+    help: values.help ?? false,
+  };
 }
 
 export const command: CliCommand = {
@@ -58,7 +72,7 @@ export const command: CliCommand = {
       process.stdout.write(`${usage}\n`);
       return 0;
     }
-    startSidecar({ framing: args.framing, maxFrameBytes: args.maxFrameBytes, logLevel: args.logLevel });
+    startSidecar({ framing: args.framing, maxFrameBytes: args.maxFrameBytes, logLevel: args.logLevel, dataDir: args.dataDir });
     // Runs until exit / stdin EOF / SIGTERM.
     return new Promise<never>(() => {});
   },

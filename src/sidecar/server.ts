@@ -10,6 +10,7 @@ import { createLogger, type LogLevel } from './logger.js';
 import { methods as defaultMethods } from './methods/index.js';
 import { MethodRegistry, type AnyMethodDefinition, type MethodContext } from './registry.js';
 import { createServices, type Services } from './services.js';
+import { resolveDataDir } from './data_dir.js';
 
 export interface SidecarOptions {
   framing?: Framing;
@@ -29,6 +30,8 @@ export interface SidecarOptions {
   exit?: (code: number) => void;
   /** Install process-level handlers (signals, unhandled rejections). Default true. */
   installProcessHandlers?: boolean;
+  /** Data directory of the learner and friends; default `ELEXIRION_DATA_DIR`, else `<cwd>/.elexirion`. */
+  dataDir?: string;
   /** Extra services setup (tests, embedding). */
   configureServices?: (services: Services) => void;
 }
@@ -97,12 +100,26 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
   let servicesValue: Services | undefined;
   const services = (): Services => {
     if (!servicesValue) {
-      servicesValue = createServices({ logger, lifecycle });
+      servicesValue = createServices({
+        logger,
+        lifecycle,
+        peer: endpoint.peer,
+        dataDir: resolveDataDir(opts.dataDir),
+        notificationBarrier,
+      });
       servicesBuilt = true;
       opts.configureServices?.(servicesValue);
     }
     return servicesValue;
   };
+
+  // A marker job in the notification queue: it runs after every notification queued before it.
+  // When the queue is full the marker cannot be queued; waiting for the queue to drain covers
+  // the same notifications (and possibly later ones).
+  const notificationBarrier = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!endpoint.notifications.push('$/barrier', resolve)) void endpoint.notifications.idle().then(resolve);
+    });
 
   const entries = new Map<string, HandlerEntry>();
   const lookup = (method: string): HandlerEntry | undefined => {

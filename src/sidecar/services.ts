@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { LMRegistry } from '../lm/registry.js';
+import type { Peer } from '../rpc/peer.js';
 import type { Lifecycle } from './lifecycle.js';
 import { defaultLMSpec } from './default_lm.js';
+import { LearningService } from './learning_service.js';
 import { RunRegistry } from './run_registry.js';
 
 /** A set of names (optimizers, LM providers, metrics) that `initialize` reports as capabilities. */
@@ -44,6 +46,20 @@ export interface Services {
   defaultLM: string;
   /** Optimizations in progress, by run id (their meters attribute `lm/generate` calls). */
   runs: RunRegistry;
+  /**
+   * Requests and notifications to Elixir, for work that runs outside any request (scheduled
+   * re-optimizations call `pipeline/execute`; promotions send `learning/promoted`).
+   */
+  peer: Peer;
+  /** Data directory (`serve --data-dir`, `ELEXIRION_DATA_DIR`, else `<cwd>/.elexirion`). */
+  dataDir: string;
+  /**
+   * Resolves once every inbound notification that arrived before the call has been handled
+   * (the notification queue runs them in arrival order): `telemetry/flush` waits on it.
+   */
+  notificationBarrier: () => Promise<void>;
+  /** Continuous learning (telemetry store, scheduler, promotion guard); opens lazily. */
+  learning: LearningService;
   /** Runs `fn` at shutdown (last registered first), within the exit deadline. */
   onDispose(fn: () => unknown): void;
   /** Runs every disposer; errors are logged, never thrown. */
@@ -56,6 +72,9 @@ export const METRIC_NAMES = ['exact_match', 'findings_f1', 'valid_json', 'code_a
 export interface ServicesOptions {
   logger: Logger;
   lifecycle: Lifecycle;
+  peer: Peer;
+  dataDir: string;
+  notificationBarrier?: () => Promise<void>;
 }
 
 /** Memoizes a factory: the value is built on first call. */
@@ -74,7 +93,7 @@ export function lazy<T>(factory: () => T): () => T {
 export function createServices(opts: ServicesOptions): Services {
   const disposers: Array<() => unknown> = [];
   const { logger } = opts;
-  return {
+  const services: Services = {
     logger,
     lifecycle: opts.lifecycle,
     registries: {
@@ -92,6 +111,11 @@ export function createServices(opts: ServicesOptions): Services {
     }),
     defaultLM: defaultLMSpec(),
     runs: new RunRegistry(),
+    peer: opts.peer,
+    dataDir: opts.dataDir,
+    notificationBarrier: opts.notificationBarrier ?? (() => Promise.resolve()),
+    // Assigned below: the learning service reaches the other services (LMs, runs, peer).
+    learning: undefined as unknown as LearningService,
     onDispose(fn) {
       disposers.push(fn);
     },
@@ -106,4 +130,6 @@ export function createServices(opts: ServicesOptions): Services {
       }
     },
   };
+  services.learning = new LearningService(services);
+  return services;
 }

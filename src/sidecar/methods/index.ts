@@ -1,6 +1,13 @@
 import type { AnyMethodDefinition } from '../registry.js';
 import exit from './exit.js';
 import initialize from './initialize.js';
+import { withOptions } from './initialize_with_options.js';
+import learningConfig from './learning_config.js';
+import learningOptimize from './learning_optimize.js';
+import learningStatus from './learning_status.js';
+import telemetryEvents from './telemetry_events.js';
+import telemetryExport from './telemetry_export.js';
+import telemetryFlush from './telemetry_flush.js';
 import evaluate from './evaluate.js';
 import lmGenerate from './lm_generate.js';
 import optimize from './optimize.js';
@@ -16,4 +23,18 @@ import shutdown from './shutdown.js';
  * providers, optimizers, stores) inside the handler with `await import(...)`, or build them
  * lazily in `services`.
  */
-export const methods: AnyMethodDefinition[] = [initialize, ping, shutdown, exit, lmGenerate, optimize, evaluate];
+export const methods: AnyMethodDefinition[] = [
+  withOptions(initialize),
+  ping,
+  shutdown,
+  exit,
+  lmGenerate,
+  optimize,
+  evaluate,
+  telemetryEvents,
+  telemetryFlush,
+  telemetryExport,
+  learningConfig,
+  learningOptimize,
+  learningStatus,
+];

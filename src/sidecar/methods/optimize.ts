@@ -59,7 +59,8 @@ export default defineMethod({
           metric: run.metric,
           seed: run.seed,
           signal: ctx.signal,
-          onProgress: progress,
+          // The optimizer's own `done` is not the run's: scoring and writing come after it.
+          onProgress: (e) => progress(e.phase === 'done' ? { ...e, phase: 'compiled' } : e),
           runDir: run.runDir,
           concurrency: run.concurrency,
           meter: run.meter,
