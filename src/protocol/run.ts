@@ -56,7 +56,7 @@ export const TrialRecord = z
   .record(z.string(), z.unknown())
   .describe('One optimizer trial (fields depend on the optimizer; typically trial, score, candidate)');
 
-export const OptimizeResult = z.object({
+export const OptimizeRunResult = z.object({
   runId: z.string(),
   baselineScore: z.number(),
   bestScore: z.number(),
@@ -69,6 +69,30 @@ export const OptimizeResult = z.object({
   cutShort: z.boolean(),
   cutShortReason: z.string().optional(),
 });
+export type OptimizeRunResult = z.infer<typeof OptimizeRunResult>;
+
+/** What a dry run (`optimizer.options.dryRun: true`, MIPROv2) would spend; nothing was spent. */
+export const OptimizeDryRunResult = z.object({
+  runId: z.string(),
+  dryRun: z.literal(true),
+  estimate: z.object({
+    calls: z.object({
+      baseline: z.int().nonnegative().describe('Scoring the pipeline as written'),
+      optimizer: z.object({ expected: z.int().nonnegative(), max: z.int().nonnegative() }),
+      final: z.int().nonnegative().describe('Scoring the winner'),
+      total: z.object({ expected: z.int().nonnegative(), max: z.int().nonnegative() }),
+    }),
+    tokens: z.object({ input: z.int().nonnegative(), output: z.int().nonnegative() }).describe('Optimizer part; rough (characters / 4)'),
+    costUsd: z
+      .object({ expected: z.number().nonnegative(), max: z.number().nonnegative() })
+      .optional()
+      .describe('Optimizer part; absent when the LM is not priced'),
+    summary: z.string(),
+  }),
+});
+export type OptimizeDryRunResult = z.infer<typeof OptimizeDryRunResult>;
+
+export const OptimizeResult = z.union([OptimizeRunResult, OptimizeDryRunResult]);
 export type OptimizeResult = z.infer<typeof OptimizeResult>;
 
 export const EvaluateResult = z.object({

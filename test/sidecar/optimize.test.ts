@@ -134,6 +134,29 @@ describe('optimize over the wire', () => {
   });
 });
 
+describe('dry run', () => {
+  it('estimates the LM calls before anything is spent: nothing executes, nothing is written', async () => {
+    const r = await elixir.request('optimize', {
+      ...baseParams(),
+      optimizer: { name: 'MIPROv2', options: { auto: 'light', dryRun: true } },
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.result.dryRun).toBe(true);
+    const { calls, summary } = r.result.estimate;
+    expect(calls.baseline).toBe(6); // 6 held-out examples x 1 LLM step
+    expect(calls.optimizer.expected).toBeGreaterThan(0);
+    expect(calls.total.max).toBeGreaterThanOrEqual(calls.total.expected);
+    expect(summary).toMatch(/LM calls/);
+    expect(elixir.callbacks).toHaveLength(0);
+    expect(existsSync(join(out, 'pipelines'))).toBe(false);
+  });
+
+  it('is refused for optimizers that cannot estimate', async () => {
+    const r = await elixir.request('optimize', { ...baseParams(), optimizer: { name: 'BootstrapFewShot', options: { dryRun: true } } });
+    expect(r.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['optimizer', 'options', 'dryRun'] }] } });
+  });
+});
+
 describe('evaluate over the wire', () => {
   it('scores every example and reports each by its training-data id', async () => {
     const r = await elixir.request('evaluate', { ...baseParams(), optimizer: undefined });

@@ -1,4 +1,9 @@
-import { OptimizeParams, type OptimizeResult } from '../../protocol/run.js';
+import {
+  OptimizeParams,
+  type OptimizeDryRunResult,
+  type OptimizeResult,
+  type OptimizeRunResult,
+} from '../../protocol/run.js';
 import { ErrorCode, RpcError, invalidParams } from '../../rpc/errors.js';
 import { canonicalOptimizerName, prepareRun, progressSink, usageSummary } from '../pipeline_run.js';
 import { defineMethod } from '../registry.js';
@@ -28,11 +33,20 @@ export default defineMethod({
         { path: ['optimizer', 'name'], message: `unknown optimizer; known: ${opt.OPTIMIZER_NAMES.join(', ')}` },
       ]);
     }
+    const options: Record<string, unknown> = { ...(params.optimizer?.options ?? {}) };
+    const dryRun = options.dryRun === true;
+    if (dryRun && name !== 'MIPROv2') {
+      throw invalidParams([{ path: ['optimizer', 'options', 'dryRun'], message: 'a dry run estimate is available for MIPROv2' }]);
+    }
     const run = await prepareRun(params, ctx);
     const lm = (await ctx.services.lms()).get(run.lmSpec);
+    // One program run of a pipeline is one execution, which makes one LM call per LLM step.
+    const { isLlmStep } = await import('../../pipeline/model.js');
+    const llmSteps = run.config.workflow.steps.filter((s) => isLlmStep(s)).length;
+    if (dryRun && options.callsPerForward === undefined) options.callsPerForward = Math.max(1, llmSteps);
     let optimizer: ReturnType<typeof opt.createOptimizer>;
     try {
-      optimizer = opt.createOptimizer(name, params.optimizer?.options ?? {}, { promptModel: lm, taskModel: lm });
+      optimizer = opt.createOptimizer(name, options, { promptModel: lm, taskModel: lm });
     } catch (err) {
       const issues = (err as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
       if (!issues) throw err;
@@ -49,8 +63,39 @@ export default defineMethod({
         onProgress: (e) => progress({ ...e, phase }),
       }).run(program);
 
+    if (dryRun) {
+      // Nothing is executed or written: the optimizer's estimate plus the two scoring passes.
+      const { report } = await optimizer.compile(run.program, {
+        trainset: run.trainset,
+        valset: run.valset,
+        metric: run.metric,
+        seed: run.seed,
+        signal: ctx.signal,
+        meter: run.meter,
+      });
+      const e = report.estimate!;
+      const scoring = run.valset.length * Math.max(1, llmSteps);
+      const result: OptimizeDryRunResult = {
+        runId: run.runId,
+        dryRun: true,
+        estimate: {
+          calls: {
+            baseline: scoring,
+            optimizer: e.calls.total,
+            final: scoring,
+            total: { expected: e.calls.total.expected + 2 * scoring, max: e.calls.total.max + 2 * scoring },
+          },
+          tokens: e.tokens,
+          ...(e.costUsd ? { costUsd: e.costUsd } : {}),
+          summary: `${e.summary}; plus ${2 * scoring} LM calls to score the pipeline before and after`,
+        },
+      };
+      progress({ phase: 'dry_run', message: result.estimate.summary });
+      return result;
+    }
+
     return ctx.services.runs.with(run.runId, run.meter, () =>
-      runWithMeter(run.meter, async (): Promise<OptimizeResult> => {
+      runWithMeter(run.meter, async (): Promise<OptimizeRunResult> => {
         progress({ phase: 'baseline', message: `scoring the pipeline as written on ${run.valset.length} examples` });
         const baseline = await evaluate(run.program, 'baseline');
         const { program, report } = await optimizer.compile(run.program, {

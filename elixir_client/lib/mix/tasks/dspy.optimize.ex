@@ -7,11 +7,13 @@ defmodule Mix.Tasks.Dspy.Optimize do
 
       mix dspy.optimize --pipeline PATH --training-data DIR [--optimizer NAME] [--lm SPEC]
                         [--metric NAME] [--out DIR] [--seed N] [--budget-usd X]
-                        [--concurrency N] [--run-id ID] [--timeout-min N]
+                        [--concurrency N] [--run-id ID] [--dry-run] [--timeout-min N]
 
   Every run has an id (printed first; `--run-id` picks it) and journals its finished work under
   `OUT/.elexirion/runs/ID/`: after a crash or Ctrl-C, the same command with `--run-id ID`
   resumes it and skips what was done. `--metric` overrides the workflow's own `dspy.metric`.
+  `--dry-run` (MIPROv2) prints the LM calls, tokens and cost the run would spend, and spends
+  nothing.
 
   Shows a live progress bar (from the sidecar's `$/progress`) and, at the end, a table of
   the baseline and best scores. Bad flags or paths: a clear message and a non-zero exit.
@@ -29,6 +31,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
     metric: :string,
     concurrency: :integer,
     run_id: :string,
+    dry_run: :boolean,
     out: :string,
     seed: :integer,
     budget_usd: :float,
@@ -55,7 +58,8 @@ defmodule Mix.Tasks.Dspy.Optimize do
       [
         server: server,
         training_data: data,
-        optimizer: opts[:optimizer],
+        optimizer: opts[:optimizer] || (opts[:dry_run] && "MIPROv2"),
+        optimizer_options: opts[:dry_run] && %{"dryRun" => true},
         lm: opts[:lm],
         metric: opts[:metric],
         concurrency: opts[:concurrency],
@@ -65,13 +69,16 @@ defmodule Mix.Tasks.Dspy.Optimize do
         budget_usd: opts[:budget_usd],
         timeout: :timer.minutes(opts[:timeout_min] || 120)
       ]
-      |> Enum.reject(fn {_, v} -> is_nil(v) end)
+      |> Enum.reject(fn {_, v} -> is_nil(v) or v == false end)
 
     {:ok, ref} = Pipeline.DSPy.optimize_async(pipeline, run_opts)
     result = loop(ref)
     CLI.stop_instance()
 
     case result do
+      {:ok, %{"dryRun" => true, "estimate" => e}} ->
+        Mix.shell().info("\n" <> dry_run_table(e))
+
       {:ok, r} ->
         Mix.shell().info("\n" <> table(r))
 
@@ -130,6 +137,26 @@ defmodule Mix.Tasks.Dspy.Optimize do
   end
 
   def progress_line(other), do: inspect(other)
+
+  @doc false
+  def dry_run_table(e) do
+    c = e["calls"]
+    cost = e["costUsd"]
+
+    [
+      "dry run: nothing was executed or spent",
+      "  LM calls   scoring before #{c["baseline"]}, optimizer #{c["optimizer"]["expected"]} (at most #{c["optimizer"]["max"]}), scoring after #{c["final"]}",
+      "  total      #{c["total"]["expected"]} expected, #{c["total"]["max"]} at most",
+      "  tokens     ~#{e["tokens"]["input"]} in, ~#{e["tokens"]["output"]} out (optimizer part)",
+      if(cost,
+        do: "  cost       ~$#{fmt_usd(cost["expected"])} expected, $#{fmt_usd(cost["max"])} at most (optimizer part)",
+        else: "  cost       unknown: the LM is not priced"
+      )
+    ]
+    |> Enum.join("\n")
+  end
+
+  defp fmt_usd(x), do: :erlang.float_to_binary(x / 1, decimals: 4)
 
   @doc false
   def table(r) do
