@@ -12,11 +12,15 @@
 //    as `telemetry/events` batches by the Node peer (target >= 150,000/s), and the emitter's
 //    cost per event (target <= 1 µs median).
 //
-// The Node end is bench/elixir/peer.mjs, a minimal peer with the sidecar's framing: the real
-// sidecar issues pipeline/execute only inside optimize/evaluate runs and does not ingest
-// telemetry/events yet (issue 7).
-// Those two numbers therefore cover the Elixir side plus a minimal Node JSON peer; they are
-// NOT yet figures for the real sidecar's vscode-jsonrpc stack.
+// 3. Telemetry into the real sidecar's store (issue 7: target >= 150,000/s): dist/cli.js serve
+//    with a temporary data dir; execution-stop events emitted with Telemetry.emit/3, then
+//    Pipeline.DSPy.flush_telemetry/2 (telemetry/flush answers once every record is fsynced);
+//    events/s = durable records / (first emit .. flush reply). Dropped (forwarder bound) and
+//    shed (store queue) counts printed; the sidecar's peak RSS (VmHWM) too.
+//
+// The Node end of 1 and 2 is bench/elixir/peer.mjs, a minimal peer with the sidecar's
+// framing: the real sidecar issues pipeline/execute only inside optimize/evaluate runs. Those
+// figures cover the Elixir side plus a minimal Node JSON peer; 3 is the real sidecar.
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +42,7 @@ const env = {
   BENCH_ROUNDS: process.env.BENCH_ROUNDS ?? '10',
   BENCH_WARMUP: process.env.BENCH_WARMUP ?? '2000',
   BENCH_EVENTS: process.env.BENCH_EVENTS ?? '300000',
+  BENCH_STORE_EVENTS: process.env.BENCH_STORE_EVENTS ?? '300000',
 };
 const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const r = spawnSync('mix', ['run', join(here, 'elixir', 'bench.exs')], { cwd: client, env, encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -78,6 +83,12 @@ console.log(`  events/s delivered: ${f(t.events_per_s_wall, 0)} (first emit .. a
 console.log(`  emitter cost per event (send path, buffer not full): median ${f(t.emit_ns_median, 0)} ns, p99 of 1000-event chunks ${f(t.emit_ns_p99, 0)} ns   (target median <= 1000 ns: ${verdict(t.emit_ns_median <= 1000)})`);
 console.log(`  emitter cost per event during the overflowing burst (mostly the drop path): median ${f(t.emit_ns_median_burst, 0)} ns`);
 console.log('');
-console.log('NOT MEASURED YET: the same two figures through the real sidecar. It issues pipeline/execute only inside');
-console.log('optimize/evaluate runs (no per-call latency exposed) and does not ingest telemetry/events yet (issue 7);');
-console.log('bench/elixir/peer.mjs, with the same framing, stands in for the Node end.');
+const st = res.store;
+console.log('telemetry into the REAL sidecar\'s execution store (dist/cli.js serve, temporary --data-dir; issue 7)');
+console.log(`  Telemetry.emit of ${st.emitted} [:pipeline, :execution, :stop] events -> forwarder -> telemetry/events -> store,`);
+console.log(`  then flush_telemetry (answered once every record is fsynced): ${st.durable} durable in ${f(st.span_ms, 0)} ms`);
+console.log(`  events/s durable: ${f(st.events_per_s, 0)}   (target >= 150000: ${verdict(st.events_per_s >= 150000)}; the Node peer above, for comparison: ${f(t.events_per_s_wall, 0)})`);
+console.log(`  dropped: ${st.dropped_client} by the forwarder (buffer bound, counted), ${st.shed_store} shed by the store's queue; sidecar peak RSS ${st.sidecar_peak_rss_mb == null ? 'n/a' : f(st.sidecar_peak_rss_mb, 0) + ' MB'}`);
+console.log('');
+console.log('NOT MEASURED: pipeline/execute round trip through the real sidecar: it issues pipeline/execute only inside');
+console.log('optimize/evaluate runs (no per-call latency exposed); bench/elixir/peer.mjs, with the same framing, stands in.');

@@ -149,7 +149,85 @@ median_ns = Enum.at(sorted, div(length(sorted), 2))
 all_sorted = Enum.sort(per_event_ns)
 Supervisor.stop(sup)
 
+# 4. Telemetry into the REAL sidecar's execution store (issue 7): dist/cli.js serve with a
+#    temporary data dir; execution-stop events (one stored record each) emitted with
+#    Telemetry.emit/3, then flush_telemetry (forwarder flush + telemetry/flush, which answers
+#    once every record is fsynced). Timed from the first emit to the flush reply. The
+#    forwarder's buffer holds the whole burst, so the rate is that of the whole path with no
+#    event lost.
+store_events = String.to_integer(System.get_env("BENCH_STORE_EVENTS", "300000"))
+data_dir = Path.join(System.tmp_dir!(), "elixir_bench_store_#{System.unique_integer([:positive])}")
+
+{:ok, sup} =
+  Pipeline.DSPy.start_link(
+    name: :bench_store,
+    data_dir: data_dir,
+    executor: noop,
+    telemetry: true,
+    # room for the whole burst: the figure is the sustained rate with nothing lost (drops, if
+    # any, are printed)
+    telemetry_buffer: store_events,
+    telemetry_batch: 2_000,
+    telemetry_flush_ms: 5,
+    request_timeout: 120_000,
+    env: %{"ELEXIRION_LOG_LEVEL" => "warn"}
+  )
+
+wait.(:bench_store)
+store_fwd = Pipeline.DSPy.forwarder(:bench_store)
+# open the store before timing (it opens on the first telemetry/* request)
+{:ok, _} = Pipeline.DSPy.flush_telemetry(:bench_store)
+store_base = fwd.stats(store_fwd)
+store_meta = %{pipeline_name: "bench_store", status: "ok", success: true}
+t_store = System.monotonic_time(:microsecond)
+
+for c <- 1..div(store_events, chunk) do
+  for i <- 1..chunk,
+      do:
+        Telemetry.emit(
+          [:pipeline, :execution, :stop],
+          %{duration: i, duration_ms: 1.5},
+          Map.put(store_meta, :run_id, c * chunk + i)
+        )
+
+  if rem(c, 20) == 0, do: Process.sleep(1)
+end
+
+{:ok, %{"durable" => durable}} = Pipeline.DSPy.flush_telemetry(:bench_store, timeout: 120_000)
+store_span_us = System.monotonic_time(:microsecond) - t_store
+store_fstats = fwd.stats(store_fwd)
+{:ok, status} = Pipeline.DSPy.request(:bench_store, "learning/status", %{})
+os_pid = Pipeline.DSPy.sidecar_os_pid(:bench_store)
+
+hwm_kb =
+  case File.read("/proc/#{os_pid}/status") do
+    {:ok, st} ->
+      case Regex.run(~r/VmHWM:\s+(\d+)/, st) do
+        [_, kb] -> String.to_integer(kb)
+        _ -> nil
+      end
+
+    _ ->
+      nil
+  end
+
+Supervisor.stop(sup)
+File.rm_rf!(data_dir)
+shed = get_in(status, ["stats", "store", "shedRecords"]) || 0
+
+store = %{
+  emitted: store_events,
+  durable: durable,
+  dropped_client: store_fstats.dropped - store_base.dropped,
+  shed_store: shed,
+  wire: status["wire"],
+  events_per_s: durable / store_span_us * 1_000_000,
+  span_ms: store_span_us / 1000,
+  sidecar_peak_rss_mb: hwm_kb && hwm_kb / 1024
+}
+
 result = %{
+  store: store,
   roundtrip: %{echo: echo_stats, execute: rpc_stats, ratios: ratios, rounds: rounds},
   telemetry: %{
     emitted: events,

@@ -10,6 +10,11 @@ end
 # The sidecars inherit this: keep their pino logs (stderr) to warnings during tests.
 System.put_env("ELEXIRION_LOG_LEVEL", System.get_env("ELEXIRION_LOG_LEVEL", "warn"))
 
-# :pending_sidecar tests need sidecar methods that are not implemented yet (optimize,
-# evaluate, lm/generate, telemetry/*). Run them with `mix test --include pending_sidecar`.
-ExUnit.start(exclude: [:pending_sidecar], capture_log: true)
+# A sidecar started without a data dir (mix tasks, `{Pipeline.DSPy, []}`) would use and lock
+# `elixir_client/.elexirion/`: point them all at a temporary one, removed after the run.
+# (SidecarCase.start_instance gives each instance its own.)
+data_dir = Path.join(System.tmp_dir!(), "dspy_test_data_#{System.unique_integer([:positive])}")
+System.put_env("ELEXIRION_DATA_DIR", data_dir)
+ExUnit.after_suite(fn _ -> File.rm_rf(data_dir) end)
+
+ExUnit.start(capture_log: true)

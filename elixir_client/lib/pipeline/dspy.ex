@@ -36,6 +36,23 @@ defmodule Pipeline.DSPy do
   `cancel/2` stops such a run: the caller gets `{:dspy_result, ref, {:error, %{reason: :cancelled}}}`
   at once and the sidecar gets `$/cancelRequest`.
 
+  ## Continuous learning
+
+  The sidecar stores the executions your app reports through telemetry, turns the good ones
+  into training examples, re-optimizes registered pipelines on a schedule and promotes a
+  candidate only when it beats the config in force on held-out examples (PROTOCOL.md §8).
+  Start the instance with `:learning` (which pipelines, schedule, policy, guard) and, in
+  production, a `:data_dir` (see `Pipeline.DSPy.Options`). Then:
+
+    * `current_config/2` - the config in force for a pipeline (`nil`: run it as written);
+    * `subscribe_promotions/1` - `{:dspy_promoted, name, info}` on each promotion (also a
+      `[:pipeline, :dspy, :promoted]` telemetry event and a `Logger.info`);
+    * `optimize_now/2` - re-optimize a registered pipeline now, blocking until the decision;
+    * `flush_telemetry/2` - make every event emitted so far durable.
+
+  The README's "Reloading a promoted config" shows a host process that keeps the config and
+  swaps it on promotion.
+
   ## Pipelines
 
   `pipeline` is a YAML path (sent as `{path: absolute_path}`; the sidecar reads and parses the
@@ -74,7 +91,10 @@ defmodule Pipeline.DSPy do
       })
 
     children =
-      [{Task.Supervisor, name: opts.task_supervisor_name}] ++
+      [
+        Pipeline.DSPy.Promotions.child_spec(name),
+        {Task.Supervisor, name: opts.task_supervisor_name}
+      ] ++
         if(opts.telemetry,
           do: [%{id: :forwarder, start: {Pipeline.DSPy.Telemetry.Forwarder, :start_link, [opts]}}],
           else: []
@@ -206,18 +226,85 @@ defmodule Pipeline.DSPy do
   end
 
   @doc """
-  Sends what the telemetry forwarder has buffered, then asks the sidecar to make it durable
-  (`telemetry/flush`): `{:ok, %{"durable" => n}}`.
+  Sends what the telemetry forwarder has buffered (waiting for a busy port), then asks the
+  sidecar to make it durable (`telemetry/flush`): `{:ok, %{"durable" => n}}`, `n` being the
+  execution records this sidecar process has made durable so far. Every event emitted by
+  the calling process before this call is covered (the sidecar answers once it is fsynced);
+  `:telemetry_buffer` overflow dropped before it is not.
   """
   @spec flush_telemetry(server, keyword) :: result
   def flush_telemetry(server \\ __MODULE__, opts \\ []) do
     case Process.whereis(forwarder(server)) do
       nil -> :ok
-      pid -> Pipeline.DSPy.Telemetry.Forwarder.flush(pid)
+      pid -> Pipeline.DSPy.Telemetry.Forwarder.flush(pid, timeout(server, opts))
     end
 
     request(server, "telemetry/flush", %{}, opts)
   end
+
+  ## Continuous learning
+
+  @doc """
+  Subscribes the calling process to the instance's promotions: each time the sidecar
+  promotes a re-optimized config (scheduled run or `optimize_now/2`) the caller gets
+
+      {:dspy_promoted, pipeline_name, %{"version" => v, "config" => workflow_map,
+                                        "decision" => guard_summary, "ledgerId" => id,
+                                        "promotedAt" => iso8601, "pipeline" => pipeline_name}}
+
+  Idempotent; ends with the caller (or `unsubscribe_promotions/1`); survives sidecar
+  restarts. A promotion missed while nobody listened (or while disconnected) is recovered
+  with `current_config/2`. See `Pipeline.DSPy.Promotions` for the telemetry event.
+  """
+  @spec subscribe_promotions(server) :: :ok | {:error, Error.t()}
+  def subscribe_promotions(server \\ __MODULE__), do: Pipeline.DSPy.Promotions.subscribe(server)
+
+  @doc "Undoes `subscribe_promotions/1` for the calling process."
+  @spec unsubscribe_promotions(server) :: :ok
+  def unsubscribe_promotions(server \\ __MODULE__),
+    do: Pipeline.DSPy.Promotions.unsubscribe(server)
+
+  @doc """
+  The config currently in force for pipeline `name` (`learning/config`):
+  `{:ok, %{"pipeline" => name, "version" => v, "promotedAt" => iso8601, "ledgerId" => id,
+  "config" => workflow_map}}`, or `{:ok, nil}` when nothing was promoted yet (run the
+  pipeline as written). Durable across sidecar restarts. Options: `:server`, `:timeout`.
+  """
+  @spec current_config(String.t(), keyword) :: {:ok, map | nil} | {:error, Error.t()}
+  def current_config(name, opts \\ []) when is_binary(name),
+    do: request(opts[:server] || __MODULE__, "learning/config", %{pipeline: name}, opts)
+
+  @doc """
+  Re-optimizes the registered pipeline `name` now (`learning/optimize`: what the scheduler
+  runs), blocking until the decision: `{:ok, %{"decision" => "promoted" | "rejected" |
+  "skipped" | "failed", "reason" => ..., "ledgerId" => ..., "guard" => ..., "version" => ...}}`.
+  On `"promoted"` the `{:dspy_promoted, ...}` messages were sent before this returns.
+
+  `name` must be registered under `learning: [pipelines: ...]` at start. Options: `:mode`
+  (`"light"`, the default, or `"full"`), `:on_progress` (1-arity fun called with each
+  progress map, as `optimize/2`), `:timeout` (ms, default 30 minutes), `:server`.
+  """
+  @spec optimize_now(String.t(), keyword) :: result
+  def optimize_now(name, opts \\ []) when is_binary(name),
+    do: blocking_request("learning/optimize", learning_optimize_params(name, opts), opts)
+
+  @doc "Async `optimize_now/2`: `{:ok, ref}`, then `:dspy_progress` / `:dspy_result` messages."
+  @spec optimize_now_async(String.t(), keyword) :: {:ok, reference} | {:error, Error.t()}
+  def optimize_now_async(name, opts \\ []) when is_binary(name) do
+    opts = Keyword.put_new(opts, :timeout, @default_optimize_timeout)
+    server = opts[:server] || __MODULE__
+
+    Connection.request_async(
+      connection(server),
+      "learning/optimize",
+      learning_optimize_params(name, opts),
+      timeout(server, opts),
+      true
+    )
+  end
+
+  defp learning_optimize_params(name, opts),
+    do: put_opt(%{pipeline: name}, :mode, opts[:mode] && to_string(opts[:mode]))
 
   @doc "A JSON-RPC notification to the sidecar."
   def notify(server, method, params), do: Connection.notify(connection(server), method, params)
@@ -235,11 +322,22 @@ defmodule Pipeline.DSPy do
     do: :persistent_term.get({__MODULE__, server, :request_timeout}, 30_000)
 
   defp blocking(method, pipeline, opts) do
+    with {:ok, params} <- run_params(pipeline, opts), do: blocking_request(method, params, opts)
+  end
+
+  defp blocking_request(method, params, opts) do
     opts = Keyword.put_new(opts, :timeout, @default_optimize_timeout)
     on_progress = opts[:on_progress]
     server = opts[:server] || __MODULE__
 
-    with {:ok, ref} <- async(method, pipeline, opts) do
+    with {:ok, ref} <-
+           Connection.request_async(
+             connection(server),
+             method,
+             params,
+             timeout(server, opts),
+             true
+           ) do
       conn = Process.whereis(connection(server))
       mon = if conn, do: Process.monitor(conn)
       result = await(ref, mon, on_progress)

@@ -132,11 +132,67 @@ defmodule Mix.Tasks.DSPyTasksTest do
       assert raises("telemetry.export", ["--sinse", "1h"]) =~ "invalid option"
     end
 
-    @tag :pending_sidecar
-    test "prints the sidecar's export as JSON" do
-      Mix.Task.rerun("telemetry.export", ["--format", "json", "--since", "24h"])
+    test "prints the export of the data dir the app's sidecar wrote; explains a held lock", %{
+      dir: dir
+    } do
+      data_dir = Path.join(dir, "data")
+      on_exit(fn -> remove_data_dir(data_dir, nil) end)
+      # the "application": an instance recording production executions into data_dir
+      {app, _} = start_instance(data_dir: data_dir)
+
+      for {status, i} <- Enum.with_index(List.duplicate("ok", 7) ++ ["error", "error"]) do
+        Pipeline.DSPy.Telemetry.emit(
+          [:pipeline, :execution, :stop],
+          %{duration: 1, duration_ms: 10.0 * (i + 1)},
+          %{pipeline_name: "exported", run_id: "e#{i}", status: status, success: status == "ok"}
+        )
+      end
+
+      assert {:ok, %{"durable" => 9}} = Pipeline.DSPy.flush_telemetry(app)
+
+      # while the app's sidecar holds the data dir, the task says why it cannot read it (the
+      # task's sidecar logs that error too: keep it off the test output)
+      System.put_env("ELEXIRION_LOG_LEVEL", "silent")
+      on_exit(fn -> System.put_env("ELEXIRION_LOG_LEVEL", "warn") end)
+      msg = raises("telemetry.export", ["--since", "24h", "--data-dir", data_dir])
+      System.put_env("ELEXIRION_LOG_LEVEL", "warn")
+      assert msg =~ "in use by another sidecar"
+      assert msg =~ "stop the application"
+      assert msg =~ ~s|Pipeline.DSPy.request(Pipeline.DSPy, "telemetry/export", %{since: "24h"})|
+
+      # the app stopped: the task reads what it wrote
+      :ok = stop_supervised({Pipeline.DSPy, app})
+
+      Mix.Task.rerun("telemetry.export", [
+        "--format",
+        "json",
+        "--since",
+        "24h",
+        "--pipeline",
+        "exported",
+        "--data-dir",
+        data_dir
+      ])
+
       assert_received {:mix_shell, :info, [json]}
-      assert %{"total" => _, "since" => _} = Pipeline.DSPy.JSON.decode!(json)
+      r = Pipeline.DSPy.JSON.decode!(json)
+      assert %{"total" => 9, "successes" => 7, "failures" => 2, "since" => _, "until" => _} = r
+      # nearest-rank over 10, 20, ..., 90 ms
+      assert %{"exported" => %{"count" => 9, "duration_ms" => %{"p50" => 50, "p95" => 90}}} =
+               r["pipelines"]
+
+      # --until before the events: an empty window
+      Mix.Task.rerun("telemetry.export", [
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--until",
+        "2000-01-02T00:00:00Z",
+        "--data-dir",
+        data_dir
+      ])
+
+      assert_received {:mix_shell, :info, [json]}
+      assert %{"total" => 0, "success_rate" => nil} = Pipeline.DSPy.JSON.decode!(json)
     end
   end
 

@@ -18,16 +18,55 @@ defmodule Pipeline.DSPy.SidecarCase do
     end
   end
 
-  @doc "Starts an instance under the test supervisor with a unique name; waits until ready."
+  @doc """
+  Starts an instance under the test supervisor with a unique name; waits until ready. Each
+  instance gets its own temporary `:data_dir` (removed when the test ends) unless the test
+  passes one, so no two sidecars share (and lock) a data directory and nothing is left in
+  `elixir_client/.elexirion/`.
+  """
   def start_instance(opts \\ []) do
     name =
       Keyword.get_lazy(opts, :name, fn -> :"dspy_test_#{System.unique_integer([:positive])}" end)
 
+    own_dir = if Keyword.has_key?(opts, :data_dir), do: nil, else: tmp_dir("dspy_data")
+    opts = if own_dir, do: Keyword.put(opts, :data_dir, own_dir), else: opts
     opts = Keyword.merge([name: name, restart_backoff: {20, 200}], opts)
     {:ok, sup} = ExUnit.Callbacks.start_supervised({Pipeline.DSPy, opts})
     :ok = wait_ready(name)
+
+    if own_dir do
+      os_pid = Pipeline.DSPy.sidecar_os_pid(name)
+      ExUnit.Callbacks.on_exit(fn -> remove_data_dir(own_dir, os_pid) end)
+    end
+
     {name, sup}
   end
+
+  @doc """
+  Removes a sidecar's data dir once every sidecar started on it is gone: a sidecar flushes
+  its store at exit (up to 1 s after stdin EOF), which would recreate files removed earlier.
+  The sidecars are found by their environment (`ELEXIRION_DATA_DIR=dir`, how `:data_dir` is
+  passed), so ones restarted during the test are waited for too; `os_pid` as well.
+  """
+  def remove_data_dir(dir, os_pid \\ nil) do
+    pids = Enum.uniq(Enum.filter([os_pid | sidecars_on(dir)], &is_integer/1))
+    for pid <- pids, do: wait_os_exit(pid, 3_000)
+    File.rm_rf(dir)
+  end
+
+  defp sidecars_on(dir) do
+    needle = "ELEXIRION_DATA_DIR=" <> dir <> <<0>>
+
+    for entry <- File.ls!("/proc"),
+        {pid, ""} <- [Integer.parse(entry)],
+        {:ok, env} <- [File.read("/proc/#{entry}/environ")],
+        String.contains?(env <> <<0>>, needle),
+        do: pid
+  end
+
+  @doc "A fresh path under the system temp dir (not created)."
+  def tmp_dir(prefix),
+    do: Path.join(System.tmp_dir!(), "#{prefix}_#{System.unique_integer([:positive])}")
 
   @doc "Starts an instance against the fake peer."
   def start_fake(opts \\ []),

@@ -89,7 +89,13 @@ defmodule Mix.Tasks.Dspy.Optimize do
 
   defp new_run_id do
     stamp = Calendar.strftime(DateTime.utc_now(), "%Y%m%dT%H%M%S")
-    suffix = :rand.uniform(0xFFFFFF) |> Integer.to_string(16) |> String.downcase() |> String.pad_leading(6, "0")
+
+    suffix =
+      :rand.uniform(0xFFFFFF)
+      |> Integer.to_string(16)
+      |> String.downcase()
+      |> String.pad_leading(6, "0")
+
     "run-#{stamp}-#{suffix}"
   end
 
@@ -149,7 +155,8 @@ defmodule Mix.Tasks.Dspy.Optimize do
       "  total      #{c["total"]["expected"]} expected, #{c["total"]["max"]} at most",
       "  tokens     ~#{e["tokens"]["input"]} in, ~#{e["tokens"]["output"]} out (optimizer part)",
       if(cost,
-        do: "  cost       ~$#{fmt_usd(cost["expected"])} expected, $#{fmt_usd(cost["max"])} at most (optimizer part)",
+        do:
+          "  cost       ~$#{fmt_usd(cost["expected"])} expected, $#{fmt_usd(cost["max"])} at most (optimizer part)",
         else: "  cost       unknown: the LM is not priced"
       )
     ]

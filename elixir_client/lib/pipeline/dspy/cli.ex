@@ -63,7 +63,12 @@ defmodule Pipeline.DSPy.CLI do
     # info-level JSON logs off the terminal unless the user asked for them.
     if Logger.level() in [:debug, :info], do: Logger.configure(level: :warning)
     sidecar_log = System.get_env("ELEXIRION_LOG_LEVEL") || "warn"
-    opts = Keyword.merge([name: @instance, telemetry: false, env: [{"ELEXIRION_LOG_LEVEL", sidecar_log}]], extra)
+
+    opts =
+      Keyword.merge(
+        [name: @instance, telemetry: false, env: [{"ELEXIRION_LOG_LEVEL", sidecar_log}]],
+        extra
+      )
 
     case Pipeline.DSPy.start_link(opts) do
       {:ok, pid} ->

@@ -46,7 +46,9 @@ defmodule Pipeline.DSPy.Connection do
       only the winner writes. A timeout or cancel that loses the race leaves the worker alone
       (its reply is on its way; killing it mid-write could lose it).
       `$/progress` is routed to the caller of the async request whose `progressToken`
-      matches; `log` goes to `Logger`.
+      matches; `log` goes to `Logger`; `learning/promoted` goes to `Logger.info`, the
+      instance's promotion subscribers and a `[:pipeline, :dspy, :promoted]` telemetry event
+      (`Pipeline.DSPy.Promotions`).
   """
 
   use GenServer
@@ -428,6 +430,11 @@ defmodule Pipeline.DSPy.Connection do
       id = state.next_id
       params = %{protocolVersion: @protocol_version, clientInfo: state.opts.client_info}
 
+      params =
+        if state.opts[:learning],
+          do: Map.put(params, :options, %{learning: state.opts.learning}),
+          else: params
+
       state = %{
         state
         | port: port,
@@ -482,6 +489,12 @@ defmodule Pipeline.DSPy.Connection do
       case opts.stderr do
         {:file, path} -> [{"PIPELINE_DSPY_STDERR", Path.expand(path)}]
         _ -> []
+      end
+
+    extra =
+      case opts[:data_dir] do
+        nil -> extra
+        dir -> [{"ELEXIRION_DATA_DIR", dir} | extra]
       end
 
     Enum.map(Map.to_list(opts.env) ++ extra, fn {k, v} ->
@@ -761,10 +774,29 @@ defmodule Pipeline.DSPy.Connection do
     state
   end
 
+  defp handle_node_notification("learning/promoted", %{"pipeline" => pipeline} = params, state)
+       when is_binary(pipeline) do
+    Logger.info(
+      "Pipeline.DSPy: promoted a re-optimized config of #{pipeline} " <>
+        "(version #{params["version"]}, ledger #{params["ledgerId"]}, " <>
+        "held-out mean #{fmt(decision(params, "currentMean"))} -> " <>
+        "#{fmt(decision(params, "candidateMean"))})"
+    )
+
+    Pipeline.DSPy.Promotions.broadcast(state.name, pipeline, params)
+    state
+  end
+
   defp handle_node_notification(method, _params, state) do
     Logger.debug("Pipeline.DSPy: ignoring notification #{method} from the sidecar")
     state
   end
+
+  defp decision(%{"decision" => %{} = d}, key), do: d[key]
+  defp decision(_, _), do: nil
+
+  defp fmt(x) when is_float(x), do: :erlang.float_to_binary(x, decimals: 3)
+  defp fmt(x), do: inspect(x)
 
   # A pre-started worker when one is idle (one message), else a fresh Task.Supervisor child.
   # Either writes the reply to the port itself once it wins the job's claim (see

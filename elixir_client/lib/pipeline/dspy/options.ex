@@ -25,6 +25,45 @@ defmodule Pipeline.DSPy.Options do
   | `:telemetry_batch` | pos integer | `1_000` | max events per `telemetry/events` notification |
   | `:telemetry_flush_ms` | pos integer | `5` | flush interval of the forwarder |
   | `:client_info` | map | `%{name: "pipeline_dspy", version: ...}` | `clientInfo` sent in `initialize` |
+  | `:data_dir` | string | `nil`: the sidecar's default, `<its cwd>/.elexirion` | the sidecar's data directory (execution store, promoted configs, ledger; PROTOCOL.md §7), passed as `ELEXIRION_DATA_DIR` (made absolute against the BEAM's cwd). One live sidecar per directory: give each instance its own |
+  | `:learning` | keyword or map | `nil` (the sidecar's defaults: enabled, no pipelines registered) | continuous learning, sent as `initialize` `options.learning` (see below) |
+
+  ## `:learning`
+
+  Keys (atoms in snake_case or strings in the wire's camelCase; PROTOCOL.md §8 has the
+  semantics and defaults):
+
+    * `:enabled` - boolean (default `true`); `false` makes `telemetry/*` and `learning/*`
+      answer errors and drops forwarded events
+    * `:pipelines` - map of pipeline name (the name telemetry reports, `metadata.pipeline_name`)
+      to a keyword or map with `:path` (the pipeline YAML; required) and optionally
+      `:training_data` (a directory), `:metric`, `:optimizer` (`%{name: ..., options: ...}`),
+      `:lm`, `:seed`, `:val_fraction`, `:budget`, `:concurrency`, `:execution_timeout_ms`.
+      `:path` and `:training_data` are made absolute against the BEAM's cwd (and must exist)
+    * `:schedule` - `timeZone`/`:time_zone` (IANA), `:daily`, `:weekly`, `:feedback`
+      (cron expressions, or `nil` to disable that job)
+    * `:policy` - `:baseline_success_rate`, `:min_new_examples`
+    * `:guard` - `:margin`, `:confidence`, `:resamples`, `:seed`, `:min_examples`
+    * `:example_threshold` - number (default 8.0)
+    * `:lm` - LM spec the runs use by default (e.g. `"offline"`)
+
+  Example:
+
+      {Pipeline.DSPy,
+       data_dir: "/var/lib/my_app/elexirion",
+       learning: [
+         pipelines: %{
+           "code_analysis" => [path: "pipelines/code_analysis.yaml",
+                               training_data: "training_data/code_analysis"]
+         },
+         schedule: [time_zone: "Europe/Paris", daily: "0 2 * * *"],
+         guard: [margin: 0.02]
+       ]}
+
+  Atom keys at any depth under `:learning` are converted from snake_case to camelCase
+  (`:min_new_examples` -> `"minNewExamples"`); string keys are sent as written. The sidecar
+  validates the rest: a bad value makes it refuse `initialize` and the error (naming the
+  field) is logged.
   """
 
   @default_script Path.expand("../../../../dist/cli.js", __DIR__)
@@ -48,7 +87,9 @@ defmodule Pipeline.DSPy.Options do
     telemetry_buffer: {:pos_integer, 10_000},
     telemetry_batch: {:pos_integer, 1_000},
     telemetry_flush_ms: {:pos_integer, 5},
-    client_info: {:map, nil}
+    client_info: {:map, nil},
+    data_dir: {:string, nil},
+    learning: {:learning, nil}
   ]
 
   @doc "The sidecar script used when none is given: `dist/cli.js` at this repository's root."
@@ -81,11 +122,112 @@ defmodule Pipeline.DSPy.Options do
     |> Map.update!(:script, &(&1 || default_script()))
     |> Map.update!(:env, &Map.new(&1, fn {k, v} -> {to_string(k), to_string(v)} end))
     |> Map.update!(:client_info, &(&1 || %{name: "pipeline_dspy", version: version()}))
+    |> Map.update!(:data_dir, &(&1 && Path.expand(&1)))
+    |> Map.update!(:learning, &(&1 && learning!(&1)))
   end
 
   def validate!(other),
     do:
       raise(ArgumentError, "Pipeline.DSPy options must be a keyword list, got: #{inspect(other)}")
+
+  @learning_keys ~w(enabled pipelines schedule policy guard exampleThreshold lm)
+
+  # The wire form of :learning (string camelCase keys, absolute paths).
+  defp learning!(learning) do
+    wire = wire_map(Map.new(learning))
+
+    for {k, _} <- wire, k not in @learning_keys do
+      bad!(
+        "learning",
+        "#{inspect(k)} is not a learning option (known: #{Enum.join(@learning_keys, ", ")})"
+      )
+    end
+
+    if Map.has_key?(wire, "enabled") and not is_boolean(wire["enabled"]),
+      do: bad!("learning.enabled", "expected a boolean, got: #{inspect(wire["enabled"])}")
+
+    for key <- ~w(schedule policy guard), Map.has_key?(wire, key), not is_map(wire[key]) do
+      bad!("learning.#{key}", "expected a keyword list or map, got: #{inspect(wire[key])}")
+    end
+
+    if Map.has_key?(wire, "exampleThreshold") and not is_number(wire["exampleThreshold"]),
+      do:
+        bad!(
+          "learning.example_threshold",
+          "expected a number, got: #{inspect(wire["exampleThreshold"])}"
+        )
+
+    case Map.fetch(wire, "pipelines") do
+      :error ->
+        wire
+
+      {:ok, pipelines} when is_map(pipelines) ->
+        Map.put(wire, "pipelines", Map.new(pipelines, &learning_pipeline!/1))
+
+      {:ok, other} ->
+        bad!(
+          "learning.pipelines",
+          "expected a map of name => [path: ...], got: #{inspect(other)}"
+        )
+    end
+  end
+
+  defp learning_pipeline!({name, entry}) do
+    name = to_string(name)
+    where = "learning.pipelines.#{name}"
+
+    unless is_map(entry),
+      do: bad!(where, "expected a keyword list or map with :path, got: #{inspect(entry)}")
+
+    entry =
+      case entry["path"] do
+        p when is_binary(p) and p != "" ->
+          abs = Path.expand(p)
+          unless File.regular?(abs), do: bad!("#{where}.path", "no such file: #{abs}")
+          Map.put(entry, "path", abs)
+
+        other ->
+          bad!(
+            "#{where}.path",
+            "expected the pipeline YAML path (a string), got: #{inspect(other)}"
+          )
+      end
+
+    case entry["trainingData"] do
+      nil ->
+        {name, entry}
+
+      d when is_binary(d) ->
+        abs = Path.expand(d)
+        unless File.dir?(abs), do: bad!("#{where}.training_data", "no such directory: #{abs}")
+        {name, Map.put(entry, "trainingData", abs)}
+
+      other ->
+        bad!("#{where}.training_data", "expected a directory (a string), got: #{inspect(other)}")
+    end
+  end
+
+  defp bad!(where, what),
+    do: raise(ArgumentError, "invalid value for option :#{where} of Pipeline.DSPy: #{what}")
+
+  @doc false
+  # Keyword lists and maps to string-keyed maps, atom keys snake_case -> camelCase; lists of
+  # other terms and scalars as they are.
+  def wire_map(v) when is_map(v), do: Map.new(v, fn {k, val} -> {wire_key(k), wire_map(val)} end)
+
+  def wire_map([{k, _} | _] = v) when is_atom(k) do
+    if Keyword.keyword?(v), do: wire_map(Map.new(v)), else: Enum.map(v, &wire_map/1)
+  end
+
+  def wire_map(v) when is_list(v), do: Enum.map(v, &wire_map/1)
+  def wire_map(v), do: v
+
+  defp wire_key(k) when is_atom(k) do
+    [first | rest] = k |> Atom.to_string() |> String.split("_")
+    Enum.join([first | Enum.map(rest, &String.capitalize/1)])
+  end
+
+  defp wire_key(k), do: to_string(k)
 
   defp version do
     case Application.spec(:pipeline_dspy, :vsn) do
@@ -117,6 +259,8 @@ defmodule Pipeline.DSPy.Options do
 
   defp valid?(:backoff, {a, b}), do: is_integer(a) and is_integer(b) and a > 0 and b >= a
   defp valid?(:backoff, _), do: false
+  defp valid?(:learning, v) when is_map(v), do: true
+  defp valid?(:learning, v), do: is_list(v) and Keyword.keyword?(v)
 
   defp valid?(:executor, f) when is_function(f, 3), do: true
   defp valid?(:executor, {m, _opts}) when is_atom(m), do: executor_module?(m)
@@ -140,6 +284,7 @@ defmodule Pipeline.DSPy.Options do
   defp describe({:in, l}), do: "one of #{inspect(l)}"
   defp describe(:env), do: "a map or keyword list of name => string value"
   defp describe(:stderr), do: ":inherit or {:file, path}"
+  defp describe(:learning), do: "a keyword list or map (see the :learning section)"
   defp describe(:backoff), do: "{min_ms, max_ms} with 0 < min_ms <= max_ms"
 
   defp describe(:executor),

@@ -82,6 +82,9 @@ defmodule Pipeline.DSPy.EndToEndTest do
   end
 
   defp result_steps(%{"steps" => steps}) when is_map(steps), do: steps
-  defp result_steps(%{steps: steps}) when is_map(steps), do: Enum.map(steps, fn {k, v} -> {to_string(k), v} end)
+
+  defp result_steps(%{steps: steps}) when is_map(steps),
+    do: Enum.map(steps, fn {k, v} -> {to_string(k), v} end)
+
   defp result_steps(_), do: []
 end

@@ -79,4 +79,76 @@ defmodule Pipeline.DSPy.OptionsTest do
 
     assert Process.alive?(sup)
   end
+
+  describe ":learning and :data_dir" do
+    @yaml Path.expand("../../../../examples/code_analysis/pipeline.yaml", __DIR__)
+    @data Path.expand("../../../../examples/code_analysis/training_data", __DIR__)
+
+    test "the wire form: camelCase keys, absolute paths, data_dir made absolute" do
+      rel_yaml = Path.relative_to(@yaml, File.cwd!())
+      rel_data = Path.relative_to(@data, File.cwd!())
+
+      o =
+        Options.validate!(
+          data_dir: "tmp/dd",
+          learning: [
+            enabled: true,
+            lm: "offline",
+            example_threshold: 7.5,
+            pipelines: %{
+              "code_analysis" => [path: rel_yaml, training_data: rel_data, val_fraction: 0.3]
+            },
+            schedule: [time_zone: "Europe/Paris", daily: "0 2 * * *", weekly: nil],
+            policy: %{baseline_success_rate: 0.9, min_new_examples: 5},
+            guard: [margin: 0.01]
+          ]
+        )
+
+      assert o.data_dir == Path.join(File.cwd!(), "tmp/dd")
+
+      assert o.learning == %{
+               "enabled" => true,
+               "lm" => "offline",
+               "exampleThreshold" => 7.5,
+               "pipelines" => %{
+                 "code_analysis" => %{
+                   "path" => @yaml,
+                   "trainingData" => @data,
+                   "valFraction" => 0.3
+                 }
+               },
+               "schedule" => %{
+                 "timeZone" => "Europe/Paris",
+                 "daily" => "0 2 * * *",
+                 "weekly" => nil
+               },
+               "policy" => %{"baselineSuccessRate" => 0.9, "minNewExamples" => 5},
+               "guard" => %{"margin" => 0.01}
+             }
+
+      assert Options.validate!([]).learning == nil
+      assert Options.validate!(learning: []).learning == %{}
+    end
+
+    test "bad learning options name the field" do
+      bad = [
+        {[learning: :on], ":learning"},
+        {[learning: [enabeld: true]], ~s("enabeld" is not a learning option)},
+        {[learning: [enabled: "yes"]], ":learning.enabled"},
+        {[learning: [pipelines: [:x]]], ":learning.pipelines"},
+        {[learning: [pipelines: %{"p" => [training_data: @data]}]], ":learning.pipelines.p.path"},
+        {[learning: [pipelines: %{"p" => [path: "/nope.yaml"]}]], "no such file: /nope.yaml"},
+        {[learning: [pipelines: %{"p" => [path: @yaml, training_data: "/nope"]}]],
+         ":learning.pipelines.p.training_data"},
+        {[learning: [schedule: "daily"]], ":learning.schedule"},
+        {[learning: [example_threshold: "8"]], ":learning.example_threshold"},
+        {[data_dir: ""], ":data_dir"}
+      ]
+
+      for {opts, msg} <- bad do
+        e = assert_raise ArgumentError, fn -> Options.validate!(opts) end
+        assert e.message =~ msg, "#{inspect(opts)}: #{e.message}"
+      end
+    end
+  end
 end

@@ -41,8 +41,8 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
     GenServer.call(forwarder, :stats)
   end
 
-  @doc "Flushes what is buffered now (returns once written or the port is busy/absent)."
-  def flush(forwarder), do: GenServer.call(forwarder, :flush)
+  @doc "Flushes what is buffered now (returns once written to the port, waiting while it is busy; at once when there is no sidecar)."
+  def flush(forwarder, timeout \\ 5_000), do: GenServer.call(forwarder, :flush, timeout)
 
   ## Emitter side: runs in the emitting process
 
@@ -160,7 +160,10 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
      }, state}
   end
 
-  def handle_call(:flush, _from, state), do: {:reply, :ok, flush_now(state)}
+  # An explicit flush waits for a busy port (a blocking write) instead of leaving events
+  # buffered: the caller (flush_telemetry/2) follows it with telemetry/flush, which only
+  # covers what was written before it.
+  def handle_call(:flush, _from, state), do: {:reply, :ok, flush_now(state, true)}
 
   @impl true
   def terminate(_reason, state) do
@@ -181,9 +184,11 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
 
   ## Flushing
 
-  defp flush_now(%{port: nil} = state), do: rearm(state)
+  defp flush_now(state, force \\ false)
 
-  defp flush_now(state) do
+  defp flush_now(%{port: nil} = state, _force), do: rearm(state)
+
+  defp flush_now(state, force) do
     dropped = :atomics.get(state.counter, @dropped)
 
     if state.n == 0 and dropped == 0 do
@@ -192,11 +197,11 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
       {batch, rest, k} = take(state)
       :atomics.sub(state.counter, @dropped, dropped)
 
-      if write(state.port, frame(batch, dropped)) do
+      if write(state.port, frame(batch, dropped), force) do
         :atomics.sub(state.counter, @inflight, k)
         :atomics.add(state.counter, @sent_total, k)
         state = %{state | buf: rest, n: state.n - k}
-        if state.n > 0, do: flush_now(state), else: state
+        if state.n > 0, do: flush_now(state, force), else: state
       else
         # Port busy or gone: keep the events (bounded by the counter), retry on the next tick.
         :atomics.add(state.counter, @dropped, dropped)
@@ -304,8 +309,10 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
   defp value_io(v) when is_atom(v), do: key_io(v)
   defp value_io(_), do: throw(:slow)
 
-  defp write(port, frame) do
-    :erlang.port_command(port, frame, [:nosuspend])
+  defp write(port, frame, force) do
+    if force,
+      do: :erlang.port_command(port, frame),
+      else: :erlang.port_command(port, frame, [:nosuspend])
   rescue
     ArgumentError -> false
   end
