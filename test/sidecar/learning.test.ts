@@ -1,10 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LM } from '../../src/lm/types.js';
 import { ROOT } from '../wire/support/build.js';
-import type { FakeElixir } from '../support/fake_elixir.js';
-import { referenceExecutor } from '../pipeline/helpers.js';
+import { serveReferenceExecutions, type FakeElixir } from '../support/fake_elixir.js';
 import { initialize, sidecar, tempDataDir } from './telemetry_helpers.js';
 
 // The learner end to end through the real sidecar: a pipeline registered at initialize, a
@@ -17,25 +15,6 @@ const DATA = join(ROOT, 'examples/code_analysis/training_data');
 let e: FakeElixir;
 let dir: string;
 
-function serveExecutions(x: FakeElixir): void {
-  x.on('pipeline/execute', async (params) => {
-    const lm: LM = {
-      provider: 'sidecar',
-      model: params.context.lm,
-      generate: async (messages, options) => {
-        const r = await x.request('lm/generate', {
-          messages,
-          lm: params.context.lm,
-          runId: params.context.runId,
-          ...(options?.rolloutId !== undefined ? { options: { rolloutId: options.rolloutId } } : {}),
-        });
-        if (r.error) throw new Error(r.error.message);
-        return r.result;
-      },
-    };
-    return referenceExecutor(lm)(params.config, params.inputs, params.context);
-  });
-}
 
 const learningOptions = (guard: Record<string, unknown> = { margin: 0 }) => ({
   learning: {
@@ -67,7 +46,7 @@ afterEach(async () => {
 describe('the learner over the wire', () => {
   it('re-optimizes a registered pipeline, promotes a real improvement and serves the new config', async () => {
     e = sidecar(dir);
-    serveExecutions(e);
+    serveReferenceExecutions(e);
     const init = await initialize(e, learningOptions());
     expect(init.capabilities.methods).toEqual(
       expect.arrayContaining(['telemetry/events', 'telemetry/flush', 'telemetry/export', 'learning/config', 'learning/optimize']),
@@ -128,7 +107,7 @@ describe('the learner over the wire', () => {
     // the promoted config survives a restart
     await e.close();
     e = sidecar(dir);
-    serveExecutions(e);
+    serveReferenceExecutions(e);
     await initialize(e, learningOptions());
     const again = await e.request('learning/config', { pipeline: 'code_analysis' });
     expect(again.result).toMatchObject({ version: 1, config: c.result.config });
@@ -141,7 +120,7 @@ describe('the learner over the wire', () => {
 
   it('keeps the current config when the candidate does not clear the margin', async () => {
     e = sidecar(dir);
-    serveExecutions(e);
+    serveReferenceExecutions(e);
     await initialize(e, learningOptions({ margin: 10 }));
     const r = await e.request('learning/optimize', { pipeline: 'code_analysis' });
     expect(r.error).toBeUndefined();
@@ -157,7 +136,7 @@ describe('the learner over the wire', () => {
     const job = { registeredAt: eightDaysAgo, lastScheduledFor: null, lastStartedAt: null, lastFinishedAt: null, lastOutcome: null, lastError: null, runs: 0, missedRuns: 0, skippedWhileRunning: 0 };
     writeFileSync(join(dir, 'learning', 'scheduler.json'), JSON.stringify({ version: 1, jobs: { weekly: job } }));
     e = sidecar(dir);
-    serveExecutions(e);
+    serveReferenceExecutions(e);
     const opts = learningOptions();
     opts.learning.schedule = { timeZone: 'UTC', daily: null, weekly: '0 3 * * 0', feedback: null } as never;
     await initialize(e, opts);
@@ -176,7 +155,7 @@ describe('the learner over the wire', () => {
 
   it('runs a full re-optimization (MIPROv2, auto light) when asked', async () => {
     e = sidecar(dir);
-    serveExecutions(e);
+    serveReferenceExecutions(e);
     const opts = learningOptions();
     delete (opts.learning.pipelines.code_analysis as { optimizer?: unknown }).optimizer;
     await initialize(e, opts);

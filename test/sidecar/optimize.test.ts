@@ -2,10 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LM } from '../../src/lm/types.js';
 import { ROOT } from '../wire/support/build.js';
-import { FakeElixir } from '../support/fake_elixir.js';
-import { referenceExecutor } from '../pipeline/helpers.js';
+import { FakeElixir, serveReferenceExecutions } from '../support/fake_elixir.js';
 
 // `optimize` and `evaluate` through the real sidecar process: every candidate execution is a
 // `pipeline/execute` callback, answered here the way the Elixir Reference executor does,
@@ -16,30 +14,11 @@ const DATA = join(ROOT, 'examples/code_analysis/training_data');
 let elixir: FakeElixir;
 let out: string;
 
-function serveExecutions(e: FakeElixir): void {
-  e.on('pipeline/execute', async (params) => {
-    const lm: LM = {
-      provider: 'sidecar',
-      model: params.context.lm,
-      generate: async (messages, options) => {
-        const r = await e.request('lm/generate', {
-          messages,
-          lm: params.context.lm,
-          runId: params.context.runId,
-          ...(options?.rolloutId !== undefined ? { options: { rolloutId: options.rolloutId } } : {}),
-        });
-        if (r.error) throw new Error(r.error.message);
-        return r.result;
-      },
-    };
-    return referenceExecutor(lm)(params.config, params.inputs, params.context);
-  });
-}
 
 beforeEach(async () => {
   out = mkdtempSync(join(tmpdir(), 'elexirion-optimize-'));
   elixir = new FakeElixir();
-  serveExecutions(elixir);
+  serveReferenceExecutions(elixir);
   await elixir.initialize();
 });
 

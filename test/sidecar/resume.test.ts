@@ -2,10 +2,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LM } from '../../src/lm/types.js';
 import { ROOT } from '../wire/support/build.js';
-import { FakeElixir } from '../support/fake_elixir.js';
-import { referenceExecutor } from '../pipeline/helpers.js';
+import { FakeElixir, serveReferenceExecutions } from '../support/fake_elixir.js';
 
 // A run killed with the sidecar (kill -9) resumes from its journal when started again with the
 // same run id and output directory, skips finished work, and ends with the same program as a
@@ -13,21 +11,8 @@ import { referenceExecutor } from '../pipeline/helpers.js';
 const started: FakeElixir[] = [];
 
 function elixirPeer(delayMs = 0): FakeElixir {
-  const e = new FakeElixir();
+  const e = serveReferenceExecutions(new FakeElixir(), { delayMs });
   started.push(e);
-  e.on('pipeline/execute', async (params) => {
-    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
-    const lm: LM = {
-      provider: 'sidecar',
-      model: params.context.lm,
-      generate: async (messages) => {
-        const r = await e.request('lm/generate', { messages, lm: params.context.lm, runId: params.context.runId });
-        if (r.error) throw new Error(r.error.message);
-        return r.result;
-      },
-    };
-    return referenceExecutor(lm)(params.config, params.inputs, params.context);
-  });
   return e;
 }
 

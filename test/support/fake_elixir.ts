@@ -7,6 +7,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { frame, StrictFrameReader } from '../wire/support/frames.js';
 import { CLI, ROOT, ensureBuilt } from '../wire/support/build.js';
+import type { LM } from '../../src/lm/types.js';
+import { referenceExecutor } from '../pipeline/helpers.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -99,4 +101,35 @@ export class FakeElixir {
       (err: Error) => this.send({ jsonrpc: '2.0', id: msg.id, error: { code: -32603, message: err.message } }),
     );
   }
+}
+
+/**
+ * Answers `pipeline/execute` the way elixir_client's Reference executor does: each LLM step is
+ * one `lm/generate` back to the sidecar, tagged with the run id and carrying the fresh-sample
+ * hints (rolloutId, temperature) of the execution context. `delayMs` slows every execution.
+ */
+export function serveReferenceExecutions(e: FakeElixir, opts: { delayMs?: number } = {}): FakeElixir {
+  e.on('pipeline/execute', async (params) => {
+    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    const { context } = params;
+    const options: Record<string, unknown> = {};
+    if (context.rolloutId !== undefined) options.rolloutId = context.rolloutId;
+    if (context.temperature !== undefined) options.temperature = context.temperature;
+    const lm: LM = {
+      provider: 'sidecar',
+      model: context.lm,
+      generate: async (messages) => {
+        const r = await e.request('lm/generate', {
+          messages,
+          lm: context.lm,
+          runId: context.runId,
+          ...(Object.keys(options).length ? { options } : {}),
+        });
+        if (r.error) throw new Error(r.error.message);
+        return r.result;
+      },
+    };
+    return referenceExecutor(lm)(params.config, params.inputs, context);
+  });
+  return e;
 }
