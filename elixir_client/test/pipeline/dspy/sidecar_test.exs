@@ -200,6 +200,12 @@ defmodule Pipeline.DSPy.SidecarTest do
     assert is_number(score)
     assert :counters.get(counter, 1) > n
   end
+end
+
+defmodule Pipeline.DSPy.CrashLatencyTest do
+  # Timed: runs with no other test module alongside it (async: false), so the figure is the
+  # client's reaction to the dead Port, not the 2-core machine's scheduling of other suites.
+  use Pipeline.DSPy.SidecarCase, async: false
 
   test "kill -9 mid-optimize: the caller gets :sidecar_exited within 100 ms" do
     # a slowed-down executor keeps the run going for seconds
