@@ -108,10 +108,14 @@ export abstract class Module {
     return copyValue(this, new Map()) as this;
   }
 
-  /** A deep copy with every predictor's demos cleared. */
+  /**
+   * A deep copy with every predictor's demos cleared, except those of compiled sub-modules:
+   * DSPy keeps those frozen (reset_copy resets `named_parameters()`, which skips them), so an
+   * optimizer compiling a program around a pre-compiled part leaves that part's demos alone.
+   */
   resetCopy(): this {
     const copy = this.deepCopy();
-    for (const p of copy.predictors({ includeCompiled: true })) p.reset();
+    for (const p of copy.predictors()) p.reset();
     copy.compiled = false;
     return copy;
   }

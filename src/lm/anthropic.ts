@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
-import { observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
+import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { parseRetryAfterMs } from './rate_limiter.js';
 import type { ChatMessage, GenerateOptions, LMResponse } from './types.js';
 
@@ -65,6 +65,11 @@ export class AnthropicLM implements ProviderLM {
   constructor(private readonly opts: AnthropicLMOptions) {
     this.model = opts.model;
     this.logger = (opts.logger ?? lmLogger()).child({ provider: 'anthropic', model: opts.model });
+  }
+
+  /** The configured sampling defaults (only those set): part of the cache key. */
+  get defaultOptions(): Pick<GenerateOptions, 'temperature' | 'maxTokens' | 'stop'> {
+    return configuredDefaults(this.opts);
   }
 
   private getClient(): Anthropic {

@@ -72,14 +72,23 @@ export class ManagedLM implements LM {
     return this.meter.usage;
   }
 
-  /** The cache key of a request (sha256 hex; no credentials in it). */
+  /**
+   * The cache key of a request (sha256 hex; no credentials in it). The options are the ones the
+   * provider will use: a call's own, else the provider's configured defaults (an LM configured
+   * with maxTokens 256 must not be served answers cached under maxTokens 4096).
+   */
   cacheKey(messages: ChatMessage[], options: GenerateOptions = {}): string {
+    const effective: GenerateOptions = { ...options };
+    for (const [k, v] of Object.entries(this.inner.defaultOptions ?? {})) {
+      const key = k as 'temperature' | 'maxTokens' | 'stop';
+      if (effective[key] === undefined && v !== undefined) (effective as Record<string, unknown>)[key] = v;
+    }
     return requestKey({
       provider: this.inner.provider,
       model: this.inner.model,
       ...(this.inner.endpoint !== undefined ? { endpoint: this.inner.endpoint } : {}),
       messages,
-      options,
+      options: effective,
     });
   }
 

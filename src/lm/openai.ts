@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { sleep } from '../util/sleep.js';
 import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
-import { observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
+import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { exhaustedResetMs, parseRetryAfterMs } from './rate_limiter.js';
 import type { ChatMessage, GenerateOptions, LMResponse } from './types.js';
 
@@ -82,6 +82,11 @@ export class OpenAICompatibleLM implements ProviderLM {
     this.url = `${this.endpoint}/chat/completions`;
     this.fetchFn = observingFetch(opts.fetch ?? globalThis.fetch, opts.onResponse);
     this.logger = (opts.logger ?? lmLogger()).child({ provider: 'openai', model: opts.model });
+  }
+
+  /** The configured sampling defaults (only those set): part of the cache key. */
+  get defaultOptions(): Pick<GenerateOptions, 'temperature' | 'maxTokens' | 'stop'> {
+    return configuredDefaults(this.opts);
   }
 
   async generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<LMResponse> {

@@ -1,7 +1,7 @@
 /**
  * What a provider may tell `ManagedLM` beyond the fixed `LM` interface.
  */
-import type { LM } from './types.js';
+import type { GenerateOptions, LM } from './types.js';
 
 /** Called with every HTTP response a provider receives, retried attempts included. */
 export type ResponseObserver = (status: number, headers: Headers) => void;
@@ -11,6 +11,20 @@ export interface ProviderLM extends LM {
   readonly billable?: boolean;
   /** Credential-free endpoint identity that changes completions (part of the cache key). */
   readonly endpoint?: string;
+  /**
+   * Sampling defaults the provider was configured with and applies when a call gives none
+   * (temperature, maxTokens, stop): they change completions, so they are part of the cache key.
+   */
+  readonly defaultOptions?: Pick<GenerateOptions, 'temperature' | 'maxTokens' | 'stop'>;
+}
+
+/** The sampling defaults set in a provider's options (unset ones left out, so keys stay stable). */
+export function configuredDefaults(o: { temperature?: number; maxTokens?: number; stop?: string[] }): Pick<GenerateOptions, 'temperature' | 'maxTokens' | 'stop'> {
+  return {
+    ...(o.temperature !== undefined ? { temperature: o.temperature } : {}),
+    ...(o.maxTokens !== undefined ? { maxTokens: o.maxTokens } : {}),
+    ...(o.stop !== undefined ? { stop: o.stop } : {}),
+  };
 }
 
 /** Wraps a fetch so `observe` sees each response's status and headers before the caller. */

@@ -77,8 +77,9 @@ export function metricPasses(value: unknown, threshold: number | undefined): boo
   return Boolean(value);
 }
 
+/** Identity of an example for demo removal: DSPy compares the field dicts, whatever their key order. */
 function exampleKey(e: Example): string {
-  return JSON.stringify(e.toDict());
+  return canonicalJson(e.toDict());
 }
 
 /**

@@ -88,7 +88,9 @@ export async function runOrdered<R>(
 
     const settle = (index: number, outcome: Settled<R>) => {
       inFlight -= 1;
-      if (!outcome.ok && opts.isFatal?.(outcome.error)) {
+      // Once a commit has ended the run, the tasks still in flight are never committed: a stop
+      // error one of them meets (budget, abort of the speculation) must not fail a finished run.
+      if (!outcome.ok && !stopped && opts.isFatal?.(outcome.error)) {
         if (!failure) failure = { error: outcome.error };
         stopped = true;
       }

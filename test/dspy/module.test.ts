@@ -96,6 +96,17 @@ describe('deepCopy / resetCopy', () => {
     expect(prog.analyze.predict.demos).toHaveLength(1);
   });
 
+  it('resetCopy leaves the demos of a compiled (frozen) sub-module alone, as DSPy does', () => {
+    const prog = new Pipeline();
+    prog.inner.p.demos = [new Example({ x: 'frozen', out: 'kept' })];
+    prog.inner.compiled = true;
+    prog.analyze.predict.demos = [new Example({ x: '1', out: '2' })];
+    const reset = prog.resetCopy();
+    expect(reset.analyze.predict.demos).toHaveLength(0);
+    expect(reset.inner.p.demos.map((d) => d.get('x'))).toEqual(['frozen']);
+    expect(reset.inner.compiled).toBe(true);
+  });
+
   it('keeps shared sub-objects shared inside the copy', () => {
     const prog = new Pipeline();
     prog.steps[1] = prog.steps[0]!;

@@ -61,6 +61,22 @@ describe('cache key', () => {
     const o3 = managed(new OpenAICompatibleLM({ baseURL: 'http://127.0.0.1:2/v1', model: 'm', logger: quiet }));
     expect(o3.cacheKey(base)).not.toBe(o1.cacheKey(base));
   });
+
+  it('includes the sampling defaults the provider was configured with (they change completions)', () => {
+    const plain = anth('claude-haiku-4-5', 'k');
+    const short = managed(new AnthropicLM({ model: 'claude-haiku-4-5', apiKey: 'k', maxTokens: 256, logger: quiet }));
+    const hot = managed(new AnthropicLM({ model: 'claude-haiku-4-5', apiKey: 'k', temperature: 1, logger: quiet }));
+    expect(short.cacheKey(base)).not.toBe(plain.cacheKey(base));
+    expect(hot.cacheKey(base)).not.toBe(plain.cacheKey(base));
+    // A default is what the call would send anyway: same key as giving it explicitly.
+    expect(short.cacheKey(base)).toBe(plain.cacheKey(base, { maxTokens: 256 }));
+    // A call's own option wins over the default.
+    expect(short.cacheKey(base, { maxTokens: 10 })).toBe(plain.cacheKey(base, { maxTokens: 10 }));
+    const o = (extra: { maxTokens?: number; stop?: string[] }) =>
+      managed(new OpenAICompatibleLM({ baseURL: 'http://127.0.0.1:1/v1', model: 'm', logger: quiet, ...extra }));
+    expect(o({ maxTokens: 64 }).cacheKey(base)).not.toBe(o({}).cacheKey(base));
+    expect(o({ stop: ['###'] }).cacheKey(base)).not.toBe(o({}).cacheKey(base));
+  });
 });
 
 describe('ManagedLM with a cache', () => {

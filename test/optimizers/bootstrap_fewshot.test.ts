@@ -92,6 +92,29 @@ describe('BootstrapFewShot', () => {
     expect(await run(8)).toBe(seq);
   });
 
+  it('runs the teacher on each example with that example removed from its own demos (key order does not matter)', async () => {
+    const trainset = qa(4);
+    const leaks: string[] = [];
+    const dummy = DummyLM.bySubstring(Object.fromEntries(trainset.map((e) => [e.get('question') as string, { answer: e.get('answer') }])));
+    const gen = dummy.generate.bind(dummy);
+    dummy.generate = (messages, o) => {
+      const asked = /Q\d{3}\?/.exec(messages[messages.length - 1]!.content)![0];
+      // A demo (any message before the final request) that shows the question being asked is a leak.
+      if (messages.slice(0, -1).some((m) => m.content.includes(asked))) leaks.push(asked);
+      return gen(messages, o);
+    };
+    settings.configure({ lm: dummy });
+    // Labeled demos given to the teacher by BootstrapFewShot itself ...
+    await new BootstrapFewShot({ maxBootstrappedDemos: 4, maxLabeledDemos: 4 }).compile(new QA(), { trainset, metric: exact });
+    // ... and by the user, on a compiled teacher whose demos list the fields in another order.
+    const teacher = new QA();
+    teacher.predict.demos = trainset.map((e) => new Example({ answer: e.get('answer'), question: e.get('question') }));
+    teacher.compiled = true;
+    const { program } = await new BootstrapFewShot({ maxBootstrappedDemos: 4, maxLabeledDemos: 4 }).compile(new QA(), { trainset, teacher, metric: exact });
+    expect(leaks).toEqual([]);
+    expect(program.predict.demos.filter((d) => d.get('augmented'))).toHaveLength(4);
+  });
+
   it('uses a fresh rollout for rounds after the first', async () => {
     const seen: unknown[] = [];
     const dummy = DummyLM.bySubstring({ 'Q000?': { answer: 'nope' } });

@@ -63,6 +63,29 @@ describe('MIPROv2', () => {
     expect(instr === new QA().predict.signature.instructions || instr.startsWith('proposed_instruction-')).toBe(true);
   });
 
+  it('the baseline (candidate 0) runs the original instruction, and only it is kept when only it works', async () => {
+    const original = new QA().predict.signature.instructions;
+    const task = oracle(22);
+    const gen = task.dummy.generate.bind(task.dummy);
+    const systems: string[] = [];
+    // Right answers only under the original instruction: a proposal in slot 0 would score 0.
+    task.dummy.generate = async (messages, o) => {
+      const system = messages[0]!.content;
+      systems.push(system);
+      const r = await gen(messages, o);
+      return system.includes(original) ? r : { ...r, text: '[[ ## answer ## ]]\nno idea\n\n[[ ## completed ## ]]' };
+    };
+    settings.configure({ lm: task.lm });
+    const prompt = followLM();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 6, promptModel: prompt, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { report, program } = await opt.compile(new QA(), { ...data, metric: exact, seed: 1 });
+    expect(report.trials[0]!.kind).toBe('baseline');
+    expect(report.baselineScore).toBe(100);
+    expect(program.predict.signature.instructions).toBe(original);
+    // The other candidates were proposed (and tried): some task calls ran without the original.
+    expect(systems.some((s) => !s.includes(original))).toBe(true);
+  });
+
   it('dryRun estimates calls (and cost for a priced LM) without spending anything', async () => {
     const inner = DummyLM.followExamples();
     const priced = new ManagedLM(Object.assign(inner, { model: 'claude-haiku-4-5' }), { cache: false, prices: new PriceTable() });

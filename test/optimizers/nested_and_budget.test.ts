@@ -60,4 +60,22 @@ describe('budgets', () => {
     expect(report.bestScore).toBeGreaterThanOrEqual(report.baselineScore as number);
     expect(program.compiled).toBe(true);
   });
+
+  it("MIPROv2's prompt-model calls (dataset summary, proposals) count toward the run's budget", async () => {
+    const task = oracle(22);
+    settings.configure({ lm: task.lm });
+    const prompt = followLM();
+    // Zero-shot, 3 candidates: 2 summary calls + 2 proposals before any task call.
+    const { report } = await new MIPROv2({ auto: null, numCandidates: 3, numTrials: 2, promptModel: prompt, maxBootstrappedDemos: 0, maxLabeledDemos: 0 }).compile(new QA(), {
+      trainset: qa(10),
+      valset: qa(12, 10),
+      metric: exact,
+      budget: { maxCalls: 3 },
+    });
+    expect(report.cutShort).toBe(true);
+    expect(report.cutShortReason).toMatch(/budget/);
+    expect(prompt.usage.snapshot().calls).toBe(3);
+    expect(task.dummy.calls).toBe(0);
+    expect(report.usage.calls).toBe(3);
+  });
 });

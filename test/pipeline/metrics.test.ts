@@ -1,7 +1,9 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { Example, Prediction } from '../../src/dspy/index.js';
+import { Example, Prediction, settings } from '../../src/dspy/index.js';
+import { BudgetExceededError } from '../../src/lm/budget.js';
+import { LMError } from '../../src/lm/errors.js';
 import type { ChatMessage, LM, LMResponse } from '../../src/lm/types.js';
 import {
   CodeAnalysisEvaluator,
@@ -107,6 +109,24 @@ describe('composite metric', () => {
     expect(await compositeMetric([rejecting], { logger })(example, prediction)).toBe(false);
     expect(() => compositeMetric([])).toThrow(/at least one/);
   });
+
+  it('lets a budget or abort stop through instead of scoring it as a fail (the run must stop, not journal a false fail)', async () => {
+    const { logger } = captureLogger();
+    const overBudget = () => {
+      throw new BudgetExceededError('calls', 3, 3);
+    };
+    await expect(compositeMetric([{ name: 'judge', metric: overBudget }], { logger })(example, prediction)).rejects.toBeInstanceOf(BudgetExceededError);
+    const aborted = () => {
+      throw new LMError('aborted', { kind: 'aborted', provider: 'dummy' });
+    };
+    await expect(compositeMetric([aborted], { logger })(example, prediction)).rejects.toThrow(/aborted/);
+    const ac = new AbortController();
+    ac.abort();
+    const failsAfterAbort = () => {
+      throw new Error('socket closed');
+    };
+    await expect(settings.context({ signal: ac.signal }, () => compositeMetric([failsAfterAbort], { logger })(example, prediction))).rejects.toThrow(/socket closed/);
+  });
 });
 
 describe('deterministic metrics', () => {
@@ -124,6 +144,17 @@ describe('deterministic metrics', () => {
     const pred = new Prediction({ findings: '- Agent started without supervision\n- No error handling for Agent.start_link' });
     expect(m(example, pred)).toBe(true);
     expect(getMetric('findings_f1')(example, pred)).toBeCloseTo(1);
+  });
+
+  it('findings F1 fails closed when the prediction has no findings field, even against an expected empty list', () => {
+    const clean = new Example({ code: 'ok', expected_output: { findings: [], severity: 'low' } }).withInputs('code');
+    const garbage = new Prediction({ pipeline_result: { status: 'ok', steps: {}, output: 'I could not analyse this.' } });
+    expect(getMetric('findings_f1')(clean, garbage)).toBe(0);
+    expect(getMetric('findings_f1', { passAt: 0.5 })(clean, garbage)).toBe(false);
+    // An honest empty list still matches an expected empty list.
+    expect(getMetric('findings_f1')(clean, new Prediction({ findings: [] }))).toBe(1);
+    // A misnamed field (absent from the expected output) passes nothing.
+    expect(getMetric('findings_f1', { field: 'issues' })(clean, new Prediction({ findings: [] }))).toBe(0);
   });
 
   it('exact match per field or whole, valid JSON', () => {

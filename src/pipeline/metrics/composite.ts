@@ -1,10 +1,11 @@
 /**
  * The seed's composite metric: every member must pass. A member that throws counts as a fail
  * (and is logged, with its name, to stderr); the others still run, so each failure is logged.
+ * A stop (budget reached, run aborted) is not a fail: it propagates, so the run stops cleanly.
  * A boolean result passes when true; a numeric one when it is at least the member's
  * `threshold` (default 0.7, i.e. a judge's 7/10 in score mode). Returns a boolean.
  */
-import type { Metric } from '../../dspy/index.js';
+import { settings, type Metric } from '../../dspy/index.js';
 import { pipelineLogger, type Logger } from '../log.js';
 
 export interface CompositeMember {
@@ -21,6 +22,14 @@ export function memberPassed(value: unknown, threshold = DEFAULT_MEMBER_THRESHOL
   return false;
 }
 
+/** Errors that end a run rather than judge a prediction: budget reached, run aborted. */
+export function isStopError(err: unknown): boolean {
+  const e = err as { name?: unknown; kind?: unknown } | null | undefined;
+  if (e?.name === 'BudgetExceededError' || e?.name === 'AbortError') return true;
+  if (e?.name === 'LMError' && e.kind === 'aborted') return true;
+  return settings.current().signal?.aborted === true;
+}
+
 export function compositeMetric(members: Array<CompositeMember | Metric>, options: { logger?: Logger } = {}): Metric {
   const named: CompositeMember[] = members.map((m, i) => (typeof m === 'function' ? { name: `metric[${i}]`, metric: m } : m));
   if (named.length === 0) throw new Error('a composite metric needs at least one member');
@@ -31,6 +40,9 @@ export function compositeMetric(members: Array<CompositeMember | Metric>, option
         const value = await m.metric(example, prediction, trace);
         if (!memberPassed(value, m.threshold)) all = false;
       } catch (err) {
+        // A budget or abort stop is not a verdict on the prediction: it ends the run, so it must
+        // reach the optimizer (else a bootstrap journals a false fail that a resume never retries).
+        if (isStopError(err)) throw err;
         all = false;
         (options.logger ?? pipelineLogger()).warn(
           { metric: m.name, err: { name: (err as Error)?.name, message: (err as Error)?.message ?? String(err) } },

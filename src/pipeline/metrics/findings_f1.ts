@@ -11,7 +11,8 @@
  * their token sets, 2|A∩B|/(|A|+|B|), is at least `similarity` (default 0.5). Items are paired
  * one-to-one, greedily from the most similar pair down (ties by position), so one verbose
  * finding cannot match several expected ones. precision = pairs/predicted, recall =
- * pairs/expected; both lists empty scores 1, exactly one empty scores 0.
+ * pairs/expected; both lists empty scores 1, exactly one empty scores 0. A prediction (or an
+ * expected output) without the field scores 0: unparseable output never passes.
  *
  * With `passAt` the metric returns `f1 >= passAt` (a boolean) instead of the score.
  */
@@ -110,8 +111,13 @@ export function findingsF1Score(predicted: string[], expected: string[], similar
 export function findingsF1(options: FindingsF1Options = {}): Metric {
   const field = options.field ?? 'findings';
   return (example, prediction) => {
-    const expected = findingItems(expectedOutputOf(example)[field]);
-    const predicted = findingItems(predictedOutputOf(prediction)[field]);
+    const expectedValue = expectedOutputOf(example)[field];
+    const predictedValue = predictedOutputOf(prediction)[field];
+    // Fail closed: a prediction without the field (unparseable output) must not score as an
+    // empty list matching an expected empty list, nor may an example lacking the field.
+    if (expectedValue === undefined || predictedValue === undefined) return options.passAt === undefined ? 0 : false;
+    const expected = findingItems(expectedValue);
+    const predicted = findingItems(predictedValue);
     const { f1 } = findingsF1Score(predicted, expected, options.similarity ?? 0.5);
     return options.passAt === undefined ? f1 : f1 >= options.passAt;
   };
