@@ -33,6 +33,11 @@ defmodule Pipeline.DSPy do
   `:sidecar_exited`) should monitor `Process.whereis(Pipeline.DSPy.connection(server))`.
   Notifications (`notify/3`) sent while the sidecar is not ready are dropped.
 
+  A request belongs to the process that made it (as a `GenServer.call/3` or a `Task.async/1`
+  does): if that process exits before the answer, the request is dropped and the sidecar gets
+  `$/cancelRequest` (a run nobody can receive the result of stops spending). Start a
+  long-lived process to own runs that must outlive their starter.
+
   `cancel/2` stops such a run: the caller gets `{:dspy_result, ref, {:error, %{reason: :cancelled}}}`
   at once and the sidecar gets `$/cancelRequest`.
 
@@ -68,8 +73,8 @@ defmodule Pipeline.DSPy do
 
   @doc false
   def child_spec(opts) do
-    opts = if is_list(opts), do: opts, else: []
-    name = Keyword.get(opts, :name, __MODULE__)
+    # not a keyword list: start_link/1 raises naming it (it was silently replaced by [])
+    name = if Keyword.keyword?(opts), do: Keyword.get(opts, :name, __MODULE__), else: __MODULE__
     %{id: {__MODULE__, name}, start: {__MODULE__, :start_link, [opts]}, type: :supervisor}
   end
 
@@ -234,12 +239,32 @@ defmodule Pipeline.DSPy do
   """
   @spec flush_telemetry(server, keyword) :: result
   def flush_telemetry(server \\ __MODULE__, opts \\ []) do
-    case Process.whereis(forwarder(server)) do
-      nil -> :ok
-      pid -> Pipeline.DSPy.Telemetry.Forwarder.flush(pid, timeout(server, opts))
-    end
+    t = timeout(server, opts)
 
-    request(server, "telemetry/flush", %{}, opts)
+    flushed =
+      case Process.whereis(forwarder(server)) do
+        nil ->
+          :ok
+
+        pid ->
+          try do
+            Pipeline.DSPy.Telemetry.Forwarder.flush(pid, t)
+          catch
+            # the port stayed busy: an error to return, not an exit of the caller
+            :exit, {:timeout, _} ->
+              {:error,
+               Error.new(
+                 :timeout,
+                 "telemetry/flush: the forwarder's buffer was not written within #{t} ms"
+               )}
+
+            # the forwarder is restarting: what it buffered is gone, flush the rest
+            :exit, _ ->
+              :ok
+          end
+      end
+
+    with :ok <- flushed, do: request(server, "telemetry/flush", %{}, opts)
   end
 
   ## Continuous learning
@@ -330,19 +355,51 @@ defmodule Pipeline.DSPy do
     on_progress = opts[:on_progress]
     server = opts[:server] || __MODULE__
 
-    with {:ok, ref} <-
-           Connection.request_async(
-             connection(server),
-             method,
-             params,
-             timeout(server, opts),
-             true
-           ) do
-      conn = Process.whereis(connection(server))
-      mon = if conn, do: Process.monitor(conn)
-      result = await(ref, mon, on_progress)
-      if mon, do: Process.demonitor(mon, [:flush])
-      result
+    # The process that takes the request is the one monitored (looked up once: a connection
+    # restarted in between would never answer, and the wait would have no end).
+    case Process.whereis(connection(server)) do
+      nil ->
+        {:error,
+         Error.new(:sidecar_exited, "#{method}: the Pipeline.DSPy connection is not running")}
+
+      conn ->
+        mon = Process.monitor(conn)
+
+        result =
+          with {:ok, ref} <-
+                 Connection.request_async(conn, method, params, timeout(server, opts), true) do
+            await_or_cancel(conn, ref, mon, on_progress)
+          end
+
+        Process.demonitor(mon, [:flush])
+        result
+    end
+  end
+
+  # An on_progress that raises (or throws, or exits) ends the wait: the run is cancelled and
+  # its remaining messages are dropped, so nothing keeps running or lands in the mailbox.
+  defp await_or_cancel(conn, ref, mon, on_progress) do
+    await(ref, mon, on_progress)
+  catch
+    kind, reason ->
+      stack = __STACKTRACE__
+
+      try do
+        GenServer.call(conn, {:cancel, ref})
+      catch
+        :exit, _ -> :ok
+      end
+
+      flush_run(ref)
+      :erlang.raise(kind, reason, stack)
+  end
+
+  defp flush_run(ref) do
+    receive do
+      {:dspy_progress, ^ref, _} -> flush_run(ref)
+      {:dspy_result, ^ref, _} -> flush_run(ref)
+    after
+      0 -> :ok
     end
   end
 

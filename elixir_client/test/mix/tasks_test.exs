@@ -48,6 +48,16 @@ defmodule Mix.Tasks.DSPyTasksTest do
 
       assert raises("dspy.optimize", ["--pipeline", yaml, "--training-data", dir, "stray"]) =~
                "unexpected argument"
+
+      # (a negative timeout used to reach the connection, crash it, and end in a MatchError)
+      assert raises("dspy.optimize", [
+               "--pipeline",
+               yaml,
+               "--training-data",
+               dir,
+               "--timeout-min",
+               "-1"
+             ]) =~ "--timeout-min must be >= 1"
     end
 
     test "progress line and score table render" do

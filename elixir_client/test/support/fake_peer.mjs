@@ -57,6 +57,12 @@ async function handle(msg) {
       const replies = await Promise.all(reqs.map((r) => r.promise));
       return reply(id, { replies });
     }
+    case 'test/cancel_outgoing': {
+      // $/cancelRequest for every pipeline/execute still waiting for Elixir's reply.
+      const ids = [...pending.keys()];
+      ids.forEach((i) => send({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: i } }));
+      return reply(id, { cancelled: ids.length });
+    }
     case 'test/call': {
       const r = request(params.method, params.params ?? {});
       return reply(id, { reply: await r.promise });
@@ -75,7 +81,14 @@ async function handle(msg) {
       return reply(id, { done: true });
     }
     case 'test/stats':
-      return reply(id, stats);
+      return reply(id, { ...stats, running: running.size });
+    case 'optimize': {
+      // A run that reports progress once, then runs until cancelled (or 30 s).
+      send({ jsonrpc: '2.0', method: '$/progress', params: { token: params.progressToken, value: { phase: 'baseline' } } });
+      const t = setTimeout(() => { running.delete(id); reply(id, { runId: 'fake' }); }, 30000);
+      running.set(id, t);
+      return;
+    }
     case 'test/log':
       send({ jsonrpc: '2.0', method: 'log', params: { level: 'warn', message: params.message } });
       return reply(id, {});

@@ -43,3 +43,17 @@ defmodule :telemetry do
     end
   end
 end
+
+# As with the real library, the handler table outlives every caller (here: a process that
+# never exits owns it), so a handler attached by a process that dies stays attached.
+owner = self()
+
+spawn(fn ->
+  :ets.new(:telemetry_stub, [:named_table, :public, :set])
+  send(owner, :telemetry_stub_ready)
+  Process.sleep(:infinity)
+end)
+
+receive do
+  :telemetry_stub_ready -> :ok
+end

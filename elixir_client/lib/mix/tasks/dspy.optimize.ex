@@ -50,6 +50,9 @@ defmodule Mix.Tasks.Dspy.Optimize do
     if (c = opts[:concurrency]) && c < 1,
       do: Mix.raise("mix dspy.optimize: --concurrency must be >= 1")
 
+    if (t = opts[:timeout_min]) && t < 1,
+      do: Mix.raise("mix dspy.optimize: --timeout-min must be >= 1")
+
     run_id = opts[:run_id] || new_run_id()
     server = CLI.start_instance!("dspy.optimize")
     Mix.shell().info("run id: #{run_id}  (resume an interrupted run with --run-id #{run_id})")
@@ -71,8 +74,12 @@ defmodule Mix.Tasks.Dspy.Optimize do
       ]
       |> Enum.reject(fn {_, v} -> is_nil(v) or v == false end)
 
-    {:ok, ref} = Pipeline.DSPy.optimize_async(pipeline, run_opts)
-    result = loop(ref)
+    result =
+      case Pipeline.DSPy.optimize_async(pipeline, run_opts) do
+        {:ok, ref} -> loop(ref)
+        {:error, _} = error -> error
+      end
+
     CLI.stop_instance()
 
     case result do

@@ -33,7 +33,10 @@ defmodule Pipeline.DSPy.Connection do
       Requests made during the restart wait for the new sidecar up to their own timeout.
     * **Stop**: `terminate/2` sends `shutdown`, waits up to 1 s for its answer, sends `exit`
       and closes the port. If the owner is killed or the BEAM dies, the port closes anyway:
-      the sidecar sees EOF on stdin and exits (it must exit within 1 s on stdin EOF).
+      the sidecar sees EOF on stdin and exits (it must exit within 1 s on stdin EOF). One
+      still running 2 s after this process closed its port (hung) is killed (`reap/1`).
+    * **Callers are monitored**: a request whose caller exits is dropped and cancelled on
+      the sidecar (`$/cancelRequest`).
     * **Callbacks from Node** (`pipeline/execute`) run in `Task.Supervisor` children (see
       `Pipeline.DSPy.Executor.run_request/3`): a few pre-started ones
       (`Pipeline.DSPy.Executor.Worker`, 4 per instance) take a job with one message, more
@@ -77,8 +80,10 @@ defmodule Pipeline.DSPy.Connection do
     next_job: 1,
     starting: 0,
     attempt: 0,
-    # id => %{reply_to, timer, sent, frame, token, ref}
+    # id => %{reply_to, timer, sent, frame, token, mon}
     pending: %{},
+    # monitor of the requesting process => id (a caller that dies cancels its request)
+    callers: %{},
     # async ref => id
     refs: %{},
     # progress token => {pid, ref}
@@ -97,7 +102,8 @@ defmodule Pipeline.DSPy.Connection do
 
   @doc false
   def request(conn, method, params, timeout) do
-    with {:ok, params_io} <- encode_params(params) do
+    with :ok <- check_timeout(method, timeout),
+         {:ok, params_io} <- encode_params(params) do
       call_timeout = if timeout == :infinity, do: :infinity, else: timeout + 5_000
 
       try do
@@ -116,7 +122,8 @@ defmodule Pipeline.DSPy.Connection do
   def request_async(conn, method, params, timeout, progress?) do
     ref = make_ref()
 
-    with {:ok, params_io} <- encode_params(params) do
+    with :ok <- check_timeout(method, timeout),
+         {:ok, params_io} <- encode_params(params) do
       try do
         :ok =
           GenServer.call(
@@ -138,6 +145,18 @@ defmodule Pipeline.DSPy.Connection do
       GenServer.cast(conn, {:notify, method, params_io})
     end
   end
+
+  # Checked here, in the caller: a bad value reaching Process.send_after/3 in the connection
+  # would crash it, failing every other caller's requests with it.
+  defp check_timeout(_method, t) when (is_integer(t) and t >= 0) or t == :infinity, do: :ok
+
+  defp check_timeout(method, t),
+    do:
+      {:error,
+       Error.new(
+         :invalid_argument,
+         "#{method}: timeout must be a non-negative integer (ms) or :infinity, got: #{inspect(t)}"
+       )}
 
   defp encode_params(nil), do: {:ok, nil}
 
@@ -338,6 +357,21 @@ defmodule Pipeline.DSPy.Connection do
     {:noreply, replenish(state)}
   end
 
+  # The process that made a request died before its answer: nobody wants the result, so the
+  # sidecar stops the work (an optimize run would otherwise go on spending for its whole
+  # timeout) and the entry goes.
+  def handle_info({:DOWN, mon, :process, _pid, _reason}, state)
+      when is_map_key(state.callers, mon) do
+    id = Map.fetch!(state.callers, mon)
+
+    case Map.fetch(state.pending, id) do
+      {:ok, %{sent: true}} -> send_notification(state, "$/cancelRequest", %{id: id})
+      _ -> :ok
+    end
+
+    {:noreply, finish(state, id, {:error, Error.new(:cancelled, "the caller exited")})}
+  end
+
   def handle_info({:execute_timeout, key}, state) do
     case stop_inbound(state, key) do
       {:ok, t, state} ->
@@ -393,6 +427,8 @@ defmodule Pipeline.DSPy.Connection do
       rescue
         _ -> :ok
       end
+
+      reap(state.os_pid)
     end
 
     :ok
@@ -546,7 +582,43 @@ defmodule Pipeline.DSPy.Connection do
       _ -> :ok
     end
 
+    reap(state.os_pid)
     sidecar_down(state, why)
+  end
+
+  # Closing the port closes the sidecar's stdin, on which it exits within 1 s (PROTOCOL.md
+  # §3). One that is hung (or a :command that ignores stdin) would live on as an orphan: a
+  # throwaway process kills it after a grace period, if it is still the same process (same
+  # start time in /proc, so a recycled pid is never hit; no /proc, no reaping).
+  @reap_after 2_000
+
+  defp reap(nil), do: :ok
+
+  defp reap(os_pid) do
+    case os_start_time(os_pid) do
+      nil ->
+        :ok
+
+      t0 ->
+        spawn(fn ->
+          Process.sleep(@reap_after)
+
+          if os_start_time(os_pid) == t0,
+            do: System.cmd("kill", ["-9", Integer.to_string(os_pid)], stderr_to_stdout: true)
+        end)
+
+        :ok
+    end
+  end
+
+  # Field 22 of /proc/PID/stat (the fields after the command name, which ends at the last ")").
+  defp os_start_time(os_pid) do
+    with {:ok, stat} <- File.read("/proc/#{os_pid}/stat"),
+         [{at, 1} | _] <- stat |> :binary.matches(")") |> Enum.reverse() do
+      stat |> binary_part(at + 2, byte_size(stat) - at - 2) |> String.split(" ") |> Enum.at(19)
+    else
+      _ -> nil
+    end
   end
 
   defp schedule_restart(state) do
@@ -584,8 +656,15 @@ defmodule Pipeline.DSPy.Connection do
     sent = state.status == :ready
     if sent, do: write(state, frame)
 
+    mon =
+      case reply_to do
+        {:call, {pid, _tag}} -> Process.monitor(pid)
+        {:async, pid, _ref} -> Process.monitor(pid)
+      end
+
     entry = %{
       reply_to: reply_to,
+      mon: mon,
       timer: timer,
       sent: sent,
       frame: if(sent, do: nil, else: frame),
@@ -595,7 +674,13 @@ defmodule Pipeline.DSPy.Connection do
     }
 
     {id,
-     %{state | next_id: id + 1, pending: Map.put(state.pending, id, entry), progress: progress}}
+     %{
+       state
+       | next_id: id + 1,
+         pending: Map.put(state.pending, id, entry),
+         callers: Map.put(state.callers, mon, id),
+         progress: progress
+     }}
   end
 
   defp token(id), do: "p#{id}"
@@ -618,6 +703,7 @@ defmodule Pipeline.DSPy.Connection do
 
       {entry, pending} ->
         if cancel_timer? and entry.timer, do: Process.cancel_timer(entry.timer)
+        Process.demonitor(entry.mon, [:flush])
 
         refs =
           case entry.reply_to do
@@ -633,7 +719,13 @@ defmodule Pipeline.DSPy.Connection do
         progress =
           if entry.token, do: Map.delete(state.progress, entry.token), else: state.progress
 
-        %{state | pending: pending, refs: refs, progress: progress}
+        %{
+          state
+          | pending: pending,
+            refs: refs,
+            progress: progress,
+            callers: Map.delete(state.callers, entry.mon)
+        }
     end
   end
 
@@ -650,7 +742,9 @@ defmodule Pipeline.DSPy.Connection do
 
   ## Incoming messages
 
-  defp dispatch(%{"id" => id} = msg, %{init_id: id} = state) when not is_map_key(msg, "method") do
+  # (init_id is nil once ready: an `id: null` error must not be taken for the handshake's reply)
+  defp dispatch(%{"id" => id} = msg, %{init_id: id} = state)
+       when is_integer(id) and not is_map_key(msg, "method") do
     Process.cancel_timer(state.init_timer)
 
     case msg do

@@ -62,13 +62,16 @@ defmodule Pipeline.DSPy.Telemetry do
     end
   end
 
-  @doc "Emits an event: `:telemetry.execute/3` when available, else straight to the forwarders."
+  @doc """
+  Emits an event: `:telemetry.execute/3` when available, else straight to the forwarders
+  (only the `events/0`, as with `:telemetry`, where the forwarders attach to those alone).
+  """
   @spec emit([atom], map, map) :: :ok
   def emit(event, measurements, metadata) do
-    if telemetry_available?() do
-      apply(:telemetry, :execute, [event, measurements, metadata])
-    else
-      Forwarder.dispatch(event, measurements, metadata)
+    cond do
+      telemetry_available?() -> apply(:telemetry, :execute, [event, measurements, metadata])
+      event in @events -> Forwarder.dispatch(event, measurements, metadata)
+      true -> :ok
     end
 
     :ok

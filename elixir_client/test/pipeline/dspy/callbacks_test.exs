@@ -72,7 +72,7 @@ defmodule Pipeline.DSPy.CallbacksTest do
         end
       )
 
-    assert {:ok, %{"replies" => [%{"error" => err}]}} = execute(name, %{count: 1, timeoutMs: 100})
+    assert {:ok, %{"replies" => [%{"error" => err}]}} = execute(name, %{count: 1, timeoutMs: 300})
     assert err["code"] == -32000
     assert err["data"]["reason"] == "timeout"
     assert_received {:task, pid}
@@ -90,13 +90,15 @@ defmodule Pipeline.DSPy.CallbacksTest do
         end
       )
 
-    assert {:ok, %{"replies" => replies}} = execute(name, %{count: 4, cancelAfterMs: 100})
-    assert Enum.map(replies, & &1["error"]["code"]) == [-32800, -32800, -32800, -32800]
+    {:ok, ref} = Pipeline.DSPy.request_async(name, "test/execute", %{count: 4}, timeout: 15_000)
 
-    for _ <- 1..4 do
-      assert_received {:task, pid}
-      refute Process.alive?(pid)
-    end
+    # cancel once all four are running (not after a fixed delay a loaded machine may miss)
+    pids = for _ <- 1..4, do: assert_receive({:task, pid}, 10_000) && pid
+    assert {:ok, %{"cancelled" => 4}} = Pipeline.DSPy.request(name, "test/cancel_outgoing", %{})
+
+    assert_receive {:dspy_result, ^ref, {:ok, %{"replies" => replies}}}, 10_000
+    assert Enum.map(replies, & &1["error"]["code"]) == [-32800, -32800, -32800, -32800]
+    for pid <- pids, do: refute(Process.alive?(pid))
   end
 
   test "unknown Node -> Elixir methods get -32601" do
@@ -176,32 +178,6 @@ defmodule Pipeline.DSPy.CallbacksTest do
     assert_receive {:dspy_result, ^ref, {:ok, %{"done" => true}}}, 1_000
   end
 
-  test "kill -9 of the Node process mid-request: callers get :sidecar_exited within 100 ms, next call works" do
-    {name, _} = start_fake()
-    os_pid = Pipeline.DSPy.sidecar_os_pid(name)
-    parent = self()
-
-    callers =
-      for _ <- 1..5 do
-        spawn_link(fn ->
-          r = Pipeline.DSPy.request(name, "test/sleep", %{ms: 10_000}, timeout: 20_000)
-          send(parent, {:done, System.monotonic_time(:millisecond), r})
-        end)
-      end
-
-    Process.sleep(100)
-    t_kill = System.monotonic_time(:millisecond)
-    kill9(os_pid)
-
-    for _ <- callers do
-      assert_receive {:done, t, {:error, %Error{reason: :sidecar_exited}}}, 1_000
-      assert t - t_kill <= 100, "error came #{t - t_kill} ms after kill -9"
-    end
-
-    assert :ok = Pipeline.DSPy.ping(name, 5_000)
-    assert Pipeline.DSPy.sidecar_os_pid(name) != os_pid
-  end
-
   test "log notifications go to Logger" do
     {name, _} = start_fake()
 
@@ -216,5 +192,48 @@ defmodule Pipeline.DSPy.CallbacksTest do
 
   defp wait_until(fun) do
     if fun.(), do: :ok, else: Process.sleep(2) && wait_until(fun)
+  end
+end
+
+defmodule Pipeline.DSPy.CallbacksCrashLatencyTest do
+  # Timed: runs with no other test module alongside it (async: false), so the figure is the
+  # client's reaction to the dead Port, not the 2-core machine's scheduling of other suites.
+  use Pipeline.DSPy.SidecarCase, async: false
+
+  test "kill -9 of the Node process mid-request: callers get :sidecar_exited within 100 ms, next call works" do
+    {name, _} = start_fake()
+    os_pid = Pipeline.DSPy.sidecar_os_pid(name)
+    parent = self()
+
+    callers =
+      for _ <- 1..5 do
+        spawn_link(fn ->
+          r = Pipeline.DSPy.request(name, "test/sleep", %{ms: 10_000}, timeout: 20_000)
+          send(parent, {:done, System.monotonic_time(:millisecond), r})
+        end)
+      end
+
+    # all five written and running in the peer (not a fixed sleep a loaded machine may miss)
+    wait_running(name, 5)
+    t_kill = System.monotonic_time(:millisecond)
+    kill9(os_pid)
+
+    for _ <- callers do
+      assert_receive {:done, t, {:error, %Error{reason: :sidecar_exited}}}, 1_000
+      assert t - t_kill <= 100, "error came #{t - t_kill} ms after kill -9"
+    end
+
+    assert :ok = Pipeline.DSPy.ping(name, 5_000)
+    assert Pipeline.DSPy.sidecar_os_pid(name) != os_pid
+  end
+
+  defp wait_running(name, n, left \\ 10_000) do
+    {:ok, %{"running" => r}} = Pipeline.DSPy.request(name, "test/stats", %{})
+
+    cond do
+      r >= n -> :ok
+      left <= 0 -> flunk("only #{r} of #{n} requests running in the peer")
+      true -> Process.sleep(10) && wait_running(name, n, left - 10)
+    end
   end
 end

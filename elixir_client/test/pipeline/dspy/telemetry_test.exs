@@ -81,8 +81,11 @@ defmodule Pipeline.DSPy.TelemetryTest do
 
   test "forwarding continues after the sidecar restarts" do
     {name, _} = start_fake()
-    kill9(Pipeline.DSPy.sidecar_os_pid(name))
-    Process.sleep(50)
+    old = Pipeline.DSPy.sidecar_os_pid(name)
+    kill9(old)
+    # the new sidecar is up (a fixed sleep could see the old one still "ready" and lose the
+    # event into its dead pipe)
+    wait_until(fn -> Pipeline.DSPy.sidecar_os_pid(name) end, &(&1 not in [nil, old]))
     :ok = wait_ready(name)
     Telemetry.emit([:pipeline, :execution, :start], %{system_time: 1}, %{})
     assert wait_stats(name, &(&1["telemetryEvents"] >= 1))["telemetryEvents"] >= 1
@@ -105,6 +108,16 @@ defmodule Pipeline.DSPy.TelemetryTest do
              ["pipeline", "execution", "stop"],
              ["pipeline", "execution", "start"]
            ]
+  end
+
+  test "without :telemetry, only the forwarded events reach the sidecar (as with :telemetry)" do
+    {name, _} = start_fake(telemetry_flush_ms: 2)
+    Telemetry.emit([:my_app, :cache, :miss], %{n: 1}, %{})
+    Telemetry.emit([:pipeline, :execution, :stop], %{duration: 1}, %{pipeline_name: "p"})
+    # events keep their order: once the second one is in, the first would be too
+    s = wait_stats(name, &(&1["last"]["event"] == ["pipeline", "execution", "stop"]))
+    assert s["last"]["event"] == ["pipeline", "execution", "stop"]
+    assert s["telemetryEvents"] == 1
   end
 
   test "telemetry: false starts no forwarder" do
@@ -131,11 +144,16 @@ defmodule Pipeline.DSPy.TelemetryTest do
     # a handler that raised is detached for good by :telemetry: simulate it
     :telemetry.detach(id)
     :telemetry.execute([:pipeline, :step, :stop], %{duration: 2}, %{n: 2})
-    Process.sleep(1_300)
+    # re-attached by the forwarder's 1 s check (polled: a loaded machine may be late)
+    poll = fn p, f, left -> if f.() or left <= 0, do: :ok, else: (Process.sleep(20); p.(p, f, left - 20)) end
+    poll.(poll, fn -> match?([%{id: ^id}], :telemetry.list_handlers([:pipeline])) end, 10_000)
     [%{id: ^id}] = :telemetry.list_handlers([:pipeline])
     :telemetry.execute([:pipeline, :step, :stop], %{duration: 3}, %{n: 3})
+    stats = fn -> {:ok, s} = Pipeline.DSPy.request(:tele_child, "test/stats", %{}); s end
+    poll.(poll, fn -> stats.()["telemetryEvents"] >= 2 end, 10_000)
+    # a little longer, so that a wrongly forwarded event 2 would have arrived too
     Process.sleep(100)
-    {:ok, s} = Pipeline.DSPy.request(:tele_child, "test/stats", %{})
+    s = stats.()
     IO.puts("RESULT " <> Pipeline.DSPy.JSON.encode!(s))
     """
 
@@ -150,6 +168,34 @@ defmodule Pipeline.DSPy.TelemetryTest do
     # event 2 was emitted while detached (lost, as with real :telemetry); 1 and 3 arrived
     assert s["telemetryEvents"] == 2
     assert s["last"]["metadata"] == %{"n" => 3}
+  end
+
+  test "with :telemetry present: the handler of a forwarder killed without terminate is detached by its successor" do
+    ebin = Path.join(Mix.Project.build_path(), "lib/pipeline_dspy/ebin")
+    stub = Path.expand("../../support/telemetry_stub.exs", __DIR__)
+
+    code = """
+    Code.require_file(#{inspect(stub)})
+    {:ok, _} = Pipeline.DSPy.start_link(name: :tele_kill, command: [#{inspect(node_exe())}, #{inspect(fake_peer_path())}])
+    poll = fn p, f, left -> if f.() or left <= 0, do: :ok, else: (Process.sleep(20); p.(p, f, left - 20)) end
+    poll.(poll, fn -> Pipeline.DSPy.status(:tele_kill) == :ready end, 10_000)
+    old = Process.whereis(:"tele_kill.Forwarder")
+    Process.exit(old, :kill)
+    poll.(poll, fn -> (p = Process.whereis(:"tele_kill.Forwarder")) && p != old end, 10_000)
+    # the successor's 1 s handler check
+    poll.(poll, fn -> length(:telemetry.list_handlers([:pipeline])) == 1 end, 10_000)
+    ids = Enum.map(:telemetry.list_handlers([:pipeline]), & &1.id)
+    IO.puts("HANDLERS " <> inspect(Enum.map(ids, fn {_, pid} -> Process.alive?(pid) end)))
+    """
+
+    {out, status} =
+      System.cmd(System.find_executable("elixir"), ["-pa", ebin, "-e", code],
+        stderr_to_stdout: true
+      )
+
+    assert status == 0, out
+    assert [_, handlers] = Regex.run(~r/HANDLERS (.*)/, out), out
+    assert handlers == "[true]"
   end
 
   defp wait_until(get, pred, left \\ 5_000) do

@@ -343,6 +343,13 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
     if Telemetry.telemetry_available?() do
       handlers = apply(:telemetry, :list_handlers, [[:pipeline]])
 
+      # The handlers of forwarders killed without terminate/2 (brutal kill): each would
+      # otherwise stay attached for good, costing every emit an atomics add and a send.
+      for %{id: {__MODULE__, pid} = id} <- handlers,
+          is_pid(pid),
+          not Process.alive?(pid),
+          do: apply(:telemetry, :detach, [id])
+
       unless Enum.any?(handlers, &(&1.id == state.handler_id)) do
         apply(:telemetry, :attach_many, [
           state.handler_id,
