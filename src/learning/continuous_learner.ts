@@ -157,6 +157,17 @@ export class ContinuousLearner {
     const dir = opts.dataDir;
     // the store keeps real time (file mtimes, fsync intervals), not the injectable clock
     const store = await ExecutionStore.open({ ...opts.store, dir: join(dir, 'executions') });
+    try {
+      return await ContinuousLearner.openWith(opts, clock, store);
+    } catch (err) {
+      // Release the segment file (and its sync timer): the caller may retry the open.
+      await store.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  private static async openWith(opts: ContinuousLearnerOptions, clock: Clock, store: ExecutionStore): Promise<ContinuousLearner> {
+    const dir = opts.dataDir;
     const ingester = new TelemetryIngester(store, opts.ingest);
     const examples = await ProductionExamples.open(join(dir, 'examples-added.jsonl'), opts.exampleSink, opts.exampleThreshold ?? 8.0);
     const baselines = await BaselineStore.open(join(dir, 'baselines.json'));
@@ -274,6 +285,10 @@ export class ContinuousLearner {
     const res = await this.examples.harvest(records(), this.clock.now());
     if (last) {
       this.cursor = last;
+      // The cursor is fsynced; the records it points past must be too. Otherwise, after a power
+      // loss, recovery cuts the segment short of the cursor, new records land below it, and the
+      // feedback job would skip them (and resume mid-frame).
+      await this.store.flush();
       await writeJsonAtomic(join(this.opts.dataDir, 'feedback-cursor.json'), last);
     }
     if (res.added) this.log.info({ ...res }, 'production examples added');

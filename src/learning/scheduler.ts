@@ -243,7 +243,9 @@ export class Scheduler {
       this.opts.onJobError?.(job.spec.id, err);
     }
     js.lastFinishedAt = this.clock.now();
-    await this.persist();
+    // A failed state write (disk full...) is reported, never left as a rejection of
+    // `job.running`, which nobody awaits outside idle(): the next successful write carries it.
+    await this.persist().catch((err: unknown) => this.opts.onJobError?.(job.spec.id, err));
   }
 
   private arm(delay?: number): void {
@@ -260,7 +262,9 @@ export class Scheduler {
     }
     this.timer = this.clock.setTimer(() => {
       this.timer = null;
-      void this.tick();
+      // tick() rejects when the state cannot be written before a job starts: report it (the
+      // timer is re-armed by tick's finally) instead of leaving an unhandled rejection.
+      this.tick().catch((err: unknown) => this.opts.onJobError?.('scheduler', err));
     }, ms);
   }
 

@@ -157,6 +157,9 @@ export class SegmentLog {
   private durableSeq = 0;
   private lastSyncAt = 0;
   private waiters: Waiter[] = [];
+  /** Records lost to a write error that no flush() has reported yet, and the last one's seq. */
+  private unreportedLoss = 0;
+  private lossSeq = 0;
   private pumping = false;
   private pumpRun: Promise<void> = Promise.resolve();
   private pumpScheduled = false;
@@ -319,6 +322,13 @@ export class SegmentLog {
   /** Resolves once every record accepted before this call is written and fsynced. */
   flush(): Promise<void> {
     const target = this.appendSeq;
+    // A record lost to a write error is never "written and fsynced": the first flush covering
+    // it says so (a later sync would otherwise move durableSeq past it and acknowledge it).
+    if (this.unreportedLoss > 0 && target >= this.lossSeq) {
+      const n = this.unreportedLoss;
+      this.unreportedLoss = 0;
+      return Promise.reject(new Error(`execution store write failed: ${n} records lost (${this.lastError?.message ?? 'write error'})`));
+    }
     if (this.durableSeq >= target) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ target, resolve, reject });
@@ -411,6 +421,8 @@ export class SegmentLog {
     } catch (err) {
       this.s.writeErrors++;
       this.s.lostOnWriteError += count;
+      this.unreportedLoss += count;
+      this.lossSeq = this.writtenSeq + count; // writtenSeq moves past the lost batch below
       this.lastError = err as Error;
       // never leave a half-written frame in the middle of the segment
       await this.fh.truncate(before).catch(() => {});
@@ -558,7 +570,8 @@ export class SegmentLog {
     return {
       appended: this.appendSeq,
       written: this.writtenSeq,
-      durable: this.durableSeq,
+      // sequence numbers count lost records too; they were never stored
+      durable: Math.max(0, this.durableSeq - this.s.lostOnWriteError),
       ...this.s,
       queueRecords: this.queueRecords,
       queueBytes: this.queueBytes,
@@ -572,7 +585,8 @@ export class SegmentLog {
   /** Flushes, then closes the active segment. Appends after close throw. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.flush();
+    // A write error (already counted and reported) must not keep the segment open.
+    await this.flush().catch(() => {});
     this.closed = true;
     while (this.pumping) await this.pumpRun; // e.g. a rotation still opening the next segment
     if (this.syncTimer) clearTimeout(this.syncTimer);

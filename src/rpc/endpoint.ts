@@ -143,10 +143,13 @@ export class RpcEndpoint {
     try {
       this.opts.writer.writeValue(response);
     } catch (err) {
-      // Only a result that cannot be serialized gets here; answer that instead.
+      // Only a result that cannot be serialized gets here; answer that instead. In a batch,
+      // only the entries that cannot be serialized: their siblings keep their own results.
       this.opts.logger.error({ err }, 'could not serialize a response');
-      const fallback = (r: ResponseMessage): ResponseMessage =>
-        r.error ? r : errorResponse(r.id, { code: ErrorCode.InternalError, message: 'Internal error: result is not serializable' });
+      const fallback = (r: ResponseMessage): ResponseMessage => {
+        if (Array.isArray(response) && serializable(r)) return r;
+        return r.error ? r : errorResponse(r.id, { code: ErrorCode.InternalError, message: 'Internal error: result is not serializable' });
+      };
       try {
         this.opts.writer.writeValue(Array.isArray(response) ? response.map(fallback) : fallback(response));
       } catch (err2) {
@@ -352,6 +355,14 @@ function readProgressToken(params: unknown): string | number | undefined {
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return undefined;
   const t = (params as { progressToken?: unknown }).progressToken;
   return typeof t === 'string' || typeof t === 'number' ? t : undefined;
+}
+
+function serializable(value: unknown): boolean {
+  try {
+    return JSON.stringify(value) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 function resultResponse(id: JsonRpcId, result: unknown): ResponseMessage {

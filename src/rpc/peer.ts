@@ -68,6 +68,8 @@ interface Pending {
 }
 
 export const DEFAULT_PEER_TIMEOUT_MS = 60_000;
+/** setTimeout's ceiling (~24.8 days): a longer delay would fire after 1 ms instead. */
+export const MAX_PEER_TIMEOUT_MS = 2 ** 31 - 1;
 
 /**
  * Outgoing side of the connection. Unlike vscode-jsonrpc's `sendRequest`, whose cancelled
@@ -89,7 +91,9 @@ export class RpcPeer implements Peer {
   }
 
   request<R>(method: string, params: unknown, opts: PeerRequestOptions = {}): Promise<R> {
-    const timeoutMs = opts.timeoutMs ?? this.options.defaultTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS;
+    // Clamped: Node fires an over-large delay after 1 ms, which would time out at once the
+    // requests that asked for the longest wait (e.g. a huge executionTimeoutMs + 5 s).
+    const timeoutMs = Math.min(opts.timeoutMs ?? this.options.defaultTimeoutMs ?? DEFAULT_PEER_TIMEOUT_MS, MAX_PEER_TIMEOUT_MS);
     const signal = opts.signal;
     if (this.closed) return Promise.reject(new PeerClosedError(method));
     if (signal?.aborted) return Promise.reject(new PeerCancelledError(method, signal.reason));

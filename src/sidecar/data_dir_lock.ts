@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileExclusive } from '../util/atomic_file.js';
 
 /**
  * One sidecar per data directory: two processes appending to the same segment files would
@@ -11,9 +12,10 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, 'lock');
   for (let attempt = 0; ; attempt++) {
     try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      // Created with its pid already in it (temp file + link): a lock created with open('wx')
+      // is empty until the pid is written, and a second sidecar starting at that instant would
+      // read no pid, take it for stale, remove it and lock too.
+      await writeFileExclusive(path, `${process.pid}\n`);
       return async () => {
         if ((await ownerOf(path)) === process.pid) await rm(path, { force: true });
       };

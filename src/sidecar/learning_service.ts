@@ -210,11 +210,13 @@ export class LearningService {
 
   /**
    * `telemetry/events`. Synchronous once the learner is open (the batch is queued in the store
-   * before the handler returns, so a later `telemetry/flush` covers it); before that, the first
-   * batch waits for the open and the notification queue holds the ones behind it, in order.
+   * before the handler returns, so a later `telemetry/flush` covers it); before that, each
+   * batch waits here for the open, counted against MAX_EVENTS_WAITING_FOR_OPEN, and is ingested
+   * in arrival order once it is open (callbacks on the one opening promise run in the order they
+   * were added; `telemetry/flush` and `close` wait on the same promise after them).
    * A bad batch is logged (at most once a second) and counted; it never throws.
    */
-  ingest(params: unknown, eventCount: number): void | Promise<void> {
+  ingest(params: unknown, eventCount: number): void {
     if (!this.enabled) {
       this.wire.droppedWhileDisabled += eventCount;
       return;
@@ -230,7 +232,10 @@ export class LearningService {
       return;
     }
     this.eventsWaitingForOpen += eventCount;
-    return this.learner().then(
+    // Not returned to the notification queue: a pending handler would stall the queue, and the
+    // batches behind it would wait there uncounted (up to 10,000 notifications of any size)
+    // instead of being held to the bound above.
+    void this.learner().then(
       (l) => {
         this.eventsWaitingForOpen -= eventCount;
         this.ingestInto(l, params);
@@ -269,7 +274,7 @@ export class LearningService {
       if (!l) return;
       // The store first: stopping the scheduler waits for running optimizations to notice the
       // abort, which could outlast the exit deadline; acknowledged-or-not, events go to disk now.
-      await l.flush();
+      await l.flush().catch((err: unknown) => this.log.error({ err }, 'telemetry store flush at exit failed'));
       await l.close();
       await this.unlock?.();
     })();

@@ -148,7 +148,9 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
         return (childLogger ??= logger.child(call.id === undefined ? { method: call.method } : { method: call.method, id: call.id }));
       },
       progress: (value: unknown) => {
-        if (progressToken !== undefined) endpoint.peer.notify('$/progress', { token: progressToken, value });
+        // Progress comes before the reply: once the request was cancelled (answered -32800),
+        // a handler still winding down must not send more for a token the client has retired.
+        if (progressToken !== undefined && !call.signal.aborted) endpoint.peer.notify('$/progress', { token: progressToken, value });
       },
       peer: endpoint.peer,
       get services() {

@@ -8,7 +8,7 @@
  * with `isTempFile`.
  *
  * `appendLineDurable` / `readJsonLines`: append + fsync for logs; a torn last line (a crash
- * mid-append) is ignored on read.
+ * mid-append) is ignored on read and cut before the next append.
  */
 import { closeSync, fsyncSync, openSync, promises as fsp } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -112,16 +112,61 @@ export async function readJsonIfExists(path: string): Promise<unknown | undefine
   return JSON.parse(text);
 }
 
-/** Appends one line (a newline is added when missing) and fsyncs before resolving. */
+/** Paths whose torn tail (if any) this process already cut: see `appendLineDurable`. */
+const tailChecked = new Map<string, Promise<void>>();
+
+/**
+ * Cuts a torn last line (bytes after the last '\n', left by a crash mid-append) so the next
+ * append does not glue a complete line onto it: the glued line would be invalid JSON in the
+ * middle of the file, and `readJsonLines` would refuse the whole file from then on.
+ */
+async function cutTornTail(fh: fsp.FileHandle): Promise<void> {
+  const { size } = await fh.stat();
+  if (size === 0) return;
+  const CHUNK = 64 * 1024;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - CHUNK);
+    const { bytesRead } = await fh.read(buf, 0, end - start, start);
+    const nl = buf.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) {
+      const keep = start + nl + 1;
+      if (keep < size) await fh.truncate(keep);
+      return;
+    }
+    end = start;
+  }
+  await fh.truncate(0); // a single torn line and nothing else
+}
+
+/**
+ * Appends one line (a newline is added when missing) and fsyncs before resolving (plus the
+ * directory when the file is new). The first append to a path in this process first cuts a
+ * torn tail left by a crash (the only writer of a path is this process: callers serialize
+ * their appends, and the data directory is locked).
+ */
 export async function appendLineDurable(path: string, line: string): Promise<void> {
   await fsp.mkdir(dirname(path), { recursive: true });
-  const fh = await fsp.open(path, 'a');
+  const created = await fsp.access(path).then(
+    () => false,
+    () => true,
+  );
+  const fh = await fsp.open(path, 'a+');
   try {
+    let check = tailChecked.get(path);
+    if (!check) {
+      check = cutTornTail(fh);
+      tailChecked.set(path, check);
+      check.catch(() => tailChecked.delete(path));
+    }
+    await check;
     await fh.write(line.endsWith('\n') ? line : line + '\n');
     await fh.sync();
   } finally {
     await fh.close();
   }
+  if (created) await fsyncDir(dirname(path));
 }
 
 /**

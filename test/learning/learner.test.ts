@@ -37,7 +37,7 @@ function harness(start: string) {
       logger: pino({ level: 'silent' }), // the sidecar's pino logger fits LearnerLogger
       ...extra,
     });
-  return { clock, examples, runs, promoted, open, setOutcome: (f: typeof outcome) => (outcome = f) };
+  return { dir: t.dir, clock, examples, runs, promoted, open, setOutcome: (f: typeof outcome) => (outcome = f) };
 }
 
 describe('ContinuousLearner', () => {
@@ -146,6 +146,39 @@ describe('ContinuousLearner weekly job and registry', () => {
     expect((await l.getCurrentConfig('..'))?.version).toBe(1);
     expect((await l.getCurrentConfig('configured'))?.version).toBe(2);
     expect((await l.registry.pipelines()).sort()).toEqual(['..', 'configured', 'known', 'seen/one']);
+    await l.close();
+  });
+  it('releases the store when opening fails after it (no segment file left open for the retry)', async () => {
+    const h = harness('2026-01-01T00:00:00Z');
+    const l = await h.open();
+    await l.close();
+    // a corrupt line in the middle of a JSONL state file: opening fails after the store opened
+    const { writeFileSync, readdirSync, readlinkSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const dir = h.dir;
+    writeFileSync(join(dir, 'examples-added.jsonl'), 'not json\n{}\n');
+    await expect(h.open()).rejects.toThrow(/not valid JSON/);
+    const openInStore = readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(join(dir, 'executions'));
+      } catch {
+        return false;
+      }
+    });
+    expect(openInStore).toEqual([]);
+  });
+  it('never persists a feedback cursor past records that are not yet fsynced', async () => {
+    const h = harness('2026-01-01T00:00:00Z');
+    const l = await h.open({ store: { fsyncIntervalMs: 60_000 } });
+    const now = h.clock.now();
+    l.ingest({ events: [execEvent({ pipeline: 'a', time: now - 10, findings: ['x'], input: { q: 1 } })], dropped: 0 });
+    while (l.store.stats().written < 1) await new Promise((r) => setTimeout(r, 5));
+    expect(l.store.stats().durable).toBe(0); // written, not yet fsynced (60 s interval)
+    await l.processFeedback();
+    const { existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    expect(existsSync(join(h.dir, 'feedback-cursor.json'))).toBe(true);
+    expect(l.store.stats().durable).toBe(1);
     await l.close();
   });
 });

@@ -147,4 +147,44 @@ describe('Scheduler state and config errors', () => {
     await expect(Scheduler.open({ statePath: join(t.dir, 'x.json'), jobs: [{ id: 'a', cron: '0 25 * * *', run: () => {} }], clock })).rejects.toThrow(/hour: 25/);
     await expect(Scheduler.open({ statePath: join(t.dir, 'y.json'), jobs, clock, timeZone: 'Mars/Olympus' })).rejects.toThrow(/unknown time zone/);
   });
+  it('reports a failed state write through onJobError instead of an unhandled rejection', async () => {
+    const t = tempDir('sched-');
+    cleanups.push(t.cleanup);
+    const { mkdirSync, rmSync, writeFileSync } = await import('node:fs');
+    const stateDir = join(t.dir, 'state');
+    mkdirSync(stateDir);
+    // the state directory becomes a file: every later write of scheduler.json fails
+    const breakState = () => {
+      rmSync(stateDir, { recursive: true, force: true });
+      writeFileSync(stateDir, 'not a directory');
+    };
+    const clock = new FakeClock(at('2026-01-01T00:09:59Z'));
+    const errors: Array<[string, unknown]> = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (r: unknown) => unhandled.push(r);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const s = await Scheduler.open({
+        statePath: join(stateDir, 'scheduler.json'),
+        jobs: [{ id: 'feedback', cron: '*/10 * * * *', run: async () => breakState() }],
+        clock,
+        maxTimerMs: 86_400_000,
+        onJobError: (id, err) => errors.push([id, err]),
+      });
+      clock.jumpTo(at('2026-01-01T00:10:00Z'));
+      expect(await s.tick()).toEqual(['feedback']); // its start was written; the job breaks the dir
+      await new Promise((r) => setTimeout(r, 50));
+      expect(errors.map(([id]) => id)).toEqual(['feedback']);
+      // the timer's tick cannot write the next start either: reported, not thrown into the void
+      clock.jumpTo(at('2026-01-01T00:20:00Z'));
+      s.start();
+      await clock.advance(0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(errors.map(([id]) => id)).toEqual(['feedback', 'scheduler']);
+      await s.stop();
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

@@ -1,7 +1,11 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeElixir } from '../support/fake_elixir.js';
-import { ALL, batch, executionEvent, initialize, sidecar, tempDataDir } from './telemetry_helpers.js';
+import { frame } from '../wire/support/frames.js';
+import { InProcessSidecar } from '../wire/support/in_process.js';
+import { ALL, T0, batch, executionEvent, initialize, sidecar, tempDataDir } from './telemetry_helpers.js';
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 // telemetry/events -> the durable execution store -> telemetry/flush and telemetry/export,
 // through the real sidecar process, as the Elixir forwarder drives it.
@@ -206,5 +210,47 @@ describe('telemetry over the wire', () => {
     });
     // still uninitialized: the client may retry
     await initialize(e);
+  });
+});
+
+describe('telemetry/events while the store opens (in process)', () => {
+  it('holds at most 100,000 events waiting for the open, sheds and counts the rest, keeps order for the rest', async () => {
+    const dir = newDir();
+    const s = new InProcessSidecar([], { dataDir: dir });
+    await s.initialize();
+    // 200 batches of 1000 events (one valid execution + 999 that the ingester rejects), all in
+    // one chunk: every one arrives before the store (opened by the first) is open.
+    const frames: Buffer[] = [];
+    for (let b = 0; b < 200; b++) {
+      const events: unknown[] = [executionEvent(b)];
+      for (let k = 1; k < 1000; k++) events.push({});
+      frames.push(frame('packet4', JSON.stringify({ jsonrpc: '2.0', method: 'telemetry/events', params: { events, dropped: 0 } })));
+    }
+    s.input.write(Buffer.concat(frames));
+    s.send({ jsonrpc: '2.0', id: 1, method: 'telemetry/flush' });
+    const f = (await s.next(10_000)) as Json;
+    s.send({ jsonrpc: '2.0', id: 2, method: 'learning/status' });
+    const st = (await s.next()) as Json;
+    expect(st.result.wire).toMatchObject({ batches: 100, shedWhileOpening: 100 * 1000 });
+    expect(f.result).toEqual({ durable: 100 });
+    s.send({ jsonrpc: '2.0', id: 3, method: 'telemetry/export', params: ALL });
+    const ex = (await s.next()) as Json;
+    expect(ex.result.total).toBe(100);
+    // the first 100 batches were kept (event i has time T0 + i), not an arbitrary subset
+    s.send({ jsonrpc: '2.0', id: 4, method: 'telemetry/export', params: { since: String(T0), until: String(T0 + 99) } });
+    expect(((await s.next()) as Json).result.total).toBe(100);
+    await s.sidecar.terminate(0, 'test');
+  });
+  it('refuses a second initialize with -32600 even when its schedule is invalid', async () => {
+    const s = new InProcessSidecar([], { dataDir: newDir() });
+    await s.initialize();
+    s.send({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'initialize',
+      params: { protocolVersion: '1.0', options: { learning: { schedule: { daily: 'not cron' } } } },
+    });
+    expect(await s.next()).toMatchObject({ id: 2, error: { code: -32600 } });
+    await s.sidecar.terminate(0, 'test');
   });
 });

@@ -56,7 +56,18 @@ const slowNote = defineMethod({
     handledNotes += 1;
   },
 });
-const extra = [sleepMethod, failMethod, progressMethod, callPeer, slowNote];
+const lateProgress = defineMethod({
+  method: 'test/lateProgress',
+  kind: 'request',
+  params: z.object({ progressToken: z.string() }),
+  async handler(_p, ctx) {
+    ctx.progress({ step: 1 });
+    await sleep(60); // ignores its signal, as a handler winding down may
+    ctx.progress({ step: 2 });
+    return { done: true };
+  },
+});
+const extra = [sleepMethod, failMethod, progressMethod, callPeer, slowNote, lateProgress];
 const req = (id: unknown, method: string, params?: unknown) => ({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) });
 
 describe('conformance layer in process', () => {
@@ -110,6 +121,18 @@ describe('conformance layer in process', () => {
     expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 1, result: { done: true } });
     s.send(req(2, 'test/progress', {}));
     expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 2, result: { done: true } });
+  });
+
+  it('sends no $/progress after a request was cancelled (progress comes before the reply)', async () => {
+    const s = new InProcessSidecar(extra);
+    await s.initialize();
+    s.send(req(1, 'test/lateProgress', { progressToken: 't' }));
+    expect(await s.next()).toMatchObject({ method: '$/progress', params: { token: 't', value: { step: 1 } } });
+    s.send({ jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } });
+    expect(await s.next()).toMatchObject({ id: 1, error: { code: -32800 } });
+    await sleep(100);
+    s.send(req(2, 'ping'));
+    expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 2, result: {} });
   });
 
   it('makes outgoing requests, routes the reply, and times them out telling the peer', async () => {
@@ -192,5 +215,11 @@ describe('conformance layer in process', () => {
     await s.initialize();
     s.send(req(1, 'test/bigint', {}));
     expect(await s.next()).toMatchObject({ id: 1, error: { code: -32603 } });
+    // in a batch, only the entry that cannot be serialized fails; its siblings keep their results
+    s.send([req(2, 'test/bigint', {}), req(3, 'ping')]);
+    const batch = (await s.next()) as Array<{ id: number }>;
+    expect(batch).toHaveLength(2);
+    expect(batch.find((r) => r.id === 2)).toMatchObject({ error: { code: -32603 } });
+    expect(batch.find((r) => r.id === 3)).toEqual({ jsonrpc: '2.0', id: 3, result: {} });
   });
 });

@@ -33,6 +33,21 @@ describe('RpcPeer (outgoing requests)', () => {
     expect(peer.pendingCount).toBe(0);
   });
 
+  it('a timeout longer than setTimeout can hold waits (clamped) instead of firing at once', async () => {
+    const { peer, sent } = makePeer();
+    const p = peer.request('pipeline/execute', {}, { timeoutMs: 3_000_000_000 + 5_000 });
+    let settled = false;
+    p.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    expect(settled).toBe(false);
+    expect(sent).toHaveLength(1); // no $/cancelRequest went out
+    peer.handleResponse(1, { ok: true }, undefined);
+    await expect(p).resolves.toEqual({ ok: true });
+  });
+
   it('rejects at once when its signal aborts, and tells the peer', async () => {
     const { peer, sent } = makePeer(60_000);
     const ac = new AbortController();

@@ -44,7 +44,8 @@ export function withOptions(base: MethodDefinition<InitializeParams, InitializeR
     ...base,
     handler(params, ctx) {
       const schedule = params.options?.learning?.schedule;
-      if (!schedule) return finish(params, ctx);
+      // A second initialize is refused -32600 (by the base handler) whatever its options hold.
+      if (!schedule || ctx.services.lifecycle.state !== 'uninitialized') return finish(params, ctx);
       return checkSchedule(schedule).then(() => finish(params, ctx));
     },
   });

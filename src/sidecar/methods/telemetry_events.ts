@@ -16,8 +16,8 @@ export default defineMethod({
   method: 'telemetry/events',
   kind: 'notification',
   params: Envelope,
-  handler(params, ctx): void | Promise<void> {
+  handler(params, ctx): void {
     const events = params.events;
-    return ctx.services.learning.ingest(params, Array.isArray(events) ? events.length : 0);
+    ctx.services.learning.ingest(params, Array.isArray(events) ? events.length : 0);
   },
 });
