@@ -42,6 +42,20 @@ const runParamsShape = {
     .optional()
     .describe('Share of the examples held out as the valset (seeded split; default 0.25)'),
   steps: z.array(z.string().min(1)).optional().describe('Steps to optimize; default every LLM step'),
+  signatures: z
+    .record(
+      z.string().min(1),
+      z.union([
+        z.string().min(1),
+        z.object({
+          inputs: z.array(z.string().min(1)).optional(),
+          outputs: z.array(z.string().min(1)).optional(),
+          instructions: z.string().optional(),
+        }),
+      ]),
+    )
+    .optional()
+    .describe('Per-step signature overrides by step name: a DSPy signature string ("code, goal -> plan: list[str]") or {inputs, outputs, instructions}'),
   name: z.string().min(1).optional().describe('Output name; default the workflow name'),
   executionTimeoutMs: z.int().positive().optional().describe('Per pipeline/execute call; default 120000'),
 };

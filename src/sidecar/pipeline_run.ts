@@ -167,6 +167,7 @@ export async function prepareRun(params: RunParams, ctx: RunEnv): Promise<Prepar
     trainset: examples,
     runId,
     ...(params.steps ? { steps: params.steps } : {}),
+    ...(params.signatures ? { signatures: params.signatures } : {}),
   });
 
   const outDir = resolve(params.outDir ?? process.cwd());

@@ -91,6 +91,22 @@ describe('optimize over the wire', () => {
     expect(bad.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['optimizer', 'options', 'maxBootstrappedDemos'] }] } });
   });
 
+  it('takes per-step signature overrides, and names an unknown step', async () => {
+    const r = await elixir.request('optimize', {
+      ...baseParams(),
+      signatures: { analyze_code: { instructions: 'Review this Elixir module like a strict OTP expert.' } },
+    });
+    expect(r.error).toBeUndefined();
+    const program = JSON.parse(readFileSync(r.result.programPath, 'utf8'));
+    const [path] = Object.keys(program).filter((k) => k !== 'metadata');
+    expect(program[path!].signature.instructions).toBe('Review this Elixir module like a strict OTP expert.');
+    expect(readFileSync(r.result.optimizedYamlPath, 'utf8')).toContain('Review this Elixir module like a strict OTP expert.');
+
+    const bad = await elixir.request('optimize', { ...baseParams(), signatures: { no_such_step: 'a -> b' } });
+    expect(bad.error?.code).toBe(-32012);
+    expect(bad.error?.message).toContain('no_such_step');
+  });
+
   it('refuses an output name that escapes the output directory, writing nothing', async () => {
     const r = await elixir.request('optimize', { ...baseParams(), name: '../escape' });
     expect(r.error?.code).toBe(-32012);
