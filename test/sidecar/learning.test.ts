@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT } from '../wire/support/build.js';
+import { ROOT } from '../support/build.js';
 import { serveReferenceExecutions, type FakeElixir } from '../support/fake_elixir.js';
 import { initialize, sidecar, tempDataDir } from './telemetry_helpers.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAnthropic, reply } from '../support/fake_anthropic.js';
-import { ensureBuilt } from '../wire/support/build.js';
-import { SidecarProcess } from '../wire/support/sidecar_process.js';
+import { ensureBuilt } from '../support/build.js';
+import { SidecarProcess } from '../support/sidecar_process.js';
 
 // `lm/generate` end to end: the real sidecar process, the real @anthropic-ai/sdk inside it,
 // pointed at a loopback fake of the Messages API.

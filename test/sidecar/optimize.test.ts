@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ROOT } from '../wire/support/build.js';
+import { ROOT } from '../support/build.js';
 import { FakeElixir, serveReferenceExecutions } from '../support/fake_elixir.js';
 
 // `optimize` and `evaluate` through the real sidecar process: every candidate execution is a

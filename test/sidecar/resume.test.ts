@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ROOT } from '../wire/support/build.js';
+import { ROOT } from '../support/build.js';
 import { FakeElixir, serveReferenceExecutions } from '../support/fake_elixir.js';
 
 // A run killed with the sidecar (kill -9) resumes from its journal when started again with the

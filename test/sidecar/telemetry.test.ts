@@ -1,8 +1,8 @@
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeElixir } from '../support/fake_elixir.js';
-import { frame } from '../wire/support/frames.js';
-import { InProcessSidecar } from '../wire/support/in_process.js';
+import { frame } from '../support/frames.js';
+import { InProcessSidecar } from '../support/in_process.js';
 import { ALL, T0, batch, executionEvent, initialize, sidecar, tempDataDir } from './telemetry_helpers.js';
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any

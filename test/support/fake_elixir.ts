@@ -5,8 +5,8 @@
  * The real BEAM is exercised by elixir_client's tests; this keeps Node-side suites self-contained.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { frame, StrictFrameReader } from '../wire/support/frames.js';
-import { CLI, ROOT, ensureBuilt } from '../wire/support/build.js';
+import { frame, StrictFrameReader } from '../support/frames.js';
+import { CLI, ROOT, ensureBuilt } from '../support/build.js';
 import type { LM } from '../../src/lm/types.js';
 import { referenceExecutor } from '../pipeline/helpers.js';
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { CLI, ensureBuilt, ROOT } from './support/build.js';
+import { CLI, ensureBuilt, ROOT } from '../support/build.js';
 
 beforeAll(() => ensureBuilt());
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 10_000 });

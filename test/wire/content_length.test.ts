@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
-import { SidecarProcess } from './support/sidecar_process.js';
+import { ensureBuilt } from '../support/build.js';
+import { SidecarProcess } from '../support/sidecar_process.js';
 
 let running: SidecarProcess | undefined;
 beforeAll(() => ensureBuilt());

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
-import { ensureBuilt, ROOT } from './support/build.js';
-import { frame, StrictFrameReader } from './support/frames.js';
+import { ensureBuilt, ROOT } from '../support/build.js';
+import { frame, StrictFrameReader } from '../support/frames.js';
 
 beforeAll(() => ensureBuilt());
 

@@ -1,7 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
+import { ensureBuilt } from '../support/build.js';
 import { Rng } from '../../src/util/rng.js';
-import { SidecarProcess } from './support/sidecar_process.js';
+import { SidecarProcess } from '../support/sidecar_process.js';
 
 type Id = string | number | null;
 const NONE = Symbol('no reply');

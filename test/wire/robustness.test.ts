@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
-import { frame } from './support/frames.js';
-import { SidecarProcess } from './support/sidecar_process.js';
+import { ensureBuilt } from '../support/build.js';
+import { frame } from '../support/frames.js';
+import { SidecarProcess } from '../support/sidecar_process.js';
 
 let running: SidecarProcess | undefined;
 const start = (...args: ConstructorParameters<typeof SidecarProcess>): SidecarProcess =>

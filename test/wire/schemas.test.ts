@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { buildJsonSchemas, schemaFileText } from '../../src/protocol/json_schema.js';
 import { wireMethods } from '../../src/protocol/methods.js';
 import { PROTOCOL_VERSION } from '../../src/protocol/version.js';
-import { ROOT } from './support/build.js';
+import { ROOT } from '../support/build.js';
 import { loadVectors, mismatch, unorderedMismatch } from './support/vectors.js';
 
 const schemaDir = join(ROOT, 'protocol', 'schemas');

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt } from './support/build.js';
-import type { Framing } from './support/frames.js';
-import { SidecarProcess } from './support/sidecar_process.js';
+import { ensureBuilt } from '../support/build.js';
+import type { Framing } from '../support/frames.js';
+import { SidecarProcess } from '../support/sidecar_process.js';
 import { loadVectors, replay } from './support/vectors.js';
 
 const vectors = loadVectors();

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from './build.js';
-import type { SidecarProcess } from './sidecar_process.js';
+import { ROOT } from '../../support/build.js';
+import type { SidecarProcess } from '../../support/sidecar_process.js';
 
 export interface VectorStep {
   send?: unknown;

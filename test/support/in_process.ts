@@ -1,9 +1,9 @@
 import { openSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { createLogger, type LogLevel } from '../../../src/sidecar/logger.js';
-import { methods as defaultMethods } from '../../../src/sidecar/methods/index.js';
-import type { AnyMethodDefinition } from '../../../src/sidecar/registry.js';
-import { startSidecar, type Sidecar, type SidecarOptions } from '../../../src/sidecar/server.js';
+import { createLogger, type LogLevel } from '../../src/sidecar/logger.js';
+import { methods as defaultMethods } from '../../src/sidecar/methods/index.js';
+import type { AnyMethodDefinition } from '../../src/sidecar/registry.js';
+import { startSidecar, type Sidecar, type SidecarOptions } from '../../src/sidecar/server.js';
 import { frame, StrictFrameReader } from './frames.js';
 
 /** A sidecar running inside the test process over in-memory streams (real framing, real endpoint). */
