@@ -5,11 +5,14 @@
 // optimized YAML. Offline (deterministic) unless ANTHROPIC_API_KEY is set: then Claude.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'out');
+// Extra arguments pass through to `mix dspy.optimize`; an `--out DIR` among them wins.
+const passThrough = process.argv.slice(2);
+const outFlag = passThrough.indexOf('--out');
+const out = outFlag >= 0 && passThrough[outFlag + 1] ? resolve(passThrough[outFlag + 1]) : join(root, 'out');
 const example = join(root, 'examples', 'code_analysis');
 
 const hasMix = spawnSync('mix', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -31,10 +34,10 @@ const args = [
   'dspy.optimize',
   '--pipeline', join(example, 'pipeline.yaml'),
   '--training-data', join(example, 'training_data'),
-  '--out', out,
+  ...(outFlag >= 0 ? [] : ['--out', out]),
   '--seed', '42',
   ...(claude ? ['--budget-usd', process.env.ELEXIRION_DEMO_BUDGET_USD ?? '2'] : []),
-  ...process.argv.slice(2),
+  ...passThrough.map((a, i) => (i === outFlag + 1 && outFlag >= 0 ? out : a)),
 ];
 const env = { ...process.env, MIX_ENV: process.env.MIX_ENV ?? 'dev' };
 const r = spawnSync('mix', args, { cwd: join(root, 'elixir_client'), stdio: 'inherit', env });

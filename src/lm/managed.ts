@@ -175,7 +175,10 @@ export class ManagedLM implements LM {
 
   private logFailure(e: unknown, durationMs: number): void {
     if (e instanceof LMError) {
-      this.logger.warn({ err: e.toJSON(), durationMs }, `lm call failed: ${e.kind}`);
+      // A call aborted on purpose (cancelled run, speculative bootstrap work past its quota) is
+      // not a failure worth a warning.
+      const level = e.kind === 'aborted' ? 'debug' : 'warn';
+      this.logger[level]({ err: e.toJSON(), durationMs }, `lm call failed: ${e.kind}`);
     } else {
       this.logger.warn({ err: { message: e instanceof Error ? e.message : String(e) }, durationMs }, 'lm call failed');
     }

@@ -193,7 +193,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
         end) ++
         [
           "",
-          "  trials: #{length(r["trials"] || [])}   LM calls: #{usage["calls"] || 0}   cost: $#{usage["costUsd"] || 0}" <>
+          "  trials: #{length(r["trials"] || [])}   LM calls: #{usage["calls"] || 0}   cost: $#{fmt_usd(usage["costUsd"] || 0)}" <>
             if(r["cutShort"], do: "   (cut short: #{r["cutShortReason"]})", else: ""),
           r["optimizedYamlPath"] && "  optimized pipeline: #{r["optimizedYamlPath"]}",
           r["programPath"] && "  program: #{r["programPath"]}"
