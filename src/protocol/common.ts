@@ -21,6 +21,8 @@ export const UsageSummary = z.object({
   inputTokens: z.int().nonnegative(),
   outputTokens: z.int().nonnegative(),
   costUsd: z.number().nonnegative(),
+  sent: z.int().nonnegative().optional().describe('Requests that reached a provider (cache hits excluded, aborted included)'),
+  aborted: z.int().nonnegative().optional().describe('Requests sent then aborted (cancelled or timed out); charged all the same'),
 });
 export type UsageSummary = z.infer<typeof UsageSummary>;
 

@@ -24,12 +24,34 @@ const RunUsage = z.object({
 });
 
 export const PipelineStepResult = z.object({
-  text: z.string().optional(),
-  output: z.unknown().optional(),
+  text: z.string().optional().describe('The answer as text (what pipeline_ex keeps in `text`)'),
+  output: z.unknown().optional().describe('The answer when it is not text (a parsed JSON value, a data_transform result)'),
   success: z.boolean(),
+  skipped: z.boolean().optional().describe('The step did not run (its condition was false); never an output or a demo'),
+  reason: z.string().optional().describe('Why it was skipped or failed'),
+  metadata: JsonObject.optional().describe('Everything else the engine returned (cost, tokens, session_id, model, ...)'),
   durationMs: z.number().nonnegative().optional(),
   usage: RunUsage.optional(),
 });
+
+/**
+ * One prompt the engine sent to an LM, in the order sent. `path` is the predictor path:
+ * a top-level step's name; `LOOP.steps.INNER` for a step in a for_loop/while_loop/pipeline
+ * body (nesting repeats: `a.steps.b.steps.c`); `STEP.tasks[ID]` for a claude_batch task and
+ * `STEP.parallel_tasks[ID]` for a parallel_claude task (ID = the task's `id`, else its index).
+ */
+export const PipelineCall = z.object({
+  path: z.string().min(1),
+  prompt: z.string().optional().describe('The prompt text as sent, when the executor knows it'),
+  text: z.string().optional(),
+  output: z.unknown().optional(),
+  success: z.boolean(),
+  skipped: z.boolean().optional(),
+  metadata: JsonObject.optional(),
+  usage: RunUsage.optional(),
+  iteration: z.int().nonnegative().optional().describe('Loop iteration (0-based) for steps in a loop body'),
+});
+export type PipelineCall = z.infer<typeof PipelineCall>;
 
 export const PipelineExecuteResult = z.object({
   status: z.enum(['ok', 'error']),
@@ -38,5 +60,7 @@ export const PipelineExecuteResult = z.object({
   durationMs: z.number().nonnegative(),
   usage: RunUsage.optional(),
   error: z.string().optional(),
+  order: z.array(z.string()).optional().describe('Top-level step names in the order they ran; the output is the last one run'),
+  calls: z.array(PipelineCall).optional().describe('Every LM prompt the engine sent, nested steps included, in order'),
 });
 export type PipelineExecuteResult = z.infer<typeof PipelineExecuteResult>;

@@ -70,6 +70,21 @@ export const TrialRecord = z
   .record(z.string(), z.unknown())
   .describe('One optimizer trial (fields depend on the optimizer; typically trial, score, candidate)');
 
+/** What a run concluded, in words and numbers a user can check (scores are 0-100). */
+export const RunVerdict = z.object({
+  metric: z.string().describe('The metric that scored the run'),
+  scale: z.string().describe('What the scores mean, e.g. "0-100: mean metric score in percent"'),
+  heldOut: z.int().nonnegative().describe('Held-out examples each score was measured on'),
+  baselineScore: z.number(),
+  bestScore: z.number(),
+  lift: z.number().describe('bestScore - baselineScore, in points'),
+  ci95: z.tuple([z.number(), z.number()]).describe('95% paired-bootstrap interval of the lift over held-out examples'),
+  improved: z.boolean().describe('The lift is above noise: ci95[0] > 0'),
+  written: z.boolean().describe('An optimized config and program were written'),
+  reason: z.string().describe('One sentence for humans: why it was or was not written'),
+});
+export type RunVerdict = z.infer<typeof RunVerdict>;
+
 export const OptimizeRunResult = z.object({
   runId: z.string(),
   baselineScore: z.number(),
@@ -82,6 +97,11 @@ export const OptimizeRunResult = z.object({
   usage: UsageSummary,
   cutShort: z.boolean(),
   cutShortReason: z.string().optional(),
+  verdict: RunVerdict.optional(),
+  resumed: z
+    .object({ done: z.int().nonnegative(), total: z.int().nonnegative() })
+    .optional()
+    .describe('Present when the run resumed a journal: units of work found done, of the total'),
 });
 export type OptimizeRunResult = z.infer<typeof OptimizeRunResult>;
 
