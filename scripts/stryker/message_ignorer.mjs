@@ -1,0 +1,35 @@
+// A Stryker ignorer: mutants inside the text of a log line or of a thrown error's message are
+// not counted. Their wording is for people; tests that pinned it would only pin wording.
+import { PluginKind, declareValuePlugin } from '@stryker-mutator/api/plugin';
+
+const LOG_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
+
+function isLogCall(node) {
+  if (node.type !== 'CallExpression' || node.callee.type !== 'MemberExpression') return false;
+  const prop = node.callee.property;
+  if (prop.type !== 'Identifier' || !LOG_METHODS.has(prop.name)) return false;
+  // logger.warn(...), this.log.info(...), log?.debug(...): any receiver named like a logger.
+  const obj = node.callee.object;
+  const name = obj.type === 'Identifier' ? obj.name : obj.type === 'MemberExpression' && obj.property.type === 'Identifier' ? obj.property.name : '';
+  return /log/i.test(name);
+}
+
+function isErrorConstruction(node) {
+  return node.type === 'NewExpression' && node.callee.type === 'Identifier' && /Error$/.test(node.callee.name);
+}
+
+export const strykerPlugins = [
+  declareValuePlugin(PluginKind.Ignore, 'log-and-error-messages', {
+    shouldIgnore(path) {
+      // Only message text: string and template literals (and their concatenations) that are
+      // arguments of a log call or an error constructor.
+      if (!path.isStringLiteral() && !path.isTemplateLiteral() && !path.isBinaryExpression()) return undefined;
+      const parent = path.parentPath;
+      if (!parent) return undefined;
+      if ((isLogCall(parent.node) || isErrorConstruction(parent.node)) && parent.node.arguments.includes(path.node)) {
+        return 'log or error message text';
+      }
+      return undefined;
+    },
+  }),
+];

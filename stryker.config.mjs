@@ -1,0 +1,30 @@
+// `npm run test:mutation`: mutation testing of the core (DSPy, optimizers, metrics, the run,
+// the learning policy and promotion guard). Incremental: only mutants in changed code are
+// re-run; the report is reports/mutation/index.html. Mutants in log lines and error messages
+// are ignored (scripts/stryker/message_ignorer.mjs): their wording is not behaviour.
+export default {
+  packageManager: 'npm',
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  plugins: ['@stryker-mutator/vitest-runner', './scripts/stryker/message_ignorer.mjs'],
+  ignorers: ['log-and-error-messages'],
+  mutate: [
+    'src/dspy/**/*.ts',
+    'src/optimizers/**/*.ts',
+    'src/pipeline/metrics/**/*.ts',
+    'src/run/**/*.ts',
+    'src/learning/policy.ts',
+    'src/learning/promotion_guard.ts',
+    '!src/**/index.ts',
+  ],
+  coverageAnalysis: 'perTest',
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  reporters: ['clear-text', 'html', 'json', 'progress'],
+  htmlReporter: { fileName: 'reports/mutation/index.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  concurrency: 2,
+  timeoutMS: 20000,
+  thresholds: { high: 90, low: 85, break: null },
+  tempDirName: '.stryker-tmp',
+};
