@@ -22,7 +22,7 @@ export { Predict, NoLMConfiguredError, type PredictOptions } from './predict.js'
 export { ChainOfThought, REASONING_PREFIX, type ChainOfThoughtOptions } from './chain_of_thought.js';
 export { withTrace, recordTrace, currentTrace, type TraceEntry } from './trace.js';
 export { settings, Settings, type SettingsConfig, type ContextOverrides } from './settings.js';
-export type { Metric } from './metric.js';
+export { isMetricFeedback, type Metric, type MetricFeedback, type MetricValue } from './metric.js';
 export { mapConcurrent, type MapConcurrentOptions } from './concurrency.js';
 export {
   AdapterParseError,

@@ -27,7 +27,7 @@
  * the same as a sequential run; work done speculatively past the quota is discarded.
  */
 import { setMaxListeners } from 'node:events';
-import { Example, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
+import { Example, isMetricFeedback, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
 import { runOrdered } from './concurrency.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
 import { canonicalJson } from '../util/canonical_json.js';
@@ -73,6 +73,7 @@ export interface ExampleOutcome {
 
 /** Is `value` a pass? (DSPy semantics, with a threshold of 0 honoured.) */
 export function metricPasses(value: unknown, threshold: number | undefined): boolean {
+  if (isMetricFeedback(value)) return metricPasses(value.score, threshold);
   if (threshold !== undefined && threshold !== null) return Number(value) >= threshold;
   return Boolean(value);
 }

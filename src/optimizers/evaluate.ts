@@ -9,7 +9,7 @@
  *   stops at the same item at any concurrency.
  * - Budget and abort errors are not item failures: they end the evaluation at once.
  */
-import { settings, type Example, type Metric, type Module, type Prediction } from '../dspy/index.js';
+import { isMetricFeedback, settings, type Example, type Metric, type Module, type Prediction } from '../dspy/index.js';
 import { BudgetExceededError } from '../lm/budget.js';
 import { currentMeter } from '../lm/meter.js';
 import { runOrdered } from './concurrency.js';
@@ -94,8 +94,9 @@ export interface EvalSettings {
   label?: string;
 }
 
-/** Metric value as a number: true -> 1, false -> 0. */
+/** Metric value as a number: true -> 1, false -> 0, `{score, feedback}` -> score. */
 export function metricToNumber(v: unknown): number {
+  if (isMetricFeedback(v)) return metricToNumber(v.score);
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v === null || v === undefined) return 0;

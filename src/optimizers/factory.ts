@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { LM } from '../lm/types.js';
 import { BootstrapFewShot } from './bootstrap_fewshot.js';
+import { GEPA } from './gepa.js';
 import { LabeledFewShot } from './labeled_fewshot.js';
 import { MIPROv2 } from './mipro_v2.js';
 import { BootstrapFewShotWithRandomSearch } from './random_search.js';
@@ -54,15 +55,39 @@ export const OptimizerOptionSchemas = {
       callsPerForward: z.number().int().positive().optional(),
     })
     .strict(),
+  GEPA: z
+    .object({
+      auto: z.enum(['light', 'medium', 'heavy']).nullable().optional(),
+      maxMetricCalls: z.number().int().positive().optional(),
+      maxFullEvals: z.number().int().positive().optional(),
+      reflectionMinibatchSize: z.number().int().positive().optional(),
+      candidateSelectionStrategy: z.enum(['pareto', 'current_best']).optional(),
+      componentSelector: z.enum(['round_robin', 'all']).optional(),
+      useMerge: z.boolean().optional(),
+      maxMergeInvocations: count.optional(),
+      mergeSubsampleSize: z.number().int().positive().optional(),
+      skipPerfectScore: z.boolean().optional(),
+      perfectScore: z.number().optional(),
+      maxInstructionChars: z.number().int().positive().optional(),
+      valFraction: z.number().gt(0).lt(1).optional(),
+      select: z.union([z.literal('best'), z.object({ cheapestWithin: z.number().nonnegative() }).strict()]).optional(),
+      dryRun: z.boolean().optional(),
+      callsPerForward: z.number().int().positive().optional(),
+    })
+    .strict(),
 } as const;
 
 export type OptimizerName = keyof typeof OptimizerOptionSchemas;
 export const OPTIMIZER_NAMES = Object.keys(OptimizerOptionSchemas) as OptimizerName[];
 
-export type AnyOptimizer = LabeledFewShot | BootstrapFewShot | BootstrapFewShotWithRandomSearch | MIPROv2;
+export type AnyOptimizer = LabeledFewShot | BootstrapFewShot | BootstrapFewShotWithRandomSearch | MIPROv2 | GEPA;
 
 /** Builds an optimizer from its name and JSON options; throws a ZodError naming the bad field. */
-export function createOptimizer(name: string, options: unknown = {}, lms: { promptModel?: LM; taskModel?: LM } = {}): AnyOptimizer {
+export function createOptimizer(
+  name: string,
+  options: unknown = {},
+  lms: { promptModel?: LM; taskModel?: LM; reflectionModel?: LM } = {},
+): AnyOptimizer {
   switch (name) {
     case 'LabeledFewShot':
       return new LabeledFewShot(OptimizerOptionSchemas.LabeledFewShot.parse(options));
@@ -71,7 +96,12 @@ export function createOptimizer(name: string, options: unknown = {}, lms: { prom
     case 'BootstrapFewShotWithRandomSearch':
       return new BootstrapFewShotWithRandomSearch(OptimizerOptionSchemas.BootstrapFewShotWithRandomSearch.parse(options));
     case 'MIPROv2':
-      return new MIPROv2({ ...OptimizerOptionSchemas.MIPROv2.parse(options), ...lms });
+      return new MIPROv2({ ...OptimizerOptionSchemas.MIPROv2.parse(options), promptModel: lms.promptModel, taskModel: lms.taskModel });
+    case 'GEPA': {
+      const o = OptimizerOptionSchemas.GEPA.parse(options);
+      const reflectionLm = lms.reflectionModel ?? lms.promptModel;
+      return new GEPA({ ...o, ...(reflectionLm ? { reflectionLm } : {}), ...(lms.taskModel ? { taskLm: lms.taskModel } : {}) });
+    }
     default:
       throw new Error(`unknown optimizer ${JSON.stringify(name)}; known: ${OPTIMIZER_NAMES.join(', ')}`);
   }

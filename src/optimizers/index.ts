@@ -34,6 +34,9 @@ export {
 } from './bootstrap_fewshot.js';
 export { BootstrapFewShotWithRandomSearch, type RandomSearchOptions, type CandidateRecord } from './random_search.js';
 export { MIPROv2, AUTO_RUN_SETTINGS, type AutoPreset, type MIPROv2Options } from './mipro_v2.js';
+export { GEPA, type GEPAOptions, type GepaCandidate, type GepaReport } from './gepa.js';
+export { GEPA_PRESET_CANDIDATES, presetMetricCalls, oneRoundMetricCalls, type GepaPreset } from './gepa/budget.js';
+export { dominates, exampleFronts, frontierFrequencies, sampleParent, qualityCostFront, chooseByRule, type CostPoint, type SelectionRule } from './gepa/pareto.js';
 export { TIPS, describeProgram, summarizeDataset, proposeInstruction } from './proposer.js';
 export { CategoricalTPE, type TpeOptions, type TpeParams } from './tpe.js';
 export { Rng, deriveSeed } from '../util/rng.js';

@@ -66,7 +66,7 @@ export interface Services {
   dispose(): Promise<void>;
 }
 
-export const OPTIMIZER_NAMES = ['LabeledFewShot', 'BootstrapFewShot', 'BootstrapFewShotWithRandomSearch', 'MIPROv2'];
+export const OPTIMIZER_NAMES = ['LabeledFewShot', 'BootstrapFewShot', 'BootstrapFewShotWithRandomSearch', 'MIPROv2', 'GEPA'];
 export const METRIC_NAMES = ['exact_match', 'findings_f1', 'valid_json', 'code_analysis_judge', 'refactoring_judge', 'composite'];
 
 export interface ServicesOptions {

@@ -13,6 +13,7 @@ describe('createOptimizer', () => {
       BootstrapFewShot: { maxBootstrappedDemos: 1, maxLabeledDemos: 2 },
       BootstrapFewShotWithRandomSearch: { numCandidatePrograms: 1, maxLabeledDemos: 2 },
       MIPROv2: { auto: null, numCandidates: 2, numTrials: 2, maxLabeledDemos: 2 },
+      GEPA: { maxMetricCalls: 20 },
     };
     for (const name of OPTIMIZER_NAMES) {
       const { program, report } = await createOptimizer(name, opts[name]).compile(new QA(), { trainset: qa(4), valset: qa(4, 4), metric: exact });
