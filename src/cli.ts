@@ -13,6 +13,7 @@ interface CommandEntry {
 
 const commands: Record<string, CommandEntry> = {
   serve: { summary: 'run the sidecar: JSON-RPC 2.0 on stdin/stdout', load: () => import('./sidecar/serve_command.js') },
+  report: { summary: 'write the HTML report of a run (or of continuous learning)', load: () => import('./report/report_command.js') },
 };
 
 function help(): string {
