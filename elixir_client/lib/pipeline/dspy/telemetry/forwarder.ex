@@ -321,6 +321,29 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
 
   # Registration is rare (instance start/stop), so a :persistent_term update is fine here;
   # dead forwarders (killed without terminate) are pruned on the way.
+  @doc false
+  # For relays (the cluster executor's worker nodes): a local process that receives this
+  # node's pipeline events exactly as a forwarder does (`{:telemetry_event, ...}` messages,
+  # bounded by its own counter), whether or not the node has `:telemetry`.
+  @spec register_target({pid, :atomics.atomics_ref(), pos_integer}) :: :ok
+  def register_target({pid, _, _} = target) do
+    register(target)
+
+    if Telemetry.telemetry_available?() do
+      apply(:telemetry, :attach_many, [{__MODULE__, pid}, Telemetry.events(), &__MODULE__.handle_event/4, target])
+    end
+
+    :ok
+  end
+
+  @doc false
+  @spec unregister_target({pid, :atomics.atomics_ref(), pos_integer}) :: :ok
+  def unregister_target({pid, _, _} = target) do
+    unregister(target)
+    if Telemetry.telemetry_available?(), do: apply(:telemetry, :detach, [{__MODULE__, pid}])
+    :ok
+  end
+
   defp register(target), do: update_registry(&[target | &1])
   defp unregister(target), do: update_registry(&List.delete(&1, target))
 

@@ -1,0 +1,172 @@
+defmodule Pipeline.DSPy.ClusterTest do
+  # Candidate executions spread over real BEAM nodes (OTP's :peer on this machine) while the
+  # sidecar stays on this node; a node stopped mid-run and a node joining mid-run.
+  use Pipeline.DSPy.SidecarCase, async: false
+
+  alias Pipeline.DSPy.Executor.Cluster
+  alias Pipeline.DSPy.Executor.Cluster.Pool
+  alias Pipeline.DSPy.Test.Peers
+
+  @moduletag timeout: 240_000
+
+  describe "Pool (pure)" do
+    test "least loaded first, ties to the least dispatched, then the first to join; a per-node cap" do
+      p = Pool.new(2) |> Pool.add_node(:a) |> Pool.add_node(:b)
+      {:ok, :a, p} = Pool.checkout(p)
+      {:ok, :b, p} = Pool.checkout(p)
+      {:ok, :a, p} = Pool.checkout(p)
+      {:ok, :b, p} = Pool.checkout(p)
+      assert Pool.checkout(p) == :full
+      p = Pool.checkin(p, :b)
+      assert {:ok, :b, p} = Pool.checkout(p)
+      # a node that joins is the least loaded: it gets the next executions
+      p = Pool.add_node(p, :c)
+      assert {:ok, :c, p} = Pool.checkout(p)
+      assert {:ok, :c, p} = Pool.checkout(p)
+      assert Pool.checkout(p) == :full
+      # exclusion (a retry never goes back to the node it lost)
+      p = p |> Pool.checkin(:a) |> Pool.checkin(:c)
+      assert {:ok, :c, _} = Pool.checkout(p, [:a])
+    end
+
+    test "removing a node counts what was running there; checkin of a removed node is ignored" do
+      p = Pool.new(4) |> Pool.add_node(:a) |> Pool.add_node(:b)
+      {:ok, n1, p} = Pool.checkout(p)
+      {:ok, n2, p} = Pool.checkout(p)
+      assert Enum.sort([n1, n2]) == [:a, :b]
+      {p, 1} = Pool.remove_node(p, :a)
+      assert Pool.nodes(p) == [:b]
+      p = Pool.checkin(p, :a)
+      assert Pool.stats(p).lost == 1
+      assert Pool.stats(p).nodes == %{b: %{running: 1, dispatched: 1}}
+      assert Pool.remove_node(p, :zz) == {p, 0}
+    end
+
+    test "side effects are found at any depth" do
+      refute Cluster.side_effects?(%{"workflow" => %{"steps" => [%{"type" => "claude"}]}})
+      assert Cluster.side_effects?(%{"workflow" => %{"steps" => [%{"type" => "for_loop", "steps" => [%{"type" => "file_ops"}]}]}})
+      assert Cluster.side_effects?(%{"workflow" => %{"steps" => [%{"type" => "claude", "output_to_file" => "x.md"}]}})
+    end
+
+    test "options are validated and documented from one schema" do
+      assert_raise ArgumentError, ~r/:name is required/, fn -> Cluster.child_spec([]) end
+      assert_raise ArgumentError, ~r/unknown option/, fn -> Cluster.child_spec(name: :x, per_nod: 3) end
+      assert_raise ArgumentError, ~r/:per_node got 0/, fn -> Cluster.child_spec(name: :x, per_node: 0) end
+      {:docs_v1, _, _, _, %{"en" => doc}, _, _} = Code.fetch_docs(Cluster)
+      assert doc =~ "| `:per_node` | pos_integer | `8` |"
+    end
+  end
+
+  describe "over real nodes" do
+    setup do
+      Peers.ensure_distributed!()
+      out = tmp_dir("dspy_cluster")
+      on_exit(fn -> File.rm_rf(out) end)
+      {:ok, out: out}
+    end
+
+    defp peers(names) do
+      for name <- names do
+        {pid, node} = Peers.start!(:"#{name}_#{System.unique_integer([:positive])}")
+        on_exit(fn -> Peers.stop(pid) end)
+        {pid, node}
+      end
+    end
+
+    defp optimize(name, out, extra \\ []) do
+      ex = Path.join(repo_root(), "examples/code_analysis")
+
+      Pipeline.DSPy.optimize(
+        Path.join(ex, "pipeline.yaml"),
+        [
+          server: name,
+          training_data: Path.join(ex, "training_data"),
+          lm: "offline",
+          seed: 3,
+          out: out,
+          optimizer: "BootstrapFewShot",
+          concurrency: 8,
+          timeout: 200_000
+        ] ++ extra
+      )
+    end
+
+    defp start_cluster(nodes, per_node, sleep_ms \\ 20) do
+      cname = :"cluster_#{System.unique_integer([:positive])}"
+
+      start_supervised!(
+        {Cluster, name: cname, nodes: nodes, per_node: per_node, executor: {Pipeline.DSPy.Test.SlowReference, sleep_ms: sleep_ms}},
+        id: cname
+      )
+
+      {name, _} = start_instance(executor: {Cluster, cname})
+      {cname, name}
+    end
+
+    defp program(r), do: Map.delete(r["program"], "metadata")
+
+    test "a node stopped mid-run: its executions are retried elsewhere, the program is the one-node program", %{out: out} do
+      [{_, w1}, {p2, w2}, {_, w3}] = peers([:w1, :w2, :w3])
+
+      {c1, s1} = start_cluster([w1], 8)
+      assert {:ok, one} = optimize(s1, Path.join(out, "one"))
+      assert Map.keys(Cluster.stats(c1).nodes) == [w1]
+
+      # Telemetry of remote executions reaches this node (a target registered like a forwarder).
+      counter = :atomics.new(4, signed: true)
+      target = {self(), counter, 1_000_000}
+      :ok = Pipeline.DSPy.Telemetry.Forwarder.register_target(target)
+      on_exit(fn -> Pipeline.DSPy.Telemetry.Forwarder.unregister_target(target) end)
+
+      {c3, s3} = start_cluster([w1, w2, w3], 2)
+      me = self()
+      stopper =
+        fn _progress ->
+          if :atomics.add_get(counter, 4, 1) == 12 do
+            Peers.stop(p2)
+            send(me, :stopped)
+          end
+        end
+
+      assert {:ok, three} = optimize(s3, Path.join(out, "three"), on_progress: stopper)
+      assert_received :stopped
+      stats = Cluster.stats(c3)
+      assert stats.retries >= 1, "no execution was in flight on the stopped node: #{inspect(stats)}"
+      assert stats.not_retried == 0
+      refute Map.has_key?(stats.nodes, w2)
+      assert program(three) == program(one)
+      assert three["bestScore"] == one["bestScore"]
+      assert three["baselineScore"] == one["baselineScore"]
+
+      # Step events were emitted on the worker nodes only (the executor runs there).
+      assert stats.telemetry_relayed > 0
+      assert_receive {:telemetry_event, [:pipeline, :step, :stop], _, _, _}, 5_000
+    end
+
+    test "a node that joins mid-run receives work at once", %{out: out} do
+      [{_, w1}] = peers([:j1])
+      late_name = :"j2_#{System.unique_integer([:positive])}"
+      late = :"#{late_name}@127.0.0.1"
+      # Slow executions (one node, two at a time) keep the run going for seconds after the
+      # late node is up; it is started by the first progress event, in its own process.
+      {cname, name} = start_cluster([w1, late], 2, 150)
+      me = self()
+      counter = :atomics.new(1, signed: true)
+
+      starter = fn _ ->
+        if :atomics.add_get(counter, 1, 1) == 1 do
+          spawn(fn ->
+            {pid, ^late} = Peers.start!(late_name)
+            send(me, {:late_peer, pid})
+          end)
+        end
+      end
+
+      assert {:ok, _} = optimize(name, out, on_progress: starter)
+      assert_receive {:late_peer, pid}, 10_000
+      on_exit(fn -> Peers.stop(pid) end)
+      stats = Cluster.stats(cname)
+      assert stats.nodes[late].dispatched > 0, "the late node got nothing: #{inspect(stats)}"
+    end
+  end
+end

@@ -1,0 +1,20 @@
+defmodule Pipeline.DSPy.Test.SlowReference do
+  @moduledoc false
+  # The Reference executor behind a fixed delay, so that executions are in flight on every
+  # worker node when a cluster test stops one. Compiled into the test build, so peer nodes
+  # started with the test's code path can run it.
+  @behaviour Pipeline.DSPy.Executor
+
+  @impl true
+  def execute(config, input, ctx) do
+    Process.sleep(opt(ctx, :sleep_ms, 30))
+    Pipeline.DSPy.Executor.Reference.execute(config, input, ctx)
+  end
+
+  defp opt(ctx, key, default) do
+    case ctx[:executor_opts] do
+      opts when is_list(opts) -> Keyword.get(opts, key, default)
+      _ -> default
+    end
+  end
+end
