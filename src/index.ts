@@ -1,46 +1,22 @@
-// Package export barrel. Each part adds its own section.
+/**
+ * The `elexirion` package: a DSPy for TypeScript. Signatures, examples, modules and adapters;
+ * LM providers behind one interface with caching, usage, budgets and rate limits; Evaluate and
+ * every optimizer; the shipped metrics; save and load in DSPy's format. The sidecar (the
+ * JSON-RPC server the Elixir client talks to) is the `elexirion/sidecar` entry.
+ */
 
-// --- wire: transport, conformance layer, peer (#2)
-export { ErrorCode, RpcError, invalidParams, type ErrorObject, type ParamIssue } from './rpc/errors.js';
-export {
-  createFrameDecoder,
-  encodeFrame,
-  DEFAULT_MAX_FRAME_BYTES,
-  FRAMINGS,
-  type Framing,
-  type FrameDecoder,
-  type FrameEvents,
-} from './rpc/frame_decoder.js';
-export { FramedMessageReader, FrameError, type FramedReaderOptions } from './rpc/reader.js';
-export { FramedMessageWriter } from './rpc/writer.js';
-export { RpcEndpoint, type EndpointOptions, type HandlerEntry, type CallInfo } from './rpc/endpoint.js';
-export {
-  RpcPeer,
-  PeerRequestError,
-  PeerTimeoutError,
-  PeerCancelledError,
-  PeerClosedError,
-  DEFAULT_PEER_TIMEOUT_MS,
-  type Peer,
-  type PeerRequestOptions,
-} from './rpc/peer.js';
-export { classify, type JsonRpcId, type Inbound, type ResponseMessage } from './rpc/message.js';
-export { NotificationQueue } from './rpc/notification_queue.js';
+// --- DSPy core: signatures, examples, modules, predictors, adapters, traces, settings
+export * from './dspy/index.js';
 
-// --- protocol: zod schemas of every wire method (#2)
-export * as protocol from './protocol/index.js';
-export { PROTOCOL_VERSION } from './protocol/version.js';
+// --- LMs: the interface, providers, the LM-spec parser, cache, usage, budgets, rate limits
+export * from './lm/index.js';
 
-// --- sidecar: registry, services, lifecycle, server (#2)
-export {
-  defineMethod,
-  MethodRegistry,
-  type MethodDefinition,
-  type AnyMethodDefinition,
-  type MethodContext,
-} from './sidecar/registry.js';
-export { createServices, lazy, NameRegistry, type Services, type ServicesOptions } from './sidecar/services.js';
-export { Lifecycle, type LifecycleState } from './sidecar/lifecycle.js';
-export { startSidecar, type Sidecar, type SidecarOptions } from './sidecar/server.js';
-export { createLogger, redactSecrets, resolveLogLevel, type LogLevel } from './sidecar/logger.js';
-export { methods } from './sidecar/methods/index.js';
+// --- optimizers: Evaluate, LabeledFewShot, BootstrapFewShot, random search, MIPROv2, GEPA, save/load
+export * from './optimizers/index.js';
+
+// --- metrics shipped with the project (also usable on any program's predictions)
+export * from './pipeline/metrics/index.js';
+
+// --- the HTML report of a run
+export { writeReport, writeLearningReport, REPORT_FILE } from './report/write_report.js';
+export { RunRecorder } from './report/recorder.js';

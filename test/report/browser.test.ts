@@ -44,11 +44,13 @@ describe.skipIf(!hasChromium)('report in Chromium', () => {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(pathToFileURL(out).href);
-      await page.waitForFunction(() => [...document.querySelectorAll('.chart')].every((c) => c.getAttribute('data-drawn') === 'yes'));
+      // Page functions run in the browser; the project is type-checked without the DOM lib.
+      /* eslint-disable @typescript-eslint/no-explicit-any */
+      await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('.chart')].every((c: any) => c.getAttribute('data-drawn') === 'yes'));
       expect(errors).toEqual([]);
       expect(requests).toEqual([]);
       const charts = await page.evaluate(() =>
-        [...document.querySelectorAll('.chart')].map((c) => {
+        [...(globalThis as any).document.querySelectorAll('.chart')].map((c: any) => {
           const canvas = c.querySelector('canvas');
           if (!canvas) return { id: c.id, painted: 0 };
           const ctx = canvas.getContext('2d');

@@ -1,0 +1,47 @@
+// The sidecar and its wire (the npm package's `elexirion/sidecar` entry): transport, JSON-RPC conformance,
+// protocol schemas, the method registry and server. The DSPy library is the root entry (src/index.ts).
+
+// --- wire: transport, conformance layer, peer (#2)
+export { ErrorCode, RpcError, invalidParams, type ErrorObject, type ParamIssue } from '../rpc/errors.js';
+export {
+  createFrameDecoder,
+  encodeFrame,
+  DEFAULT_MAX_FRAME_BYTES,
+  FRAMINGS,
+  type Framing,
+  type FrameDecoder,
+  type FrameEvents,
+} from '../rpc/frame_decoder.js';
+export { FramedMessageReader, FrameError, type FramedReaderOptions } from '../rpc/reader.js';
+export { FramedMessageWriter } from '../rpc/writer.js';
+export { RpcEndpoint, type EndpointOptions, type HandlerEntry, type CallInfo } from '../rpc/endpoint.js';
+export {
+  RpcPeer,
+  PeerRequestError,
+  PeerTimeoutError,
+  PeerCancelledError,
+  PeerClosedError,
+  DEFAULT_PEER_TIMEOUT_MS,
+  type Peer,
+  type PeerRequestOptions,
+} from '../rpc/peer.js';
+export { classify, type JsonRpcId, type Inbound, type ResponseMessage } from '../rpc/message.js';
+export { NotificationQueue } from '../rpc/notification_queue.js';
+
+// --- protocol: zod schemas of every wire method (#2)
+export * as protocol from '../protocol/index.js';
+export { PROTOCOL_VERSION } from '../protocol/version.js';
+
+// --- sidecar: registry, services, lifecycle, server (#2)
+export {
+  defineMethod,
+  MethodRegistry,
+  type MethodDefinition,
+  type AnyMethodDefinition,
+  type MethodContext,
+} from './registry.js';
+export { createServices, lazy, NameRegistry, type Services, type ServicesOptions } from './services.js';
+export { Lifecycle, type LifecycleState } from './lifecycle.js';
+export { startSidecar, type Sidecar, type SidecarOptions } from './server.js';
+export { createLogger, redactSecrets, resolveLogLevel, type LogLevel } from './logger.js';
+export { methods } from './methods/index.js';
