@@ -128,17 +128,6 @@ defmodule Mix.Tasks.DSPyOptimizeCLITest do
     assert rest =~ ~r/^baseline .*LM calls 0/m
   end
 
-  test "a second SIGTERM quits at once with 130, never 0", %{args: args} do
-    port = mix_port(args)
-    before = await_output(port, "", ~r/baseline/)
-    kill(port, "TERM")
-    _ = await_output(port, before, ~r/interrupted: cancelling/)
-    kill(port, "TERM")
-    {status, output} = await_exit(port, before)
-    assert status == 130, output
-    refute output =~ "BREAK:"
-  end
-
   @tag :pty
   test "Ctrl-C on a terminal cancels the run: no break menu, status 130, resume command printed, terminal restored",
        %{args: args, out: out} do
