@@ -55,7 +55,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
   use Mix.Task
 
   alias Pipeline.DSPy.CLI
-  alias Pipeline.DSPy.CLI.{Interrupt, Progress, Report}
+  alias Pipeline.DSPy.CLI.{Interrupt, Progress, Report, Terminal}
 
   @task "dspy.optimize"
 
@@ -129,7 +129,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
         timeout: :timer.minutes(opts[:timeout_min] || 120)
       ]
 
-      mode = if Interrupt.stdout_tty?() and !opts[:verbose], do: :tty, else: :lines
+      mode = if Terminal.stdout?() and !opts[:verbose], do: :tty, else: :lines
 
       {result, interrupted?} =
         case Pipeline.DSPy.optimize_async(pipeline, run_opts) do

@@ -15,11 +15,13 @@ defmodule Pipeline.DSPy.CLI.Interrupt do
   # in a session of their own (erl_child_setup calls setsid), and the BEAM only opens its break
   # menu (or ignores it under `+Bi`). A parent forwards SIGINT as SIGTERM (scripts/demo.mjs).
 
+  alias Pipeline.DSPy.CLI.Terminal
+
   @ctrl_c 3
 
   @doc "Starts watching for interrupts on behalf of `owner`; returns a handle for `stop/1`."
   def start(owner \\ self()) do
-    tty = if device = stdin_tty(), do: raw_terminal(device)
+    tty = if device = Terminal.device(0), do: raw_terminal(device)
     watcher = spawn(fn -> watch(owner, tty, 0) end)
     reader = if tty, do: spawn(fn -> read_stdin(watcher) end)
     sigterm? = install_sigterm(watcher)
@@ -33,20 +35,6 @@ defmodule Pipeline.DSPy.CLI.Interrupt do
     Process.exit(watcher, :kill)
     restore_terminal(tty)
     :ok
-  end
-
-  @doc "The terminal device stdin is (Linux: /proc), or nil."
-  def stdin_tty, do: tty_device(0)
-
-  @doc "Whether stdout is a terminal (`:io.columns/0` cannot tell under `-noshell`)."
-  def stdout_tty?, do: tty_device(1) != nil
-
-  defp tty_device(fd) do
-    case File.read_link("/proc/self/fd/#{fd}") do
-      {:ok, "/dev/pts/" <> _ = device} -> device
-      {:ok, "/dev/tty" <> _ = device} -> device
-      _ -> nil
-    end
   end
 
   defp watch(owner, tty, count) do
@@ -79,8 +67,8 @@ defmodule Pipeline.DSPy.CLI.Interrupt do
   # Saves the terminal's settings and makes Ctrl-C a byte: no signal, no line buffering, no
   # echo (typed keys would break the progress line). nil when the terminal cannot be set.
   defp raw_terminal(device) do
-    with {saved, 0} <- stty(device, ["-g"]),
-         {_, 0} <- stty(device, ["-isig", "-icanon", "-echo", "min", "1", "time", "0"]) do
+    with {saved, 0} <- Terminal.stty(device, ["-g"]),
+         {_, 0} <- Terminal.stty(device, ["-isig", "-icanon", "-echo", "min", "1", "time", "0"]) do
       {device, String.trim(saved)}
     else
       _ -> nil
@@ -88,19 +76,7 @@ defmodule Pipeline.DSPy.CLI.Interrupt do
   end
 
   defp restore_terminal(nil), do: :ok
-  defp restore_terminal({device, saved}), do: stty(device, [saved])
-
-  # A port's stdin is a pipe, and its children have no controlling terminal (no /dev/tty):
-  # stty is pointed at the device itself.
-  defp stty(device, args) do
-    command = Enum.map_join(["stty" | args], " ", &shell_quote/1) <> " < " <> shell_quote(device)
-
-    System.cmd("/bin/sh", ["-c", command], stderr_to_stdout: true)
-  rescue
-    _ -> {"", 1}
-  end
-
-  defp shell_quote(arg), do: "'" <> String.replace(arg, "'", "'\\''") <> "'"
+  defp restore_terminal({device, saved}), do: Terminal.stty(device, [saved])
 
   defp install_sigterm(watcher) do
     with :ok <- :gen_event.delete_handler(:erl_signal_server, :erl_signal_handler, :ok),

@@ -9,14 +9,8 @@ defmodule Pipeline.DSPy.CLI.Progress do
   @width 24
 
   @doc "A display for `mode` (`:tty` or `:lines`)."
-  def new(mode), do: %__MODULE__{mode: mode, columns: columns()}
-
-  defp columns do
-    case System.get_env("COLUMNS") do
-      nil -> 100
-      c -> with {n, ""} when n > 20 <- Integer.parse(c), do: n, else: (_ -> 100)
-    end
-  end
+  def new(:tty), do: %__MODULE__{mode: :tty, columns: Pipeline.DSPy.CLI.Terminal.columns()}
+  def new(:lines), do: %__MODULE__{mode: :lines}
 
   @doc "Shows one progress value (a map from the sidecar)."
   def update(%__MODULE__{} = d, p) when is_map(p) do
