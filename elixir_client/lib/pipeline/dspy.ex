@@ -147,41 +147,55 @@ defmodule Pipeline.DSPy do
   @doc """
   Optimizes the prompts of `pipeline` (a YAML path or a config map); blocks until done.
 
-  Options: `:training_data` (a directory, sent as `{dir}`, or a list of examples
-  `%{input: map, expected_output: map}`, sent as `{examples}`), `:optimizer` (`"BootstrapFewShot"` by default,
-  `"LabeledFewShot"`, `"BootstrapFewShotWithRandomSearch"`, `"MIPROv2"`, or their snake_case
-  spellings, with `:optimizer_options`), `:metric` (a name, with `:metric_options`),
-  `:lm` (LM spec, e.g. `"anthropic:claude-..."`, `"offline"`), `:seed`, `:budget_usd` (or
-  `:budget` map `%{maxCalls, maxTokens, maxUsd, maxWallMs}`), `:out` (output directory, sent
-  as `outDir`), `:run_id`, `:concurrency`, `:params` (extra params merged as-is),
-  `:on_progress` (a 1-arity function called in the caller with each progress map),
-  `:timeout` (ms, default 30 minutes), `:server`.
+  Options (`Pipeline.DSPy.Options.Optimize` has the table): `:training_data` (a directory or
+  a list of examples), `:optimizer` with `:optimizer_options`, `:metric` with
+  `:metric_options`, `:lm`, `:seed`, `:budget_usd` or `:budget`, `:out`, `:run_id`,
+  `:concurrency`, `:val_fraction`, `:steps`, `:signatures`, `:name`,
+  `:execution_timeout_ms`, `:dry_run`, `:write_anyway`, `:params`, `:on_progress`,
+  `:timeout` (default 30 minutes), `:server`. An unknown or ill-typed option returns
+  `{:error, %Pipeline.DSPy.Error{reason: :invalid_option}}` naming it; nothing is sent.
   """
   @spec optimize(Path.t() | map, keyword) :: result
-  def optimize(pipeline, opts \\ []), do: blocking("optimize", pipeline, opts)
+  def optimize(pipeline, opts \\ []) do
+    with {:ok, opts} <- Options.Optimize.validate(opts), do: blocking("optimize", pipeline, opts)
+  end
 
   @doc "Async `optimize/2`: returns `{:ok, ref}`; see the moduledoc for the messages."
   @spec optimize_async(Path.t() | map, keyword) :: {:ok, reference} | {:error, Error.t()}
-  def optimize_async(pipeline, opts \\ []), do: async("optimize", pipeline, opts)
+  def optimize_async(pipeline, opts \\ []) do
+    with {:ok, opts} <- Options.Optimize.validate(opts), do: async("optimize", pipeline, opts)
+  end
 
-  @doc "Scores `pipeline` on a dataset (same options as `optimize/2`, plus `:program`)."
+  @doc """
+  Scores `pipeline` as written on a dataset (the run options of `optimize/2` that apply;
+  `Pipeline.DSPy.Options.Evaluate` has the table).
+  """
   @spec evaluate(Path.t() | map, keyword) :: result
-  def evaluate(pipeline, opts \\ []), do: blocking("evaluate", pipeline, opts)
+  def evaluate(pipeline, opts \\ []) do
+    with {:ok, opts} <- Options.Evaluate.validate(opts), do: blocking("evaluate", pipeline, opts)
+  end
 
   @doc "Async `evaluate/2`."
-  def evaluate_async(pipeline, opts \\ []), do: async("evaluate", pipeline, opts)
+  @spec evaluate_async(Path.t() | map, keyword) :: {:ok, reference} | {:error, Error.t()}
+  def evaluate_async(pipeline, opts \\ []) do
+    with {:ok, opts} <- Options.Evaluate.validate(opts), do: async("evaluate", pipeline, opts)
+  end
 
   @doc """
   One LM call through the sidecar (`lm/generate`), using its provider config, cache and budget.
 
   `messages` is a list of `%{role: "system" | "user" | "assistant", content: text}` or a
-  plain prompt string (one user message). Options: `:lm` (spec), `:run_id` (attributes the
-  call to a run's meter and budget), `:temperature`, `:max_tokens`, `:stop`, `:rollout_id`,
-  `:timeout`, `:server`. Returns `{:ok, %{"text" => ..., "usage" => ..., "model" => ...,
+  plain prompt string (one user message). Options (`Pipeline.DSPy.Options.Generate`): `:lm`
+  (spec), `:run_id` (attributes the call to a run's meter and budget), `:temperature`,
+  `:max_tokens`, `:stop`, `:rollout_id`, `:timeout`, `:server`. Returns `{:ok, %{"text" => ..., "usage" => ..., "model" => ...,
   "cached" => bool, "costUsd" => ...}}`.
   """
   @spec generate([map] | String.t(), keyword) :: result
   def generate(messages, opts \\ []) do
+    with {:ok, opts} <- Options.Generate.validate(opts), do: do_generate(messages, opts)
+  end
+
+  defp do_generate(messages, opts) do
     messages = if is_binary(messages), do: [%{role: "user", content: messages}], else: messages
 
     options =
@@ -197,7 +211,7 @@ defmodule Pipeline.DSPy do
       |> put_opt(:runId, opts[:run_id])
       |> put_opt(:options, if(options == %{}, do: nil, else: options))
 
-    request(opts[:server] || __MODULE__, "lm/generate", params, opts)
+    do_request(opts[:server] || __MODULE__, "lm/generate", params, opts)
   end
 
   @doc "Cancels an async run started by `optimize_async/2`, `evaluate_async/2` or `request_async/4`."
@@ -211,23 +225,30 @@ defmodule Pipeline.DSPy do
       )
 
   @doc """
-  Any JSON-RPC request to the sidecar (`params` a map or nil). Options: `:timeout` (ms or
-  `:infinity`, default the instance's `:request_timeout`).
+  Any JSON-RPC request to the sidecar (`params` a map or nil). Options
+  (`Pipeline.DSPy.Options.Request`): `:timeout` (ms or `:infinity`, default the instance's
+  `:request_timeout`).
   """
   @spec request(server, String.t(), map | nil, keyword) :: result
   def request(server, method, params, opts \\ []) do
-    Connection.request(connection(server), method, params, timeout(server, opts))
+    with {:ok, opts} <- Options.Request.validate(opts, "request/4"),
+         do: do_request(server, method, params, opts)
   end
+
+  defp do_request(server, method, params, opts),
+    do: Connection.request(connection(server), method, params, timeout(server, opts))
 
   @doc "Async `request/4`: `{:ok, ref}`; `{:dspy_result, ref, result}` follows (and `:dspy_progress` when `progress: true`)."
   def request_async(server, method, params, opts \\ []) do
-    Connection.request_async(
-      connection(server),
-      method,
-      params,
-      timeout(server, opts),
-      Keyword.get(opts, :progress, false)
-    )
+    with {:ok, opts} <- Options.Request.validate(opts, "request_async/4") do
+      Connection.request_async(
+        connection(server),
+        method,
+        params,
+        timeout(server, opts),
+        Keyword.get(opts, :progress, false)
+      )
+    end
   end
 
   @doc """
@@ -239,6 +260,11 @@ defmodule Pipeline.DSPy do
   """
   @spec flush_telemetry(server, keyword) :: result
   def flush_telemetry(server \\ __MODULE__, opts \\ []) do
+    with {:ok, opts} <- Options.Request.validate(opts, "flush_telemetry/2"),
+         do: do_flush_telemetry(server, opts)
+  end
+
+  defp do_flush_telemetry(server, opts) do
     t = timeout(server, opts)
 
     flushed =
@@ -264,7 +290,7 @@ defmodule Pipeline.DSPy do
           end
       end
 
-    with :ok <- flushed, do: request(server, "telemetry/flush", %{}, opts)
+    with :ok <- flushed, do: do_request(server, "telemetry/flush", %{}, opts)
   end
 
   ## Continuous learning
@@ -296,8 +322,10 @@ defmodule Pipeline.DSPy do
   pipeline as written). Durable across sidecar restarts. Options: `:server`, `:timeout`.
   """
   @spec current_config(String.t(), keyword) :: {:ok, map | nil} | {:error, Error.t()}
-  def current_config(name, opts \\ []) when is_binary(name),
-    do: request(opts[:server] || __MODULE__, "learning/config", %{pipeline: name}, opts)
+  def current_config(name, opts \\ []) when is_binary(name) do
+    with {:ok, opts} <- Options.Request.validate(opts, "current_config/2"),
+         do: do_request(opts[:server] || __MODULE__, "learning/config", %{pipeline: name}, opts)
+  end
 
   @doc """
   Re-optimizes the registered pipeline `name` now (`learning/optimize`: what the scheduler
@@ -310,22 +338,26 @@ defmodule Pipeline.DSPy do
   progress map, as `optimize/2`), `:timeout` (ms, default 30 minutes), `:server`.
   """
   @spec optimize_now(String.t(), keyword) :: result
-  def optimize_now(name, opts \\ []) when is_binary(name),
-    do: blocking_request("learning/optimize", learning_optimize_params(name, opts), opts)
+  def optimize_now(name, opts \\ []) when is_binary(name) do
+    with {:ok, opts} <- Options.OptimizeNow.validate(opts),
+         do: blocking_request("learning/optimize", learning_optimize_params(name, opts), opts)
+  end
 
   @doc "Async `optimize_now/2`: `{:ok, ref}`, then `:dspy_progress` / `:dspy_result` messages."
   @spec optimize_now_async(String.t(), keyword) :: {:ok, reference} | {:error, Error.t()}
   def optimize_now_async(name, opts \\ []) when is_binary(name) do
-    opts = Keyword.put_new(opts, :timeout, @default_optimize_timeout)
-    server = opts[:server] || __MODULE__
+    with {:ok, opts} <- Options.OptimizeNow.validate(opts) do
+      opts = Keyword.put_new(opts, :timeout, @default_optimize_timeout)
+      server = opts[:server] || __MODULE__
 
-    Connection.request_async(
-      connection(server),
-      "learning/optimize",
-      learning_optimize_params(name, opts),
-      timeout(server, opts),
-      true
-    )
+      Connection.request_async(
+        connection(server),
+        "learning/optimize",
+        learning_optimize_params(name, opts),
+        timeout(server, opts),
+        true
+      )
+    end
   end
 
   defp learning_optimize_params(name, opts),
@@ -347,7 +379,8 @@ defmodule Pipeline.DSPy do
     do: :persistent_term.get({__MODULE__, server, :request_timeout}, 30_000)
 
   defp blocking(method, pipeline, opts) do
-    with {:ok, params} <- run_params(pipeline, opts), do: blocking_request(method, params, opts)
+    with {:ok, params} <- Options.Run.to_params(pipeline, opts),
+         do: blocking_request(method, params, opts)
   end
 
   defp blocking_request(method, params, opts) do
@@ -420,81 +453,10 @@ defmodule Pipeline.DSPy do
   defp async(method, pipeline, opts) do
     server = opts[:server] || __MODULE__
 
-    with {:ok, params} <- run_params(pipeline, opts) do
+    with {:ok, params} <- Options.Run.to_params(pipeline, opts) do
       Connection.request_async(connection(server), method, params, timeout(server, opts), true)
     end
   end
-
-  @doc false
-  def run_params(pipeline, opts) do
-    with {:ok, p} <- pipeline_param(pipeline),
-         {:ok, td} <- training_param(opts[:training_data]) do
-      budget =
-        case {opts[:budget], opts[:budget_usd]} do
-          {b, _} when is_map(b) -> b
-          {_, usd} when is_number(usd) -> %{maxUsd: usd}
-          _ -> nil
-        end
-
-      params =
-        %{pipeline: p}
-        |> put_opt(:trainingData, td)
-        |> put_opt(:optimizer, named(opts[:optimizer], opts[:optimizer_options]))
-        |> put_opt(:metric, named(opts[:metric], opts[:metric_options]))
-        |> put_opt(:lm, opts[:lm])
-        |> put_opt(:seed, opts[:seed])
-        |> put_opt(:budget, budget)
-        |> put_opt(:outDir, opts[:out] && Path.expand(opts[:out]))
-        |> put_opt(:runId, opts[:run_id])
-        |> put_opt(:concurrency, opts[:concurrency])
-        |> Map.merge(Map.new(opts[:params] || %{}))
-
-      {:ok, params}
-    end
-  end
-
-  defp pipeline_param(path) when is_binary(path) do
-    abs = Path.expand(path)
-
-    if File.regular?(abs),
-      do: {:ok, %{path: abs}},
-      else: {:error, Error.new(:invalid_argument, "pipeline file not found: #{abs}")}
-  end
-
-  defp pipeline_param(config) when is_map(config), do: {:ok, %{config: config}}
-
-  defp pipeline_param(other),
-    do:
-      {:error,
-       Error.new(
-         :invalid_argument,
-         "pipeline must be a YAML path or a map, got: #{inspect(other)}"
-       )}
-
-  defp training_param(nil), do: {:ok, nil}
-
-  defp training_param(dir) when is_binary(dir) do
-    abs = Path.expand(dir)
-
-    if File.dir?(abs),
-      do: {:ok, %{dir: abs}},
-      else: {:error, Error.new(:invalid_argument, "training data not found: #{abs}")}
-  end
-
-  defp training_param(examples) when is_list(examples), do: {:ok, %{examples: examples}}
-
-  defp training_param(other),
-    do:
-      {:error,
-       Error.new(
-         :invalid_argument,
-         "training_data must be a path or a list of examples, got: #{inspect(other)}"
-       )}
-
-  defp named(nil, _), do: nil
-  defp named(%{} = m, _), do: m
-  defp named(name, nil), do: %{name: to_string(name)}
-  defp named(name, options), do: %{name: to_string(name), options: Map.new(options)}
 
   defp put_opt(map, _k, nil), do: map
   defp put_opt(map, k, v), do: Map.put(map, k, v)

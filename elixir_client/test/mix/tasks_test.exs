@@ -60,30 +60,162 @@ defmodule Mix.Tasks.DSPyTasksTest do
              ]) =~ "--timeout-min must be >= 1"
     end
 
-    test "progress line and score table render" do
+    test "--help on every task prints its documentation and runs nothing" do
+      for {task, usage} <- [
+            {"dspy.optimize", "mix dspy.optimize --pipeline PATH"},
+            {"pipeline.execute", "mix pipeline.execute --config PATH --input PATH"},
+            {"telemetry.export", "mix telemetry.export [--format json]"}
+          ] do
+        # help wins over missing required flags and over unknown ones
+        for args <- [["--help"], ["-h"], ["--bogus", "--help"]] do
+          assert Mix.Task.rerun(task, args) == :ok
+          assert_received {:mix_shell, :info, [help]}
+          assert help =~ usage, "#{task} #{inspect(args)}"
+        end
+      end
+
+      refute_received {:mix_shell, _, _}
+    end
+  end
+
+  describe "progress display" do
+    alias Pipeline.DSPy.CLI.Progress
+
+    test "the line labels what is counted and the scores (0-100)" do
       line =
-        Mix.Tasks.Dspy.Optimize.progress_line(%{
-          "phase" => "search",
+        Progress.line(%{
+          "phase" => "trial",
           "trial" => 3,
           "totalTrials" => 6,
-          "bestScore" => 0.5,
+          "bestScore" => 50.0,
           "calls" => 10,
           "costUsd" => 0.01
         })
 
-      assert line =~ "[###############               ] 3/6"
-      assert line =~ "best 0.500"
+      assert line =~ "[############            ] 3/6 trials"
+      assert line =~ "best 50.0"
+      assert line =~ "LM calls 10"
 
+      assert Progress.line(%{"phase" => "bootstrap", "trial" => 1, "totalTrials" => 4}) =~
+               "1/4 examples"
+
+      # no counter: no bar (and no "trials")
+      refute Progress.line(%{"phase" => "compiled", "calls" => 3}) =~ ~r/\[|trials/
+    end
+
+    test "not a terminal: plain lines, one per step, nothing rewritten" do
+      out =
+        capture_io(fn ->
+          d = Progress.new(:lines)
+
+          d =
+            Enum.reduce(0..8, d, fn i, d ->
+              Progress.update(d, %{"phase" => "baseline", "trial" => i, "totalTrials" => 8})
+            end)
+
+          d =
+            Progress.update(d, %{"phase" => "resume", "message" => "resuming run r: 3 of 9 done"})
+
+          Progress.finish(d)
+        end)
+
+      refute out =~ "\r"
+      lines = String.split(out, "\n", trim: true)
+      # a line per quarter of the count, not one per example
+      assert length(Enum.filter(lines, &(&1 =~ "baseline"))) == 5
+      assert "resuming run r: 3 of 9 done" in lines
+    end
+
+    test "a terminal: one line rewritten in place; notes stay on their own line" do
+      out =
+        capture_io(fn ->
+          Progress.new(:tty)
+          |> Progress.update(%{"phase" => "baseline", "trial" => 1, "totalTrials" => 8})
+          |> Progress.update(%{"phase" => "baseline", "trial" => 2, "totalTrials" => 8})
+          |> Progress.update(%{"phase" => "resume", "message" => "resuming run r: 3 of 9 done"})
+          |> Progress.finish()
+        end)
+
+      refute out =~ ~r/1\/8 scored\n/
+      assert length(String.split(out, "\r\e[2K")) >= 3
+      assert out =~ "\r\e[2Kresuming run r: 3 of 9 done\n"
+    end
+  end
+
+  describe "end table" do
+    alias Pipeline.DSPy.CLI.Report
+
+    @verdict %{
+      "metric" => "code_analysis_judge",
+      "scale" => "0-100: mean metric score in percent",
+      "heldOut" => 6,
+      "baselineScore" => 40.0,
+      "bestScore" => 75.0,
+      "lift" => 35.0,
+      "ci95" => [12.5, 50.0],
+      "improved" => true,
+      "written" => true,
+      "reason" => "the lift is above noise"
+    }
+
+    test "from the verdict: metric, scale, held-out count, lift with its interval, why written" do
       table =
-        Mix.Tasks.Dspy.Optimize.table(%{
-          "baselineScore" => 0.4,
-          "bestScore" => 0.75,
+        Report.table(%{
+          "runId" => "r1",
+          "baselineScore" => 0.0,
+          "bestScore" => 0.0,
+          "verdict" => @verdict,
+          "resumed" => %{"done" => 3, "total" => 9},
+          "trials" => [],
+          "usage" => %{
+            "calls" => 9,
+            "sent" => 7,
+            "aborted" => 1,
+            "cacheHits" => 2,
+            "costUsd" => 0.02
+          }
+        })
+
+      assert table =~ "resumed run r1: 3 of 9"
+      assert table =~ "metric code_analysis_judge"
+      assert table =~ "scale 0-100: mean metric score in percent"
+      assert table =~ "6 held-out examples"
+      assert table =~ ~r/baseline\s+40.0/
+      assert table =~ ~r/best\s+75.0/
+      assert table =~ ~r/lift\s+\+35.0\s+95% interval \[\+12.5, \+50.0\]/
+      assert table =~ "config written: the lift is above noise"
+      assert table =~ "7 sent to the LM, 1 of them aborted; 2 cache hits"
+      # BootstrapFewShot-like results have no trials: none shown
+      refute table =~ "trials"
+
+      not_written =
+        Report.table(%{
+          "verdict" => %{
+            @verdict
+            | "improved" => false,
+              "written" => false,
+              "reason" => "within noise"
+          },
+          "usage" => %{}
+        })
+
+      assert not_written =~ "no lift beyond noise; nothing written: within noise"
+    end
+
+    test "without a verdict: the bare scores, labelled 0-100" do
+      table =
+        Report.table(%{
+          "baselineScore" => 40.0,
+          "bestScore" => 75.0,
           "trials" => [1, 2],
           "usage" => %{"calls" => 9, "costUsd" => 0.02}
         })
 
-      assert table =~ ~r/baseline\s+0.400/
-      assert table =~ ~r/best\s+0.750\s+\+0.350/
+      assert table =~ "scores 0-100"
+      assert table =~ ~r/baseline\s+40.0/
+      assert table =~ ~r/lift\s+\+35.0/
+      assert table =~ "trials: 2"
+      assert table =~ "LM calls: 9 (cache hits included)"
     end
   end
 
@@ -228,10 +360,47 @@ defmodule Mix.Tasks.DSPyTasksTest do
 
     assert_received {:mix_shell, :info, ["run id: " <> run_line]}
     [run_id | _] = String.split(run_line, " ")
-    assert_received {:mix_shell, :info, [table]}
+    assert_received {:mix_shell, :info, ["sidecar log: " <> log]}
+    assert_received {:mix_shell, :info, ["\nResult" <> _ = table]}
     assert table =~ "baseline"
     assert table =~ Path.join(dir, "pipelines/optimized/code_analysis.yaml")
-    # the run journaled its work where the resume hint says
+    # the run journaled its work where the resume hint says, beside the sidecar's log
     assert File.dir?(Path.join([dir, ".elexirion", "runs", run_id]))
+    assert log == Path.join([dir, ".elexirion", "runs", run_id, "sidecar.log"])
+    assert File.regular?(log)
+  end
+
+  test "mix dspy.optimize --dry-run estimates with the optimizer chosen, refuses one that cannot",
+       %{
+         dir: dir
+       } do
+    ex = Path.join(repo_root(), "examples/code_analysis")
+
+    args = [
+      "--pipeline",
+      Path.join(ex, "pipeline.yaml"),
+      "--training-data",
+      Path.join(ex, "training_data"),
+      "--lm",
+      "offline",
+      "--out",
+      dir,
+      "--dry-run"
+    ]
+
+    Mix.Task.rerun("dspy.optimize", args ++ ["--optimizer", "MIPROv2"])
+    assert_received {:mix_shell, :info, ["\ndry run: nothing was executed or spent" <> _]}
+
+    # An optimizer that cannot estimate is refused, naming it; one that can (more may learn
+    # to) prints its estimate. Either way nothing was run or written.
+    try do
+      Mix.Task.rerun("dspy.optimize", args ++ ["--optimizer", "LabeledFewShot"])
+      assert_received {:mix_shell, :info, ["\ndry run: nothing was executed or spent" <> _]}
+    rescue
+      e in Mix.Error ->
+        assert e.message =~ "--dry-run: the optimizer LabeledFewShot cannot estimate"
+    end
+
+    refute File.exists?(Path.join(dir, "pipelines"))
   end
 end

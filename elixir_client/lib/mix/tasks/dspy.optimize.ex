@@ -7,21 +7,57 @@ defmodule Mix.Tasks.Dspy.Optimize do
 
       mix dspy.optimize --pipeline PATH --training-data DIR [--optimizer NAME] [--lm SPEC]
                         [--metric NAME] [--out DIR] [--seed N] [--budget-usd X]
-                        [--concurrency N] [--run-id ID] [--dry-run] [--timeout-min N]
+                        [--concurrency N] [--val-fraction X] [--run-id ID] [--dry-run]
+                        [--write-anyway] [--verbose] [--timeout-min N]
+      mix dspy.optimize --help
 
-  Every run has an id (printed first; `--run-id` picks it) and journals its finished work under
-  `OUT/.elexirion/runs/ID/`: after a crash or Ctrl-C, the same command with `--run-id ID`
-  resumes it and skips what was done. `--metric` overrides the workflow's own `dspy.metric`.
-  `--dry-run` (MIPROv2) prints the LM calls, tokens and cost the run would spend, and spends
-  nothing.
+    * `--optimizer` - `BootstrapFewShot` (the default), `LabeledFewShot`,
+      `BootstrapFewShotWithRandomSearch`, `MIPROv2` (or snake_case spellings)
+    * `--metric` - overrides the workflow's own `dspy.metric`
+    * `--lm` - LM spec (`offline`, `anthropic:MODEL`, `openai:BASEURL#MODEL`, ...)
+    * `--budget-usd` - stop spending at this cost; the run ends with the best so far
+    * `--dry-run` - print the LM calls, tokens and cost the run would spend with the chosen
+      optimizer, spending nothing; an optimizer that cannot estimate is refused by name
+      (non-zero exit)
+    * `--write-anyway` - write the optimized config even when the best is not better than
+      the baseline beyond noise
+    * `--verbose` - the sidecar's logs on the terminal (progress then prints plain lines)
+    * `--timeout-min` - give up waiting after this many minutes (default 120)
 
-  Shows a live progress bar (from the sidecar's `$/progress`) and, at the end, a table of
-  the baseline and best scores. Bad flags or paths: a clear message and a non-zero exit.
+  ## Runs, logs and resuming
+
+  Every run has an id (printed first; `--run-id` picks it) and a directory
+  `OUT/.elexirion/runs/ID/` (OUT is `--out`, default the current directory) holding its
+  journal of finished work and the sidecar's log (`sidecar.log`, pino JSON; on the terminal
+  instead with `--verbose`). The same command with `--run-id ID` resumes an interrupted run
+  and skips what was done.
+
+  ## Ctrl-C
+
+  Ctrl-C cancels the run: the sidecar stops spending, the journal keeps what was finished,
+  the command to resume is printed and the exit status is 130. A second Ctrl-C quits at
+  once (status 130). On a terminal this works as is: while the run lasts, the task reads
+  Ctrl-C itself (the terminal is set not to turn it into a signal, and restored at the end).
+  SIGTERM does the same (first: cancel; second: quit). Without a terminal the BEAM cannot
+  catch SIGINT (it opens the BEAM's break menu): send SIGTERM, or run it from a parent that
+  forwards SIGINT as SIGTERM, as `npm run demo` does (with `ERL_FLAGS=+Bi`, so a SIGINT that
+  reaches the BEAM too is ignored).
+
+  ## Output
+
+  A live progress line on a terminal (plain lines otherwise) and, at the end, a table naming
+  the metric and its scale (0-100), the number of held-out examples, the baseline and best
+  scores, the lift with its 95% interval, whether the config was written and why, and the
+  LM calls sent, aborted and answered from the cache. Bad flags or paths: a clear message
+  and a non-zero exit.
   """
 
   use Mix.Task
 
   alias Pipeline.DSPy.CLI
+  alias Pipeline.DSPy.CLI.{Interrupt, Progress, Report, Terminal}
+
+  @task "dspy.optimize"
 
   @switches [
     pipeline: :string,
@@ -30,8 +66,11 @@ defmodule Mix.Tasks.Dspy.Optimize do
     lm: :string,
     metric: :string,
     concurrency: :integer,
+    val_fraction: :float,
     run_id: :string,
     dry_run: :boolean,
+    write_anyway: :boolean,
+    verbose: :boolean,
     out: :string,
     seed: :integer,
     budget_usd: :float,
@@ -40,58 +79,178 @@ defmodule Mix.Tasks.Dspy.Optimize do
 
   @impl true
   def run(args) do
-    opts = CLI.parse!("dspy.optimize", args, @switches, [:pipeline, :training_data])
-    pipeline = CLI.file!("dspy.optimize", "pipeline", opts[:pipeline])
-    data = CLI.dir!("dspy.optimize", "training-data", opts[:training_data])
+    case CLI.parse!(@task, args, @switches, [:pipeline, :training_data]) do
+      :help -> :ok
+      opts -> optimize(opts, args)
+    end
+  end
 
-    if (b = opts[:budget_usd]) && b <= 0,
-      do: Mix.raise("mix dspy.optimize: --budget-usd must be > 0")
+  defp optimize(opts, args) do
+    pipeline = CLI.file!(@task, "pipeline", opts[:pipeline])
+    data = CLI.dir!(@task, "training-data", opts[:training_data])
+
+    if (b = opts[:budget_usd]) && b <= 0, do: Mix.raise("mix #{@task}: --budget-usd must be > 0")
 
     if (c = opts[:concurrency]) && c < 1,
-      do: Mix.raise("mix dspy.optimize: --concurrency must be >= 1")
+      do: Mix.raise("mix #{@task}: --concurrency must be >= 1")
+
+    if (f = opts[:val_fraction]) && (f <= 0 or f >= 1),
+      do: Mix.raise("mix #{@task}: --val-fraction must be between 0 and 1 (exclusive)")
 
     if (t = opts[:timeout_min]) && t < 1,
-      do: Mix.raise("mix dspy.optimize: --timeout-min must be >= 1")
+      do: Mix.raise("mix #{@task}: --timeout-min must be >= 1")
 
     run_id = opts[:run_id] || new_run_id()
-    server = CLI.start_instance!("dspy.optimize")
-    Mix.shell().info("run id: #{run_id}  (resume an interrupted run with --run-id #{run_id})")
+    out = Path.expand(opts[:out] || File.cwd!())
+    run_dir = Path.join([out, ".elexirion", "runs", run_id])
+    File.mkdir_p!(run_dir)
+    log = Path.join(run_dir, "sidecar.log")
+    interrupt = Interrupt.start()
 
-    run_opts =
-      [
+    try do
+      server = CLI.start_instance!(@task, sidecar_opts(opts, log))
+      Mix.shell().info("run id: #{run_id}  (resume an interrupted run with --run-id #{run_id})")
+      unless opts[:verbose], do: Mix.shell().info("sidecar log: #{log}")
+
+      run_opts = [
         server: server,
         training_data: data,
-        optimizer: opts[:optimizer] || (opts[:dry_run] && "MIPROv2"),
-        optimizer_options: opts[:dry_run] && %{"dryRun" => true},
+        optimizer: opts[:optimizer],
+        dry_run: opts[:dry_run],
         lm: opts[:lm],
         metric: opts[:metric],
         concurrency: opts[:concurrency],
+        val_fraction: opts[:val_fraction],
         run_id: run_id,
-        out: opts[:out],
+        out: out,
         seed: opts[:seed],
         budget_usd: opts[:budget_usd],
+        write_anyway: opts[:write_anyway],
         timeout: :timer.minutes(opts[:timeout_min] || 120)
       ]
-      |> Enum.reject(fn {_, v} -> is_nil(v) or v == false end)
 
-    result =
-      case Pipeline.DSPy.optimize_async(pipeline, run_opts) do
-        {:ok, ref} -> loop(ref)
-        {:error, _} = error -> error
-      end
+      mode = if Terminal.stdout?() and !opts[:verbose], do: :tty, else: :lines
 
-    CLI.stop_instance()
+      {result, interrupted?} =
+        case Pipeline.DSPy.optimize_async(pipeline, run_opts) do
+          {:ok, ref} -> loop(server, ref, Progress.new(mode), false)
+          {:error, _} = error -> {error, false}
+        end
 
+      CLI.stop_instance()
+      finish(result, interrupted?, %{opts: opts, args: args, run_id: run_id, run_dir: run_dir})
+    after
+      Interrupt.stop(interrupt)
+    end
+  end
+
+  # The sidecar's pino logs: into the run directory, or on the terminal with --verbose.
+  defp sidecar_opts(opts, log) do
+    level = System.get_env("ELEXIRION_LOG_LEVEL") || "info"
+
+    if opts[:verbose],
+      do: [env: [{"ELEXIRION_LOG_LEVEL", level}]],
+      else: [stderr: {:file, log}, env: [{"ELEXIRION_LOG_LEVEL", level}]]
+  end
+
+  defp loop(server, ref, display, interrupted?) do
+    receive do
+      {:dspy_progress, ^ref, p} ->
+        loop(server, ref, Progress.update(display, p), interrupted?)
+
+      {:dspy_result, ^ref, result} ->
+        Progress.finish(display)
+        {result, interrupted?}
+
+      {:cli_interrupt, _} ->
+        display =
+          Progress.note(display, "interrupted: cancelling the run (Ctrl-C again to quit at once)")
+
+        Pipeline.DSPy.cancel(server, ref)
+        loop(server, ref, display, true)
+    end
+  end
+
+  defp finish(result, interrupted?, run) do
     case result do
+      _ when interrupted? ->
+        cancelled!(run)
+
+      {:error, %Pipeline.DSPy.Error{reason: :cancelled}} ->
+        cancelled!(run)
+
       {:ok, %{"dryRun" => true, "estimate" => e}} ->
-        Mix.shell().info("\n" <> dry_run_table(e))
+        Mix.shell().info("\n" <> Report.dry_run_table(e))
 
       {:ok, r} ->
-        Mix.shell().info("\n" <> table(r))
+        Mix.shell().info("\n" <> Report.table(r))
 
       {:error, e} ->
-        Mix.raise("mix dspy.optimize: optimization failed: #{CLI.error_message(e)}")
+        if run.opts[:dry_run] && dry_run_refused?(e) do
+          Mix.raise(
+            "mix #{@task}: --dry-run: the optimizer #{run.opts[:optimizer] || "BootstrapFewShot (the default)"} cannot estimate what a run would spend; nothing was run. The sidecar says: #{e.message}"
+          )
+        end
+
+        Mix.raise(
+          "mix #{@task}: optimization failed: #{CLI.error_message(e)}" <> resume_note(run)
+        )
     end
+  end
+
+  defp dry_run_refused?(%Pipeline.DSPy.Error{reason: :invalid_params, data: %{"issues" => is}})
+       when is_list(is),
+       do:
+         Enum.any?(
+           is,
+           &(is_map(&1) and is_list(&1["path"]) and List.last(&1["path"]) == "dryRun")
+         )
+
+  defp dry_run_refused?(_), do: false
+
+  defp cancelled!(run) do
+    journal = Path.join(run.run_dir, "journal.jsonl")
+
+    kept =
+      if File.exists?(journal),
+        do: "the work it finished is journaled in #{journal}",
+        else: "it had not finished any unit of work yet"
+
+    Mix.shell().info(
+      "\nrun #{run.run_id} cancelled; #{kept}\nresume it with:\n  #{resume_command(run)}"
+    )
+
+    exit({:shutdown, 130})
+  end
+
+  defp resume_note(run) do
+    if File.exists?(Path.join(run.run_dir, "journal.jsonl")),
+      do: "\nthe finished work is journaled; resume with:\n  #{resume_command(run)}",
+      else: ""
+  end
+
+  @doc false
+  # The command that resumes this run: the one typed, with --run-id set. A parent that runs
+  # this task for the user (scripts/demo.mjs) names its own command in ELEXIRION_RESUME_COMMAND.
+  def resume_command(%{args: args, run_id: run_id}) do
+    prefix =
+      case System.get_env("ELEXIRION_RESUME_COMMAND") do
+        nil -> Enum.map_join(["mix", @task | drop_run_id(args)], " ", &shell_quote/1)
+        command -> command
+      end
+
+    "#{prefix} --run-id #{shell_quote(run_id)}"
+  end
+
+  defp drop_run_id(["--run-id", _ | rest]), do: drop_run_id(rest)
+  defp drop_run_id(["--run-id=" <> _ | rest]), do: drop_run_id(rest)
+  defp drop_run_id([arg | rest]), do: [arg | drop_run_id(rest)]
+  defp drop_run_id([]), do: []
+
+  defp shell_quote(arg) do
+    if arg =~ ~r/^[A-Za-z0-9_\-.,:\/=@%+]+$/,
+      do: arg,
+      else: "'" <> String.replace(arg, "'", "'\\''") <> "'"
   end
 
   defp new_run_id do
@@ -105,103 +264,4 @@ defmodule Mix.Tasks.Dspy.Optimize do
 
     "run-#{stamp}-#{suffix}"
   end
-
-  defp loop(ref) do
-    receive do
-      {:dspy_progress, ^ref, p} ->
-        IO.write(:stdio, "\r" <> progress_line(p))
-        loop(ref)
-
-      {:dspy_result, ^ref, result} ->
-        IO.write(:stdio, "\n")
-        result
-    end
-  end
-
-  @doc false
-  def progress_line(p) when is_map(p) do
-    width = 30
-    trial = p["trial"]
-    total = p["totalTrials"]
-
-    bar =
-      if is_integer(trial) and is_integer(total) and total > 0 do
-        filled = min(width, div(trial * width, total))
-
-        "[" <>
-          String.duplicate("#", filled) <>
-          String.duplicate(" ", width - filled) <> "] #{trial}/#{total}"
-      else
-        "[" <> String.duplicate(".", width) <> "]"
-      end
-
-    parts =
-      [
-        p["phase"],
-        bar,
-        p["bestScore"] && "best #{fmt(p["bestScore"])}",
-        p["score"] && "score #{fmt(p["score"])}",
-        "calls #{p["calls"] || 0}",
-        "$#{:erlang.float_to_binary((p["costUsd"] || 0) / 1, decimals: 4)}"
-      ]
-      |> Enum.reject(&is_nil/1)
-
-    Enum.join(parts, "  ") |> String.pad_trailing(100)
-  end
-
-  def progress_line(other), do: inspect(other)
-
-  @doc false
-  def dry_run_table(e) do
-    c = e["calls"]
-    cost = e["costUsd"]
-
-    [
-      "dry run: nothing was executed or spent",
-      "  LM calls   scoring before #{c["baseline"]}, optimizer #{c["optimizer"]["expected"]} (at most #{c["optimizer"]["max"]}), scoring after #{c["final"]}",
-      "  total      #{c["total"]["expected"]} expected, #{c["total"]["max"]} at most",
-      "  tokens     ~#{e["tokens"]["input"]} in, ~#{e["tokens"]["output"]} out (optimizer part)",
-      if(cost,
-        do:
-          "  cost       ~$#{fmt_usd(cost["expected"])} expected, $#{fmt_usd(cost["max"])} at most (optimizer part)",
-        else: "  cost       unknown: the LM is not priced"
-      )
-    ]
-    |> Enum.join("\n")
-  end
-
-  defp fmt_usd(x), do: :erlang.float_to_binary(x / 1, decimals: 4)
-
-  @doc false
-  def table(r) do
-    base = r["baselineScore"]
-    best = r["bestScore"]
-    delta = if is_number(base) and is_number(best), do: best - base
-
-    rows = [
-      {"baseline", fmt(base), ""},
-      {"best", fmt(best),
-       if(delta, do: if(delta >= 0, do: "+", else: "") <> fmt(delta), else: "")}
-    ]
-
-    usage = r["usage"] || %{}
-
-    lines =
-      ["             score     change", "  ---------  --------  --------"] ++
-        Enum.map(rows, fn {k, v, d} ->
-          "  #{String.pad_trailing(k, 9)}  #{String.pad_leading(v, 8)}  #{String.pad_leading(d, 8)}"
-        end) ++
-        [
-          "",
-          "  trials: #{length(r["trials"] || [])}   LM calls: #{usage["calls"] || 0}   cost: $#{fmt_usd(usage["costUsd"] || 0)}" <>
-            if(r["cutShort"], do: "   (cut short: #{r["cutShortReason"]})", else: ""),
-          r["optimizedYamlPath"] && "  optimized pipeline: #{r["optimizedYamlPath"]}",
-          r["programPath"] && "  program: #{r["programPath"]}"
-        ]
-
-    lines |> Enum.reject(&is_nil/1) |> Enum.join("\n")
-  end
-
-  defp fmt(nil), do: "-"
-  defp fmt(x) when is_number(x), do: :erlang.float_to_binary(x / 1, decimals: 3)
 end

@@ -5,6 +5,7 @@ defmodule Mix.Tasks.Pipeline.Execute do
   on one input through the configured executor and prints the `pipeline/execute` result.
 
       mix pipeline.execute --config PATH --input PATH [--format json] [--lm SPEC]
+      mix pipeline.execute --help
 
   `--config` is a workflow file: `.json` is read here; `.yaml`/`.yml` is parsed by Node with
   the js-yaml the sidecar depends on (the Elixir side has no YAML parser). `--input` is a
@@ -21,7 +22,13 @@ defmodule Mix.Tasks.Pipeline.Execute do
 
   @impl true
   def run(args) do
-    opts = CLI.parse!("pipeline.execute", args, @switches, [:config, :input])
+    case CLI.parse!("pipeline.execute", args, @switches, [:config, :input]) do
+      :help -> :ok
+      opts -> execute(opts)
+    end
+  end
+
+  defp execute(opts) do
     format = opts[:format] || "json"
 
     if format != "json",

@@ -6,6 +6,7 @@ defmodule Mix.Tasks.Telemetry.Export do
 
       mix telemetry.export [--format json] [--since 24h] [--until TIME] [--pipeline NAME]
                            [--data-dir DIR] [--out FILE]
+      mix telemetry.export --help
 
   `--since`/`--until`: ISO 8601 or relative (`30m`, `24h`, `7d`); `--since` defaults to 24h.
   Prints JSON (or writes it to `--out` atomically: temp file + rename).
@@ -41,7 +42,13 @@ defmodule Mix.Tasks.Telemetry.Export do
 
   @impl true
   def run(args) do
-    opts = CLI.parse!("telemetry.export", args, @switches, [])
+    case CLI.parse!("telemetry.export", args, @switches, []) do
+      :help -> :ok
+      opts -> export(opts)
+    end
+  end
+
+  defp export(opts) do
     format = opts[:format] || "json"
 
     if format != "json",

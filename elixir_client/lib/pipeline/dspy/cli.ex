@@ -7,14 +7,43 @@ defmodule Pipeline.DSPy.CLI do
 
   @instance Pipeline.DSPy.CLI
 
-  @doc "OptionParser in strict mode; unknown/invalid flags and stray arguments raise Mix.Error."
+  @doc """
+  OptionParser in strict mode; unknown/invalid flags and stray arguments raise Mix.Error.
+  `--help` or `-h` anywhere prints the task's documentation and returns `:help` (the task
+  then does nothing else: exit status 0).
+  """
   def parse!(task, args, switches, required) do
+    if Enum.any?(args, &(&1 in ["--help", "-h"])) do
+      Mix.shell().info(help(task))
+      :help
+    else
+      parse_flags!(task, args, switches, required)
+    end
+  end
+
+  @doc "The documentation of `mix TASK`: its moduledoc (else its shortdoc)."
+  def help(task) do
+    module = Mix.Task.get!(task)
+
+    doc =
+      case Code.fetch_docs(module) do
+        {:docs_v1, _, _, _, %{"en" => doc}, _, _} -> doc
+        _ -> Mix.Task.shortdoc(module) || "(no documentation)"
+      end
+
+    "mix #{task}\n\n" <> String.trim_trailing(doc)
+  end
+
+  defp parse_flags!(task, args, switches, required) do
     {opts, rest, invalid} = OptionParser.parse(args, strict: switches)
 
     cond do
       invalid != [] ->
         flags = Enum.map_join(invalid, ", ", fn {f, v} -> if v, do: "#{f} #{v}", else: f end)
-        Mix.raise("mix #{task}: invalid option(s): #{flags}. Valid: #{flag_list(switches)}")
+
+        Mix.raise(
+          "mix #{task}: invalid option(s): #{flags}. Valid: #{flag_list(switches)} (--help for more)"
+        )
 
       rest != [] ->
         Mix.raise(

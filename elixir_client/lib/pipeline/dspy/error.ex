@@ -14,7 +14,7 @@ defmodule Pipeline.DSPy.Error do
   | `:parse_error` | -32700: the sidecar could not parse what we sent |
   | `:invalid_request` | -32600 |
   | `:method_not_found` | -32601: the sidecar does not (yet) implement the method |
-  | `:invalid_params` | -32602: the params failed the sidecar's schema (`message` names the field) |
+  | `:invalid_params` | -32602: the params failed the sidecar's schema (`message` names the option as it is written on this side, e.g. `budget_usd`; `data.issues` keeps the wire paths) |
   | `:internal_error` | -32603 |
   | `:not_initialized` | -32002: a request before the `initialize` handshake completed |
   | `:budget_exceeded` | -32010: the call's or run's LM budget (calls/tokens/usd/wall) was exhausted (`data.kind` says which) |
@@ -23,6 +23,7 @@ defmodule Pipeline.DSPy.Error do
   | `:execution_failed` | -32013: Elixir's executor failed a candidate (`data.error`) |
   | `:overloaded` | -32003: too many requests in flight at the sidecar; retry later |
   | `:server_error` | any other code from the sidecar (`code` and `data` tell more) |
+  | `:invalid_option` | an option failed its schema before anything was sent (`message` names it as written) |
   | `:invalid_argument` | a local check failed before anything was sent (bad option, unreadable path) |
   | `:encode_error` | the params could not be encoded as JSON |
   """
@@ -46,6 +47,7 @@ defmodule Pipeline.DSPy.Error do
           | :execution_failed
           | :overloaded
           | :server_error
+          | :invalid_option
           | :invalid_argument
           | :encode_error
 
@@ -64,12 +66,30 @@ defmodule Pipeline.DSPy.Error do
   def from_jsonrpc(%{} = err) do
     code = err["code"]
     data = err["data"]
-    message = err["message"] || "error"
+    message = option_names(err["message"] || "error", code, data)
 
     %__MODULE__{reason: reason_for(code, data, message), message: message, code: code, data: data}
   end
 
   def from_jsonrpc(other), do: %__MODULE__{reason: :server_error, message: inspect(other)}
+
+  # The sidecar names the wire's fields (`budget.maxUsd`); say the options the caller wrote.
+  defp option_names(message, -32602, %{"issues" => [_ | _] = issues}) do
+    prefix = message |> String.split(":", parts: 2) |> hd()
+
+    summary =
+      issues
+      |> Enum.take(3)
+      |> Enum.map_join("; ", fn issue ->
+        path = if is_list(issue["path"]), do: issue["path"], else: []
+        name = if path == [], do: "(params)", else: Pipeline.DSPy.Options.Run.option_name(path)
+        "#{name}: #{issue["message"]}"
+      end)
+
+    "#{prefix}: #{summary}"
+  end
+
+  defp option_names(message, _code, _data), do: message
 
   @budget_strings ["budget_exceeded", "BudgetExceeded", "BudgetExceededError", "budget"]
 

@@ -1,32 +1,122 @@
 defmodule Pipeline.DSPy.Options do
-  @moduledoc """
-  Validation of the options of `Pipeline.DSPy.start_link/1` (a tiny stand-in for
-  NimbleOptions, which cannot be fetched here). Unknown keys and wrong types are rejected
-  with an `ArgumentError` that names the option, what it got and what it expects.
+  @default_script Path.expand("../../../../dist/cli.js", __DIR__)
 
-  | option | type | default | meaning |
-  |---|---|---|---|
-  | `:name` | atom | `Pipeline.DSPy` | instance name; pass it as `server` to every function so several instances can run |
-  | `:node` | string | `"node"` found on `PATH` | the Node executable (a path or a name looked up on `PATH`) |
-  | `:script` | string | `<repo>/dist/cli.js` (or `config :pipeline_dspy, :script`) | the sidecar's entry script |
-  | `:args` | list of strings | `["serve"]` | arguments after the script |
-  | `:command` | list of strings | `nil` | full command `[exe \| args]`; replaces `:node`, `:script` and `:args` |
-  | `:env` | map or keyword of strings | `%{}` | extra environment for the sidecar |
-  | `:cd` | string | `nil` | working directory of the sidecar |
-  | `:stderr` | `:inherit` or `{:file, path}` | `:inherit` | where the sidecar's stderr (its pino logs) goes: the BEAM's own stderr, or appended to a file (through `/bin/sh -c 'exec ... 2>>path'`) |
-  | `:framing` | `:packet4` | `:packet4` | the Port framing: 4-byte big-endian length, Erlang `{:packet, 4}`, the sidecar's default |
-  | `:executor` | module, `{module, opts}` or 3-arity fun | `Pipeline.DSPy.Executor.Reference` | runs `pipeline/execute` callbacks |
-  | `:request_timeout` | pos integer (ms) | `30_000` | default timeout of a request to the sidecar |
-  | `:execute_timeout` | pos integer (ms) | `60_000` | `pipeline/execute` timeout when the request carries no `timeoutMs` |
-  | `:init_timeout` | pos integer (ms) | `10_000` | how long the `initialize` handshake may take |
-  | `:restart_backoff` | `{min_ms, max_ms}` | `{100, 5_000}` | delay before restarting a dead sidecar, doubled per failed attempt up to max |
-  | `:telemetry` | boolean | `true` | forward `[:pipeline, ...]` telemetry events to the sidecar |
-  | `:telemetry_buffer` | pos integer | `10_000` | max events queued for forwarding; more are dropped and counted |
-  | `:telemetry_batch` | pos integer | `1_000` | max events per `telemetry/events` notification |
-  | `:telemetry_flush_ms` | pos integer | `5` | flush interval of the forwarder |
-  | `:client_info` | map | `%{name: "pipeline_dspy", version: ...}` | `clientInfo` sent in `initialize` |
-  | `:data_dir` | string | `nil`: the sidecar's default, `<its cwd>/.elexirion` | the sidecar's data directory (execution store, promoted configs, ledger; PROTOCOL.md §7), passed as `ELEXIRION_DATA_DIR` (made absolute against the BEAM's cwd). One live sidecar per directory: give each instance its own |
-  | `:learning` | keyword or map | `nil` (the sidecar's defaults: enabled, no pipelines registered) | continuous learning, sent as `initialize` `options.learning` (see below) |
+  alias Pipeline.DSPy.Options.Schema
+
+  @schema [
+    name: [
+      type: :atom,
+      default: Pipeline.DSPy,
+      doc: "instance name; pass it as `server` to every function so several instances can run"
+    ],
+    node: [
+      type: :string,
+      default: "node",
+      doc_default: "`\"node\"` found on `PATH`",
+      doc: "the Node executable (a path or a name looked up on `PATH`)"
+    ],
+    script: [
+      type: :string,
+      doc_default: "`<repo>/dist/cli.js` (or `config :pipeline_dspy, :script`)",
+      doc: "the sidecar's entry script"
+    ],
+    args: [type: {:list, :string}, default: ["serve"], doc: "arguments after the script"],
+    command: [
+      type: {:list, :string},
+      doc: "full command `[exe | args]`; replaces `:node`, `:script` and `:args`"
+    ],
+    env: [
+      type: {:custom, {__MODULE__, :env?}, "a map or keyword list of name => string value"},
+      default: %{},
+      doc: "extra environment for the sidecar"
+    ],
+    cd: [type: :string, doc: "working directory of the sidecar"],
+    stderr: [
+      type: {:custom, {__MODULE__, :stderr?}, ":inherit or {:file, path}"},
+      default: :inherit,
+      doc:
+        "where the sidecar's stderr (its pino logs) goes: the BEAM's own stderr, or appended to a file (through `/bin/sh -c 'exec ... 2>>path'`)"
+    ],
+    framing: [
+      type: {:in, [:packet4]},
+      default: :packet4,
+      doc:
+        "the Port framing: 4-byte big-endian length, Erlang `{:packet, 4}`, the sidecar's default"
+    ],
+    executor: [
+      type:
+        {:custom, {__MODULE__, :executor?},
+         "a module implementing Pipeline.DSPy.Executor (execute/3), {module, opts} or a 3-arity function"},
+      default: Pipeline.DSPy.Executor.Reference,
+      doc: "runs `pipeline/execute` callbacks"
+    ],
+    request_timeout: [
+      type: :pos_integer,
+      default: 30_000,
+      doc: "default timeout (ms) of a request to the sidecar"
+    ],
+    execute_timeout: [
+      type: :pos_integer,
+      default: 60_000,
+      doc: "`pipeline/execute` timeout (ms) when the request carries no `timeoutMs`"
+    ],
+    init_timeout: [
+      type: :pos_integer,
+      default: 10_000,
+      doc: "how long (ms) the `initialize` handshake may take"
+    ],
+    restart_backoff: [
+      type: {:custom, {__MODULE__, :backoff?}, "{min_ms, max_ms} with 0 < min_ms <= max_ms"},
+      default: {100, 5_000},
+      doc: "delay before restarting a dead sidecar, doubled per failed attempt up to max"
+    ],
+    telemetry: [
+      type: :boolean,
+      default: true,
+      doc: "forward `[:pipeline, ...]` telemetry events to the sidecar"
+    ],
+    telemetry_buffer: [
+      type: :pos_integer,
+      default: 10_000,
+      doc: "max events queued for forwarding; more are dropped and counted"
+    ],
+    telemetry_batch: [
+      type: :pos_integer,
+      default: 1_000,
+      doc: "max events per `telemetry/events` notification"
+    ],
+    telemetry_flush_ms: [type: :pos_integer, default: 5, doc: "flush interval of the forwarder"],
+    client_info: [
+      type: :map,
+      doc_default: "`%{name: \"pipeline_dspy\", version: ...}`",
+      doc: "`clientInfo` sent in `initialize`"
+    ],
+    data_dir: [
+      type: :string,
+      doc_default: "the sidecar's default, `<its cwd>/.elexirion`",
+      doc:
+        "the sidecar's data directory (execution store, promoted configs, ledger; PROTOCOL.md §7), passed as `ELEXIRION_DATA_DIR` (made absolute against the BEAM's cwd). One live sidecar per directory: give each instance its own"
+    ],
+    learning: [
+      type: :keyword_or_map,
+      doc_default: "the sidecar's defaults: enabled, no pipelines registered",
+      doc: "continuous learning, sent as `initialize` `options.learning` (see below)"
+    ]
+  ]
+
+  @moduledoc """
+  The options of `Pipeline.DSPy.start_link/1`, validated by `Pipeline.DSPy.Options.Schema`
+  (a tiny stand-in for NimbleOptions, which cannot be fetched here) against the schema this
+  table is generated from. Unknown keys and wrong types are rejected with an
+  `ArgumentError` that names the option, what it got and what it expects.
+
+  Each function's own options have a schema and a table of their own, validated the same
+  way (a bad one returns `{:error, %Pipeline.DSPy.Error{reason: :invalid_option}}`):
+  `Pipeline.DSPy.Options.Optimize`, `Pipeline.DSPy.Options.Evaluate`,
+  `Pipeline.DSPy.Options.Generate`, `Pipeline.DSPy.Options.OptimizeNow`,
+  `Pipeline.DSPy.Options.Request`.
+
+  #{Pipeline.DSPy.Options.Schema.docs(@schema)}
 
   ## `:learning`
 
@@ -66,69 +156,51 @@ defmodule Pipeline.DSPy.Options do
   field) is logged.
   """
 
-  @default_script Path.expand("../../../../dist/cli.js", __DIR__)
-
-  @schema [
-    name: {:atom, Pipeline.DSPy},
-    node: {:string, "node"},
-    script: {:string, nil},
-    args: {{:list, :string}, ["serve"]},
-    command: {{:list, :string}, nil},
-    env: {:env, %{}},
-    cd: {:string, nil},
-    stderr: {:stderr, :inherit},
-    framing: {{:in, [:packet4]}, :packet4},
-    executor: {:executor, Pipeline.DSPy.Executor.Reference},
-    request_timeout: {:pos_integer, 30_000},
-    execute_timeout: {:pos_integer, 60_000},
-    init_timeout: {:pos_integer, 10_000},
-    restart_backoff: {:backoff, {100, 5_000}},
-    telemetry: {:boolean, true},
-    telemetry_buffer: {:pos_integer, 10_000},
-    telemetry_batch: {:pos_integer, 1_000},
-    telemetry_flush_ms: {:pos_integer, 5},
-    client_info: {:map, nil},
-    data_dir: {:string, nil},
-    learning: {:learning, nil}
-  ]
+  @doc "The schema of the start options (see `Pipeline.DSPy.Options.Schema`)."
+  def schema, do: @schema
 
   @doc "The sidecar script used when none is given: `dist/cli.js` at this repository's root."
   def default_script, do: Application.get_env(:pipeline_dspy, :script, @default_script)
 
   @doc "Validates `opts`, fills defaults, returns a map. Raises `ArgumentError` on bad input."
   @spec validate!(keyword) :: map
-  def validate!(opts) when is_list(opts) do
-    unless Keyword.keyword?(opts) do
-      raise ArgumentError, "Pipeline.DSPy options must be a keyword list, got: #{inspect(opts)}"
+  def validate!(opts) do
+    # the app env (`config :pipeline_dspy, ...`) fills what the caller did not pass
+    app_env = Application.get_all_env(:pipeline_dspy) |> Keyword.take(Keyword.keys(@schema))
+
+    with true <- is_list(opts) and Keyword.keyword?(opts),
+         {:ok, valid} <- Schema.validate(opts, @schema, "Pipeline.DSPy"),
+         {:ok, from_env} <- Schema.validate(app_env, @schema, "config :pipeline_dspy") do
+      map = Map.new(@schema, fn {key, _} -> {key, nil} end)
+
+      map
+      |> Map.merge(Map.new(Keyword.drop(from_env, Keyword.keys(opts))))
+      |> Map.merge(Map.new(valid))
+      |> Map.update!(:script, &(&1 || default_script()))
+      |> Map.update!(:env, &Map.new(&1, fn {k, v} -> {to_string(k), to_string(v)} end))
+      |> Map.update!(:client_info, &(&1 || %{name: "pipeline_dspy", version: version()}))
+      |> Map.update!(:data_dir, &(&1 && Path.expand(&1)))
+      |> Map.update!(:learning, &(&1 && learning!(&1)))
+    else
+      false ->
+        raise ArgumentError,
+              "Pipeline.DSPy options must be a keyword list, got: #{inspect(opts)}"
+
+      {:error, message} ->
+        raise ArgumentError, "invalid option for Pipeline.DSPy: #{message}"
     end
-
-    known = Keyword.keys(@schema)
-
-    for {k, _} <- opts, k not in known do
-      raise ArgumentError,
-            "unknown option #{inspect(k)} for Pipeline.DSPy; known options: #{inspect(known)}"
-    end
-
-    app_env = Application.get_all_env(:pipeline_dspy)
-
-    map =
-      Map.new(@schema, fn {key, {type, default}} ->
-        value = Keyword.get(opts, key, Keyword.get(app_env, key, default))
-        if value != nil, do: check!(key, type, value)
-        {key, value}
-      end)
-
-    map
-    |> Map.update!(:script, &(&1 || default_script()))
-    |> Map.update!(:env, &Map.new(&1, fn {k, v} -> {to_string(k), to_string(v)} end))
-    |> Map.update!(:client_info, &(&1 || %{name: "pipeline_dspy", version: version()}))
-    |> Map.update!(:data_dir, &(&1 && Path.expand(&1)))
-    |> Map.update!(:learning, &(&1 && learning!(&1)))
   end
 
-  def validate!(other),
-    do:
-      raise(ArgumentError, "Pipeline.DSPy options must be a keyword list, got: #{inspect(other)}")
+  @doc false
+  # A function's options against its schema: the error a caller can match on.
+  @spec validate_call(term, Schema.t(), String.t()) ::
+          {:ok, keyword} | {:error, Pipeline.DSPy.Error.t()}
+  def validate_call(opts, schema, context) do
+    case Schema.validate(opts, schema, context) do
+      {:ok, valid} -> {:ok, valid}
+      {:error, message} -> {:error, Pipeline.DSPy.Error.new(:invalid_option, message)}
+    end
+  end
 
   @learning_keys ~w(enabled pipelines schedule policy guard exampleThreshold lm)
 
@@ -208,7 +280,7 @@ defmodule Pipeline.DSPy.Options do
   end
 
   defp bad!(where, what),
-    do: raise(ArgumentError, "invalid value for option :#{where} of Pipeline.DSPy: #{what}")
+    do: raise(ArgumentError, "invalid option for Pipeline.DSPy: #{where}: #{what}")
 
   @doc false
   # Keyword lists and maps to string-keyed maps, atom keys snake_case -> camelCase; lists of
@@ -236,36 +308,24 @@ defmodule Pipeline.DSPy.Options do
     end
   end
 
-  defp check!(key, type, value) do
-    unless valid?(type, value) do
-      raise ArgumentError,
-            "invalid value for option #{inspect(key)} of Pipeline.DSPy: expected #{describe(type)}, got: #{inspect(value)}"
-    end
-  end
+  @doc false
+  def env?(v) when is_map(v) or is_list(v), do: Enum.all?(v, &env_pair?/1)
+  def env?(_), do: false
 
-  defp valid?(:atom, v), do: is_atom(v) and v not in [nil, true, false]
-  defp valid?(:string, v), do: is_binary(v) and v != ""
-  defp valid?(:boolean, v), do: is_boolean(v)
-  defp valid?(:map, v), do: is_map(v)
-  defp valid?(:pos_integer, v), do: is_integer(v) and v > 0
-  defp valid?({:list, t}, v), do: is_list(v) and Enum.all?(v, &valid?(t, &1))
-  defp valid?({:in, list}, v), do: v in list
-  defp valid?(:env, v) when is_map(v), do: Enum.all?(v, &env_pair?/1)
-  defp valid?(:env, v) when is_list(v), do: Enum.all?(v, &env_pair?/1)
-  defp valid?(:env, _), do: false
-  defp valid?(:stderr, :inherit), do: true
-  defp valid?(:stderr, {:file, p}), do: is_binary(p)
-  defp valid?(:stderr, _), do: false
+  @doc false
+  def stderr?(:inherit), do: true
+  def stderr?({:file, p}), do: is_binary(p)
+  def stderr?(_), do: false
 
-  defp valid?(:backoff, {a, b}), do: is_integer(a) and is_integer(b) and a > 0 and b >= a
-  defp valid?(:backoff, _), do: false
-  defp valid?(:learning, v) when is_map(v), do: true
-  defp valid?(:learning, v), do: is_list(v) and Keyword.keyword?(v)
+  @doc false
+  def backoff?({a, b}), do: is_integer(a) and is_integer(b) and a > 0 and b >= a
+  def backoff?(_), do: false
 
-  defp valid?(:executor, f) when is_function(f, 3), do: true
-  defp valid?(:executor, {m, _opts}) when is_atom(m), do: executor_module?(m)
-  defp valid?(:executor, m) when is_atom(m), do: executor_module?(m)
-  defp valid?(:executor, _), do: false
+  @doc false
+  def executor?(f) when is_function(f, 3), do: true
+  def executor?({m, _opts}) when is_atom(m), do: executor_module?(m)
+  def executor?(m) when is_atom(m), do: executor_module?(m)
+  def executor?(_), do: false
 
   defp executor_module?(m),
     do: Code.ensure_loaded?(m) and function_exported?(m, :execute, 3)
@@ -274,20 +334,4 @@ defmodule Pipeline.DSPy.Options do
     do: (is_binary(k) or is_atom(k)) and (is_binary(v) or is_atom(v) or is_number(v))
 
   defp env_pair?(_), do: false
-
-  defp describe(:atom), do: "an atom"
-  defp describe(:string), do: "a non-empty string"
-  defp describe(:boolean), do: "a boolean"
-  defp describe(:map), do: "a map"
-  defp describe(:pos_integer), do: "a positive integer"
-  defp describe({:list, t}), do: "a list of #{describe(t)}s"
-  defp describe({:in, l}), do: "one of #{inspect(l)}"
-  defp describe(:env), do: "a map or keyword list of name => string value"
-  defp describe(:stderr), do: ":inherit or {:file, path}"
-  defp describe(:learning), do: "a keyword list or map (see the :learning section)"
-  defp describe(:backoff), do: "{min_ms, max_ms} with 0 < min_ms <= max_ms"
-
-  defp describe(:executor),
-    do:
-      "a module implementing Pipeline.DSPy.Executor (execute/3), {module, opts} or a 3-arity function"
 end

@@ -15,14 +15,15 @@ defmodule Pipeline.DSPy.OptionsTest do
   test "bad options raise with the option name and what was expected" do
     bad = [
       {[bogus: 1], "unknown option :bogus"},
-      {[request_timeout: 0], ":request_timeout"},
-      {[executor: String], ":executor"},
+      {[request_timeout: 0], "request_timeout must be a positive integer, got 0"},
+      {[executor: String], "executor must be a module implementing"},
       {[executor: fn x -> x end], "3-arity"},
       {[restart_backoff: {10, 5}], "min_ms <= max_ms"},
       {[stderr: :devnull], ":inherit or {:file, path}"},
-      {[framing: :content_length], "[:packet4]"},
-      {[env: [{"A", self()}]], ":env"},
-      {[name: "x"], "an atom"}
+      {[framing: :content_length], "framing must be one of :packet4"},
+      {[env: [{"A", self()}]], "env must be a map or keyword list"},
+      {[name: "x"], ~s(name must be an atom, got "x")},
+      {[requst_timeout: 1], "did you mean request_timeout?"}
     ]
 
     for {opts, msg} <- bad do
@@ -132,17 +133,18 @@ defmodule Pipeline.DSPy.OptionsTest do
 
     test "bad learning options name the field" do
       bad = [
-        {[learning: :on], ":learning"},
+        {[learning: :on], "learning must be a keyword list or map"},
         {[learning: [enabeld: true]], ~s("enabeld" is not a learning option)},
-        {[learning: [enabled: "yes"]], ":learning.enabled"},
-        {[learning: [pipelines: [:x]]], ":learning.pipelines"},
-        {[learning: [pipelines: %{"p" => [training_data: @data]}]], ":learning.pipelines.p.path"},
+        {[learning: [enabled: "yes"]], "learning.enabled: expected a boolean"},
+        {[learning: [pipelines: [:x]]], "learning.pipelines: expected a map"},
+        {[learning: [pipelines: %{"p" => [training_data: @data]}]],
+         "learning.pipelines.p.path: expected the pipeline YAML path"},
         {[learning: [pipelines: %{"p" => [path: "/nope.yaml"]}]], "no such file: /nope.yaml"},
         {[learning: [pipelines: %{"p" => [path: @yaml, training_data: "/nope"]}]],
-         ":learning.pipelines.p.training_data"},
-        {[learning: [schedule: "daily"]], ":learning.schedule"},
-        {[learning: [example_threshold: "8"]], ":learning.example_threshold"},
-        {[data_dir: ""], ":data_dir"}
+         "learning.pipelines.p.training_data: no such directory"},
+        {[learning: [schedule: "daily"]], "learning.schedule: expected a keyword list"},
+        {[learning: [example_threshold: "8"]], "learning.example_threshold: expected a number"},
+        {[data_dir: ""], ~s(data_dir must be a non-empty string, got "")}
       ]
 
       for {opts, msg} <- bad do
