@@ -16,9 +16,9 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'elexirion-pack-'));
   const out = execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', dir, '--json'], { cwd: root, encoding: 'utf8' });
-  const [{ filename }] = JSON.parse(out) as Array<{ filename: string }>;
+  const filename = (JSON.parse(out) as Array<{ filename: string }>)[0]?.filename as string;
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'pack-test', private: true, type: 'module' }));
-  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(dir, filename as string)], { cwd: dir, stdio: 'pipe' });
+  execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', join(dir, filename)], { cwd: dir, stdio: 'pipe' });
   for (const f of readdirSync(examples)) if (f.endsWith('.mjs')) copyFileSync(join(examples, f), join(dir, f));
 }, 180_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
