@@ -20,7 +20,9 @@ defmodule Pipeline.DSPy.PipelineExContractTest do
 
   test "every fixture's wire form is the JSON fixture the sidecar replays" do
     for f <- Fixtures.all() do
-      wire = json(Result.to_wire(f.results, f.workflow))
+      # what goes on the wire: the PipelineEx executor's result through Executor's normalisation
+      wire = json(Executor.normalize({:ok, Result.to_wire(f.results, f.workflow)}, 1.0))
+      assert wire == json(Executor.normalize({:ok, f.results}, 1.0, f.workflow)), f.name
       path = Path.join(@dir, "#{f.name}.json")
 
       if System.get_env("REGEN_PIPELINE_EX_FIXTURES") == "1" do
