@@ -22,8 +22,13 @@ defmodule Pipeline.DSPy.Executor do
 
       %{"status" => "ok" | "error",
         "steps" => %{STEP => %{"text" => ..., "output" => ..., "success" => bool,
+                              "skipped" => bool, "reason" => ..., "metadata" => %{...},
                               "durationMs" => ..., "usage" => ...}},
-        "output" => any, "durationMs" => ms, "usage" => %{...}, "error" => "..."}
+        "output" => any, "durationMs" => ms, "usage" => %{...}, "externalUsage" => %{...},
+        "order" => [STEP], "calls" => [%{"path" => ..., ...}], "error" => "..."}
+
+  A step's keys other than these (cost, model, session_id, ...) are engine metadata: they go
+  to `metadata`, never to `output`.
 
   A result that is not the wire shape (decided by shape: see `normalize/3`) is taken as
   pipeline_ex's own shape (a map of step name => step result) and read as
