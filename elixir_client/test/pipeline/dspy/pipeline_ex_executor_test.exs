@@ -65,6 +65,22 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
     assert o1[:checkpoint_dir] != o2[:checkpoint_dir]
   end
 
+  test "an execution killed mid-run (timeout, cancel) still leaves no dirs behind" do
+    parent = self()
+
+    hang = fn _config, opts ->
+      send(parent, {:opts, opts})
+      Process.sleep(:infinity)
+    end
+
+    pid = spawn(fn -> run(wf("x"), %{}, pipeline: hang) end)
+    assert_receive {:opts, opts}, 2_000
+    assert File.dir?(opts[:checkpoint_dir])
+    Process.exit(pid, :kill)
+    root = Path.dirname(opts[:checkpoint_dir])
+    assert Enum.any?(1..100, fn _ -> Process.sleep(10) || not File.exists?(root) end)
+  end
+
   test "sharing the dirs (only when asked) shows why: the second candidate gets the first's checkpoint" do
     shared = Path.join(System.tmp_dir!(), "shared_ckpt_#{System.unique_integer([:positive])}")
     on_exit(fn -> File.rm_rf(shared) end)

@@ -22,7 +22,11 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
 
   @claude ~w(claude claude_smart claude_session claude_extract claude_robust claude_batch)
 
-  @doc "Creates fresh directories; returns `%{root, checkpoint_dir, output_dir, workspace_dir}`."
+  @doc """
+  Creates fresh directories; returns `%{root, checkpoint_dir, output_dir, workspace_dir}`.
+  They are removed by `remove/1`, or when the calling process dies first (an execution killed
+  on timeout or cancel never reaches its `after`): a small watcher process sees to that.
+  """
   def create do
     root = Path.join(System.tmp_dir!(), "pipeline_dspy_run_#{System.unique_integer([:positive])}")
 
@@ -34,11 +38,25 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
     }
 
     Enum.each([dirs.checkpoint_dir, dirs.output_dir, dirs.workspace_dir], &File.mkdir_p!/1)
-    dirs
+    Map.put(dirs, :watcher, watch(self(), root))
   end
 
   @doc "Removes what `create/0` made."
-  def remove(%{root: root}), do: File.rm_rf(root)
+  def remove(%{root: root} = dirs) do
+    if pid = dirs[:watcher], do: send(pid, :removed)
+    File.rm_rf(root)
+  end
+
+  defp watch(owner, root) do
+    spawn(fn ->
+      ref = Process.monitor(owner)
+
+      receive do
+        :removed -> :ok
+        {:DOWN, ^ref, _, _, _} -> File.rm_rf(root)
+      end
+    end)
+  end
 
   @doc "The `Pipeline.execute/2` options for `dirs`."
   def execute_opts(dirs),
