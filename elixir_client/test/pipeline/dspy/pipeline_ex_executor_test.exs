@@ -44,7 +44,8 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
     }
   end
 
-  defp run(config, inputs, opts, ctx \\ %{}),
+  # as the sidecar asks: a candidate of a run
+  defp run(config, inputs, opts, ctx \\ %{candidate_id: "c1"}),
     do: PipelineEx.execute(config, inputs, Map.put(ctx, :executor_opts, opts))
 
   test "each candidate runs in its own checkpoint/output/workspace dirs, removed afterwards" do
@@ -63,6 +64,24 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
     end
 
     assert o1[:checkpoint_dir] != o2[:checkpoint_dir]
+  end
+
+  test "your own production calls (no candidate id) run in pipeline_ex's directories, keeping outputs" do
+    own = Path.join(System.tmp_dir!(), "own_dirs_#{System.unique_integer([:positive])}")
+    on_exit(fn -> File.rm_rf(own) end)
+    runner = capture_opts(echo())
+
+    config =
+      wf("prod", %{
+        "workspace_dir" => own,
+        "checkpoint_dir" => own,
+        "defaults" => %{"output_dir" => own}
+      })
+
+    assert {:ok, _} = run(config, %{}, [pipeline: runner], %{})
+    assert_received {:opts, o}
+    refute Keyword.has_key?(o, :checkpoint_dir) or Keyword.has_key?(o, :output_dir)
+    assert File.regular?(Path.join(own, "a.json"))
   end
 
   test "an execution killed mid-run (timeout, cancel) still leaves no dirs behind" do
@@ -179,7 +198,7 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
     assert hd(loop["steps"])["claude_options"]["model"] == "claude-haiku-4-5"
 
     # an LM pipeline_ex cannot call (offline, openai:...) changes nothing
-    assert {:ok, _} = run(config, %{}, [pipeline: runner], %{lm: "offline"})
+    assert {:ok, _} = run(config, %{}, [pipeline: runner], %{candidate_id: "c", lm: "offline"})
     assert_received {:cfg, cfg2}
     assert hd(cfg2["workflow"]["steps"])["claude_options"]["model"] == "claude-old"
   end
@@ -209,7 +228,11 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
       }
     }
 
-    assert {:ok, w} = Executor.execute({PipelineEx, pipeline: echo(0.25)}, config, %{}, %{})
+    assert {:ok, w} =
+             Executor.execute({PipelineEx, pipeline: echo(0.25)}, config, %{}, %{
+               candidate_id: "c"
+             })
+
     assert w["usage"]["costUsd"] == 0.5
     assert w["externalUsage"]["costUsd"] == 0.5
     assert w["order"] == ["one", "two", "three"]
@@ -225,7 +248,7 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
       "workflow" => %{"name" => "w", "steps" => [%{"name" => "f", "type" => "file_ops"}]}
     }
 
-    assert {:ok, w} = Executor.execute({PipelineEx, pipeline: echo()}, config, %{}, %{})
+    assert {:ok, w} = Executor.execute({PipelineEx, pipeline: echo()}, config, %{}, %{candidate_id: "c"})
     assert w["status"] == "error"
     assert w["error"] =~ "file_ops"
   end

@@ -39,7 +39,10 @@ defmodule Pipeline.DSPy.PipelineExTelemetryTest do
     }
 
     assert {:ok, %{"status" => "ok"}} =
-             Executor.execute({PipelineEx, pipeline: runner}, config, %{}, %{run_id: "r1"})
+             Executor.execute({PipelineEx, pipeline: runner}, config, %{}, %{
+               run_id: "r1",
+               candidate_id: "c1"
+             })
 
     events = collect([])
     names = Enum.map(events, fn {e, _m, meta} -> {e, meta[:step_name]} end)

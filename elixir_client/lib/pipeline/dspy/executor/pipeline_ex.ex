@@ -5,11 +5,14 @@ defmodule Pipeline.DSPy.Executor.PipelineEx do
   Requires pipeline_ex in the host application (`{:pipeline, ...}`); without it every
   execution returns `{:error, "pipeline_ex is not loaded ..."}`. Per execution:
 
-    * **Directories**: fresh checkpoint, output and workspace directories under
-      `System.tmp_dir!/0`, removed afterwards (`Pipeline.DSPy.Executor.PipelineEx.Dirs`), so
-      no candidate sees another's checkpoints or files. `dirs: :shared` runs in pipeline_ex's
-      own directories instead (the workflow's keys, else `./checkpoints`, `./outputs`,
-      `./workspace`): only when the user asks for it.
+    * **Directories**: a candidate (an execution with a `candidate_id`: every one an
+      optimize/evaluate run asks for) gets fresh checkpoint, output and workspace directories
+      under `System.tmp_dir!/0`, removed afterwards (`Pipeline.DSPy.Executor.PipelineEx.Dirs`),
+      so no candidate sees another's checkpoints or files. `dirs: :shared` runs candidates in
+      pipeline_ex's own directories instead (the workflow's keys, else `./checkpoints`,
+      `./outputs`, `./workspace`): only when the user asks for it. Your own production calls
+      (`Executor.execute(PipelineEx, config, inputs, %{})`, no candidate id) run there too,
+      keeping their outputs; `dirs: :isolated` isolates them as well.
     * **Inputs**: passed as `opts[:inputs]`, maps and lists JSON-encoded where a template uses
       them inside text (`Pipeline.DSPy.Executor.PipelineEx.Inputs`).
     * **LM settings**: the run's model (an `anthropic:MODEL` spec) and temperature written
@@ -29,7 +32,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx do
   Options (as `{PipelineEx, opts}`):
 
     * `:execute_opts` - a keyword list added to the `Pipeline.execute/2` options (wins);
-    * `:dirs` - `:isolated` (default) or `:shared`;
+    * `:dirs` - `:isolated`, `:shared`, or by default isolated for candidates only;
     * `:pipeline` - what to call instead of `Pipeline.execute/2`: a module with `execute/2`
       or a 2-arity function (tests use `PipelineExDouble`).
   """
@@ -50,7 +53,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx do
 
       run ->
         config = Executor.jsonable(config)
-        dirs = if opts[:dirs] == :shared, do: nil, else: Dirs.create()
+        dirs = if isolate?(opts[:dirs], context), do: Dirs.create()
 
         try do
           prepared = config |> LMSettings.apply(context) |> maybe_dirs(dirs)
@@ -100,6 +103,12 @@ defmodule Pipeline.DSPy.Executor.PipelineEx do
           else: nil
     end
   end
+
+  # a candidate of an optimize/evaluate run (it has a candidate id) is isolated; your own
+  # production calls run where pipeline_ex puts things, unless told otherwise
+  defp isolate?(:isolated, _), do: true
+  defp isolate?(:shared, _), do: false
+  defp isolate?(_, context), do: context[:candidate_id] != nil
 
   defp maybe_dirs(config, nil), do: config
   defp maybe_dirs(config, dirs), do: Dirs.apply(config, dirs)
