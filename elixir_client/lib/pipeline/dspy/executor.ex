@@ -209,7 +209,9 @@ defmodule Pipeline.DSPy.Executor do
   (a map with `success`, `text` or `skipped`). Otherwise it is pipeline_ex's step map, so a
   workflow whose steps are named `output`, `status` or `steps` keeps its steps. Executors
   that know what they return should say so: the PipelineEx executor returns the wire shape
-  with `status`.
+  with `status`. A step map is taken as pipeline_ex's results, so the cost it reports is
+  `externalUsage` (charged to the run): an executor whose LM calls went through
+  `Pipeline.DSPy.generate/2` must return the wire shape instead.
   """
   def normalize(result, duration_ms, config \\ nil)
 

@@ -155,6 +155,84 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
     assert w["status"] == "ok"
   end
 
+  test "inputs: a map or list used whole or through a sub-path keeps its type" do
+    alias Pipeline.DSPy.Executor.PipelineEx.Inputs
+
+    config = %{
+      "workflow" => %{
+        "steps" => [
+          %{"name" => "l", "type" => "for_loop", "data_source" => "{{inputs.items}}"},
+          %{
+            "name" => "p",
+            "type" => "claude",
+            "prompt" => [
+              %{"type" => "static", "content" => "{{ inputs.cfg.mode }} and {{inputs.tags}}"}
+            ]
+          }
+        ]
+      }
+    }
+
+    assert Inputs.encode(
+             %{"items" => [1, 2], "cfg" => %{"mode" => "x"}, "tags" => ["a", "b"], "s" => "t"},
+             config
+           ) ==
+             %{"items" => [1, 2], "cfg" => %{"mode" => "x"}, "tags" => ~s(["a","b"]), "s" => "t"}
+  end
+
+  test "nested bodies: parallel tasks and inline pipelines get the model; inline pipelines the candidate's dirs" do
+    alias Pipeline.DSPy.Executor.PipelineEx.{Dirs, LMSettings}
+
+    config = %{
+      "workflow" => %{
+        "steps" => [
+          %{
+            "name" => "fan",
+            "type" => "parallel_claude",
+            "parallel_tasks" => [
+              %{"id" => "a"},
+              %{"id" => "b", "claude_options" => %{"max_turns" => 2}}
+            ]
+          },
+          %{
+            "name" => "sub",
+            "type" => "pipeline",
+            "pipeline" => %{
+              "name" => "inner",
+              "checkpoint_enabled" => true,
+              "steps" => [
+                %{"name" => "i", "type" => "claude", "claude_options" => %{"cwd" => "/mine"}}
+              ]
+            }
+          },
+          %{"name" => "c", "type" => "claude_smart"}
+        ]
+      }
+    }
+
+    out = LMSettings.apply(config, %{lm: "anthropic:claude-opus-4-1"})
+    [fan, sub, c] = out["workflow"]["steps"]
+
+    assert Enum.map(fan["parallel_tasks"], & &1["claude_options"]["model"]) == [
+             "claude-opus-4-1",
+             "claude-opus-4-1"
+           ]
+
+    assert hd(sub["pipeline"]["steps"])["claude_options"]["model"] == "claude-opus-4-1"
+    assert c["claude_options"]["model"] == "claude-opus-4-1"
+
+    dirs = %{checkpoint_dir: "/t/c", output_dir: "/t/o", workspace_dir: "/t/w"}
+    [_, sub, c] = Dirs.apply(config, dirs)["workflow"]["steps"]
+
+    assert sub["pipeline"]["checkpoint_dir"] == "/t/c" and
+             sub["pipeline"]["workspace_dir"] == "/t/w"
+
+    assert sub["pipeline"]["defaults"]["output_dir"] == "/t/o"
+    # a cwd the user set stays; a Claude step without one works in the candidate's workspace
+    assert hd(sub["pipeline"]["steps"])["claude_options"]["cwd"] == "/mine"
+    assert c["claude_options"]["cwd"] == "/t/w"
+  end
+
   test "the candidate's model and temperature reach the steps' options where pipeline_ex reads them" do
     config = %{
       "workflow" => %{
@@ -248,7 +326,9 @@ defmodule Pipeline.DSPy.PipelineExExecutorTest do
       "workflow" => %{"name" => "w", "steps" => [%{"name" => "f", "type" => "file_ops"}]}
     }
 
-    assert {:ok, w} = Executor.execute({PipelineEx, pipeline: echo()}, config, %{}, %{candidate_id: "c"})
+    assert {:ok, w} =
+             Executor.execute({PipelineEx, pipeline: echo()}, config, %{}, %{candidate_id: "c"})
+
     assert w["status"] == "error"
     assert w["error"] =~ "file_ops"
   end
