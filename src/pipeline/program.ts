@@ -342,7 +342,8 @@ export class PipelineProgram extends Module {
     }
     for (const b of st.bindings) {
       const stepResult = result.steps[b.step];
-      if (stepResult === undefined || !stepResult.success) continue;
+      // a skipped step did not run: no trace entry, so never a demo
+      if (stepResult === undefined || !stepResult.success || stepResult.skipped === true) continue;
       const predictor = this.stepPredictor(b.step)!;
       const traceInputs: Record<string, unknown> = {};
       for (const f of predictor.signature.inputNames) {

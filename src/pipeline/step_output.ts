@@ -2,10 +2,12 @@
  * Reading a step's result (`{text?, output?, success}` from `pipeline/execute`) as signature
  * fields, and as the value a later step's `previous_response` part sees.
  *
- * Into output fields (`parseStepOutput`), first rule that applies:
- *   1. the step's structured value (`output` when it is an object; else `text` decoded as JSON,
- *      also inside a ```json fence or as the outermost {...} of the text) is an object with at
- *      least one of the output fields: those fields are taken from it (absent ones stay absent);
+ * A skipped step (`skipped: true`) has no fields at all. Otherwise, into output fields
+ * (`parseStepOutput`), first rule that applies:
+ *   1. the step's structured value (`text` decoded as a JSON object, also inside a ```json
+ *      fence or as the outermost {...} of the text; else `output` when it is an object; never
+ *      `metadata`) is an object with at least one of the output fields: those fields are taken
+ *      from it (absent ones stay absent);
  *   2. the signature has one output field: the text (or, with no text, the output) is its value;
  *   3. the signature has a `response` or else an `analysis` output field: the text goes there;
  *   4. otherwise nothing is parsed (the outputs are empty: no demo, and the metric sees no
@@ -46,14 +48,27 @@ function textOf(step: StepResult): string | undefined {
   return undefined;
 }
 
-/** The structured value of a step: its object output, or its text decoded as a JSON object. */
+/** The step did not run (its condition was false): it has no answer, so no fields and no demo. */
+export function isSkipped(step: StepResult): boolean {
+  return step.skipped === true;
+}
+
+/**
+ * The structured value of a step's answer: its text decoded as a JSON object, else its object
+ * output. The answer's JSON comes first: engine extras (cost, session_id, claude_smart_metadata,
+ * ...) belong in `metadata`, and an object `output` next to a JSON text (as older executors sent
+ * them) is never preferred to the answer.
+ */
 export function structuredValue(step: StepResult): Record<string, unknown> | undefined {
-  if (isRecord(step.output)) return step.output;
+  if (isSkipped(step)) return undefined;
   const text = textOf(step);
-  return text === undefined ? undefined : decodeJsonObject(text);
+  const fromText = text === undefined ? undefined : decodeJsonObject(text);
+  if (fromText !== undefined) return fromText;
+  return isRecord(step.output) ? step.output : undefined;
 }
 
 export function parseStepOutput(step: StepResult, outputFields: readonly string[]): Record<string, unknown> {
+  if (isSkipped(step)) return {};
   const structured = structuredValue(step);
   if (structured && outputFields.some((f) => f in structured)) {
     const out: Record<string, unknown> = {};

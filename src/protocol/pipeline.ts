@@ -59,6 +59,10 @@ export const PipelineExecuteResult = z.object({
   output: z.unknown(),
   durationMs: z.number().nonnegative(),
   usage: RunUsage.optional(),
+  externalUsage: RunUsage.optional().describe(
+    'Spend the engine made outside the sidecar (pipeline_ex calling its own providers): the sidecar charges it to the run\'s usage and budget. ' +
+      'Absent when every LM call went through lm/generate (already counted there).',
+  ),
   error: z.string().optional(),
   order: z.array(z.string()).optional().describe('Top-level step names in the order they ran; the output is the last one run'),
   calls: z.array(PipelineCall).optional().describe('Every LM prompt the engine sent, nested steps included, in order'),

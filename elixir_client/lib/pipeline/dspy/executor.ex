@@ -22,11 +22,17 @@ defmodule Pipeline.DSPy.Executor do
 
       %{"status" => "ok" | "error",
         "steps" => %{STEP => %{"text" => ..., "output" => ..., "success" => bool,
+                              "skipped" => bool, "reason" => ..., "metadata" => %{...},
                               "durationMs" => ..., "usage" => ...}},
-        "output" => any, "durationMs" => ms, "usage" => %{...}, "error" => "..."}
+        "output" => any, "durationMs" => ms, "usage" => %{...}, "externalUsage" => %{...},
+        "order" => [STEP], "calls" => [%{"path" => ..., ...}], "error" => "..."}
 
-  A result without a `steps`/`status`/`output` key is taken as pipeline_ex's own shape (a map of
-  step name => step result). `{:error, reason}` becomes `status: "error"` (a failed
+  A step's keys other than these (cost, model, session_id, ...) are engine metadata: they go
+  to `metadata`, never to `output`.
+
+  A result that is not the wire shape (decided by shape: see `normalize/3`) is taken as
+  pipeline_ex's own shape (a map of step name => step result) and read as
+  `Pipeline.DSPy.Executor.PipelineEx.Result` describes. `{:error, reason}` becomes `status: "error"` (a failed
   candidate, scored as such), while a raise/exit/throw becomes a JSON-RPC error `-32603`.
 
   Executions emit telemetry (see `Pipeline.DSPy.Telemetry`):
@@ -141,7 +147,7 @@ defmodule Pipeline.DSPy.Executor do
     else
       result ->
         duration = System.monotonic_time() - start
-        wire = normalize(result, ms(duration))
+        wire = normalize(result, ms(duration), config)
 
         Telemetry.emit(
           [:pipeline, :execution, :stop],
@@ -178,40 +184,50 @@ defmodule Pipeline.DSPy.Executor do
     end
   end
 
+  @wire_keys ~w(status steps output durationMs duration_ms usage error order calls externalUsage state)
+  @statuses [
+    "ok",
+    "success",
+    :ok,
+    :success,
+    "completed",
+    "error",
+    "failed",
+    "failure",
+    :error,
+    "partial"
+  ]
+
   @doc """
-  Normalises an executor's return value to the wire result of `pipeline/execute`.
+  Normalises an executor's return value to the wire result of `pipeline/execute`. `config` (the
+  workflow map) tells a pipeline_ex step map how its steps ran (see
+  `Pipeline.DSPy.Executor.PipelineEx.Result`).
+
+  Which shape a map is gets decided by its shape, not by a key being present: it is the wire
+  shape when `status` holds a status (`"ok"`, `"error"`, ...; a pipeline_ex step named
+  `status` holds a result map), or when every key is a wire key and none holds a step result
+  (a map with `success`, `text` or `skipped`). Otherwise it is pipeline_ex's step map, so a
+  workflow whose steps are named `output`, `status` or `steps` keeps its steps. Executors
+  that know what they return should say so: the PipelineEx executor returns the wire shape
+  with `status`. A step map is taken as pipeline_ex's results, so the cost it reports is
+  `externalUsage` (charged to the run): an executor whose LM calls went through
+  `Pipeline.DSPy.generate/2` must return the wire shape instead.
   """
-  def normalize({:ok, result}, duration_ms) when is_map(result) do
+  def normalize(result, duration_ms, config \\ nil)
+
+  def normalize({:ok, result}, duration_ms, config) when is_map(result) do
     r = stringify_keys(result)
 
-    if Map.has_key?(r, "steps") or Map.has_key?(r, "status") or Map.has_key?(r, "output") do
-      steps = Map.new(r["steps"] || %{}, fn {name, s} -> {to_string(name), step(s)} end)
-      status = status(r["status"], steps)
-
-      %{
-        "status" => status,
-        "steps" => steps,
-        "output" => jsonable(Map.get(r, "output", last_output(steps))),
-        "durationMs" => r["durationMs"] || r["duration_ms"] || duration_ms
-      }
-      |> maybe_put("usage", usage(r["usage"]) || sum_usage(steps))
-      |> maybe_put("error", r["error"] && to_string_error(r["error"]))
+    if wire_shape?(r) do
+      normalize_wire(r, duration_ms)
     else
-      # pipeline_ex shape: step name => step result
-      steps = Map.new(r, fn {name, s} -> {to_string(name), step(s)} end)
-      failed = Enum.any?(steps, fn {_, s} -> s["success"] == false end)
-
-      %{
-        "status" => if(failed, do: "error", else: "ok"),
-        "steps" => steps,
-        "output" => last_output(steps),
-        "durationMs" => duration_ms
-      }
-      |> maybe_put("usage", sum_usage(steps))
+      r
+      |> Pipeline.DSPy.Executor.PipelineEx.Result.to_wire(config)
+      |> Map.put("durationMs", duration_ms)
     end
   end
 
-  def normalize({:ok, other}, duration_ms),
+  def normalize({:ok, other}, duration_ms, _config),
     do: %{
       "status" => "ok",
       "steps" => %{},
@@ -219,7 +235,7 @@ defmodule Pipeline.DSPy.Executor do
       "durationMs" => duration_ms
     }
 
-  def normalize({:error, reason}, duration_ms),
+  def normalize({:error, reason}, duration_ms, _config),
     do: %{
       "status" => "error",
       "steps" => %{},
@@ -228,7 +244,7 @@ defmodule Pipeline.DSPy.Executor do
       "error" => to_string_error(reason)
     }
 
-  def normalize(other, duration_ms),
+  def normalize(other, duration_ms, _config),
     do: %{
       "status" => "error",
       "steps" => %{},
@@ -238,30 +254,92 @@ defmodule Pipeline.DSPy.Executor do
         "executor returned #{inspect(other, limit: 10)} instead of {:ok, result} | {:error, reason}"
     }
 
+  defp wire_shape?(r) do
+    cond do
+      r["status"] in @statuses -> true
+      Map.has_key?(r, "status") -> false
+      map_size(r) == 0 -> true
+      true -> Enum.all?(r, fn {k, v} -> k in @wire_keys and not step_result?(v) end)
+    end
+  end
+
+  defp step_result?(v) when is_map(v) and not is_struct(v) do
+    s = stringify_keys(v)
+    Map.has_key?(s, "success") or Map.has_key?(s, "text") or Map.has_key?(s, "skipped")
+  end
+
+  defp step_result?(_), do: false
+
+  defp normalize_wire(r, duration_ms) do
+    steps = Map.new(r["steps"] || %{}, fn {name, s} -> {to_string(name), step(s)} end)
+    order = order(r["order"], steps)
+
+    %{
+      "status" => status(r["status"], steps),
+      "steps" => steps,
+      "output" =>
+        if(Map.has_key?(r, "output"), do: jsonable(r["output"]), else: last_output(order, steps)),
+      "durationMs" => r["durationMs"] || r["duration_ms"] || duration_ms
+    }
+    |> maybe_put("usage", usage(r["usage"]) || sum_usage(steps))
+    |> maybe_put("externalUsage", usage(r["externalUsage"]))
+    |> maybe_put("order", order)
+    |> maybe_put("calls", if(is_list(r["calls"]), do: Enum.map(r["calls"], &call/1)))
+    |> maybe_put("error", r["error"] && to_string_error(r["error"]))
+  end
+
+  defp order(list, steps) when is_list(list) do
+    names = Enum.map(list, &to_string/1)
+    if Enum.all?(names, &Map.has_key?(steps, &1)), do: names, else: nil
+  end
+
+  defp order(_, _), do: nil
+
+  defp call(c) when is_map(c) do
+    c = stringify_keys(c)
+
+    c
+    |> Map.take(["path", "prompt", "iteration"])
+    |> Map.merge(step(Map.drop(c, ["path", "prompt", "iteration"])))
+    |> Map.update("path", "", &to_string/1)
+    |> jsonable()
+  end
+
   defp status(s, _steps) when s in ["ok", "success", :ok, :success, "completed"], do: "ok"
   defp status(s, _steps) when s in ["error", "failed", "failure", :error, "partial"], do: "error"
 
   defp status(_, steps),
     do: if(Enum.any?(steps, fn {_, s} -> s["success"] == false end), do: "error", else: "ok")
 
+  # keys of a step result that are part of the wire step; anything else an executor returns
+  # (cost, model, session_id, ...) is engine metadata, never the output
+  @step_keys ~w(text content response output success skipped reason metadata durationMs
+                duration_ms usage)
+
   defp step(s) when is_map(s) do
     s = stringify_keys(s)
-    text = s["text"] || s["content"] || s["response"]
 
-    output =
-      cond do
-        Map.has_key?(s, "output") ->
-          s["output"]
+    if s["skipped"] == true do
+      maybe_put(
+        %{"success" => true, "skipped" => true},
+        "reason",
+        s["reason"] && to_string_error(s["reason"])
+      )
+    else
+      text = Enum.find([s["text"], s["content"], s["response"]], &is_binary/1)
+      extra = Map.drop(s, @step_keys)
 
-        true ->
-          Map.drop(s, ["text", "success", "durationMs", "duration_ms", "usage", "cost", "model"])
-      end
+      meta =
+        Map.merge(extra, if(is_map(s["metadata"]), do: stringify_keys(s["metadata"]), else: %{}))
 
-    %{"success" => Map.get(s, "success", true) != false}
-    |> maybe_put("text", if(is_binary(text), do: text))
-    |> maybe_put("output", if(output == %{}, do: nil, else: jsonable(output)))
-    |> maybe_put("durationMs", s["durationMs"] || s["duration_ms"])
-    |> maybe_put("usage", usage(s["usage"]) || cost_usage(s["cost"]))
+      %{"success" => Map.get(s, "success", true) != false}
+      |> maybe_put("text", text)
+      |> maybe_put("output", if(Map.has_key?(s, "output"), do: jsonable(s["output"])))
+      |> maybe_put("reason", (is_binary(s["reason"]) && s["reason"]) || nil)
+      |> maybe_put("metadata", if(meta == %{}, do: nil, else: jsonable(meta)))
+      |> maybe_put("durationMs", s["durationMs"] || s["duration_ms"])
+      |> maybe_put("usage", usage(s["usage"]) || cost_usage(s["cost"]))
+    end
   end
 
   defp step(s) when is_binary(s), do: %{"success" => true, "text" => s}
@@ -295,13 +373,11 @@ defmodule Pipeline.DSPy.Executor do
         end)
   end
 
-  defp last_output(steps) when map_size(steps) == 0, do: nil
-
-  defp last_output(steps) do
-    # Maps are unordered: the executor should give `output`; otherwise the step with the
-    # largest name is as good a guess as any, so prefer an explicit "output" when possible.
-    {_, s} = Enum.max_by(steps, fn {name, _} -> name end)
-    s["text"] || s["output"]
+  # Without `output` the answer is the last step run: known from `order`, or when there is
+  # only one step. Step maps are unordered, so nothing else is guessed.
+  defp last_output(order, steps) do
+    names = order || if(map_size(steps) == 1, do: Map.keys(steps), else: [])
+    Pipeline.DSPy.Executor.PipelineEx.Result.output_of(names, steps)
   end
 
   defp maybe_put(m, _k, nil), do: m
