@@ -61,7 +61,7 @@ defmodule Pipeline.DSPy.ConnectionTest do
       assert running(name) == 0
 
       state = :sys.get_state(Pipeline.DSPy.connection(name))
-      assert state.pending == %{} and state.refs == %{} and state.progress == %{}
+      assert Pipeline.DSPy.Connection.State.idle?(state.requests)
     end
   end
 
@@ -79,7 +79,7 @@ defmodule Pipeline.DSPy.ConnectionTest do
 
     wait_until(fn -> running(name) == 0 end)
     state = :sys.get_state(Pipeline.DSPy.connection(name))
-    assert state.pending == %{}
+    assert Pipeline.DSPy.Connection.State.idle?(state.requests)
     refute_receive {:dspy_result, _, _}, 50
     refute_receive {:dspy_progress, _, _}, 0
   end

@@ -24,7 +24,8 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
   use GenServer
   require Logger
 
-  alias Pipeline.DSPy.{Connection, Executor, JSON, Telemetry}
+  alias Pipeline.DSPy.{Executor, JSON, Telemetry}
+  alias Pipeline.DSPy.Connection.Frame
 
   @registry {__MODULE__, :forwarders}
   # atomics slots: 1 = in flight, 2 = dropped since last batch, 3 = dropped total, 4 = sent total
@@ -230,7 +231,7 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
   defp frame(batch, dropped) do
     events = Enum.map(batch, &event_io/1) |> Enum.intersperse(?,)
     params = [~s({"events":[), events, ~s(],"dropped":), Integer.to_string(dropped), ?}]
-    Connection.notification_frame("telemetry/events", params)
+    Frame.notification("telemetry/events", params)
   end
 
   defp event_io({:telemetry_event, event, m, md, t}) do
