@@ -133,10 +133,13 @@ defmodule Pipeline.DSPy.Connection do
 
   # Kept for callers that build reply frames (Pipeline.DSPy.Executor.run_and_reply/4).
   @doc false
+  @spec result_frame(iodata, iodata) :: iodata
   defdelegate result_frame(key, io), to: Frame, as: :result
   @doc false
+  @spec error_frame(iodata, integer, String.t(), term) :: iodata
   defdelegate error_frame(key, code, message, data), to: Frame, as: :error
   @doc false
+  @spec notification_frame(String.t(), iodata | nil) :: iodata
   defdelegate notification_frame(method, params_io), to: Frame, as: :notification
 
   # Checked here, in the caller: a bad value reaching Process.send_after/3 in the connection
