@@ -286,6 +286,20 @@ defmodule Pipeline.DSPy.Connection.StateTest do
       assert [{waiting.reply_to, {:ok, "ok"}}] == replies(actions)
     end
 
+    test "a sidecar that dies before its handshake: the requests waiting for it keep waiting" do
+      {_init, s} = State.connecting(State.new(), "{}")
+      waiting = async_req("early")
+      {id, s, _} = State.submit(s, waiting)
+
+      {s, actions} = State.sidecar_down(s, "initialize timed out")
+      assert replies(actions) == []
+      refute State.idle?(s)
+
+      {init, s} = State.connecting(s, "{}")
+      {s, [:ready]} = State.handle_frame(s, response(init, %{}))
+      assert {[%{"method" => "initialize"}, %{"id" => ^id, "method" => "early"}], _} = written(s)
+    end
+
     test "shutdown: async callers are told, blocking ones are not (they get the owner's exit)" do
       s = ready()
       sync = call_req("a")
