@@ -7,7 +7,7 @@ defmodule Pipeline.DSPy.Connection do
   | module | owns |
   |---|---|
   | `Pipeline.DSPy.Connection` (this) | the port's lifecycle: start, handshake timeout, crash, restart backoff, stop; performing actions; writing frames |
-  | `Pipeline.DSPy.Connection.State` | pure: handshake status, the table of requests to the sidecar (ids, callers, timers, cancels), decoding frames, the outbox |
+  | `Pipeline.DSPy.Connection.State` | pure: handshake status, the table of requests to the sidecar (ids, callers, timers, cancels), decoding frames, the outbox of frames to write |
   | `Pipeline.DSPy.Connection.Dispatcher` | the sidecar's requests to Elixir (`pipeline/execute`) in workers, exactly one reply each |
   | `Pipeline.DSPy.Connection.Notifications` | routing `$/progress`, `log`, `learning/promoted` |
   | `Pipeline.DSPy.Connection.Frame` | building frames around already-encoded bodies |
@@ -449,11 +449,11 @@ defmodule Pipeline.DSPy.Connection do
       :empty ->
         {:done, s}
 
-      {:ok, frame, requests} ->
+      {:ok, frame} ->
         case write(s.port, frame) do
-          :busy -> {:busy, %{s | requests: State.requeue_frame(requests, frame)}}
+          :busy -> {:busy, s}
           # written, or the port is gone (its exit message follows and fails what was sent)
-          _ -> write_out(%{s | requests: requests})
+          _ -> write_out(%{s | requests: State.frame_written(s.requests)})
         end
     end
   end

@@ -19,9 +19,11 @@ defmodule Pipeline.DSPy.Connection.State do
       JSON-encoded) and `{:notification, method, params}`, for the owner to route.
 
   Frames to write are not actions: they go to the **outbox** (`queue_frame/2`), which the
-  owner drains into the Port with `:nosuspend` writes (`next_frame/1`, `requeue_frame/2`),
+  owner drains into the Port with `:nosuspend` writes (`next_frame/1`, `frame_written/1`),
   so a sidecar that stops reading its stdin cannot suspend the owner: timeouts, cancels and
-  crash handling keep working, and the frames stay in order.
+  crash handling keep working, and the frames stay in order. A request that ends (timeout,
+  cancel, caller exit) while its frame is still in the outbox is taken out of it: the
+  sidecar never sees it, so it gets no `$/cancelRequest` either.
 
   A request is *sent* once its frame is in the outbox. Requests made before the handshake
   completed are kept with their frame and queued, in id order, when it does; a sent request
@@ -72,7 +74,8 @@ defmodule Pipeline.DSPy.Connection.State do
           callers: %{reference => id},
           refs: %{reference => id},
           progress: %{String.t() => {pid, reference}},
-          outbox: :queue.queue(iodata)
+          outbox: :queue.queue({id | nil, iodata}),
+          unwritten: MapSet.t(id)
         }
 
   defstruct status: :down,
@@ -86,7 +89,10 @@ defmodule Pipeline.DSPy.Connection.State do
             refs: %{},
             # progress token => {pid, ref}
             progress: %{},
-            outbox: :queue.new()
+            # {request id or nil, frame}, oldest first
+            outbox: :queue.new(),
+            # ids of the requests whose frame is still in the outbox
+            unwritten: MapSet.new()
 
   @doc "A connection with no sidecar yet."
   @spec new() :: t
@@ -117,7 +123,7 @@ defmodule Pipeline.DSPy.Connection.State do
   """
   @spec sidecar_down(t, String.t()) :: {t, [action]}
   def sidecar_down(%__MODULE__{} = s, why) do
-    s = %{s | status: :down, init_id: nil, outbox: :queue.new()}
+    s = %{s | status: :down, init_id: nil, outbox: :queue.new(), unwritten: MapSet.new()}
     err = Error.new(:sidecar_exited, "the sidecar exited (#{why})")
     sent = for {id, %{sent: true}} <- s.pending, do: id
     finish_all(s, Enum.sort(sent), {:error, err})
@@ -194,7 +200,7 @@ defmodule Pipeline.DSPy.Connection.State do
         progress: progress
     }
 
-    s = if sent, do: queue_frame(s, frame), else: s
+    s = if sent, do: queue_request(s, id, frame), else: s
     {id, s, if(timeout == :infinity, do: [], else: [{:start_timer, id, timeout}])}
   end
 
@@ -216,7 +222,7 @@ defmodule Pipeline.DSPy.Connection.State do
   def timeout(%__MODULE__{} = s, id) do
     case s.pending do
       %{^id => %{sent: true, method: m, timeout: t}} ->
-        s = queue_cancel(s, id)
+        s = withdraw(s, id)
         finish(s, id, {:error, Error.new(:timeout, "#{m}: no answer within #{t} ms")}, false)
 
       %{^id => %{sent: false, method: m, timeout: t}} ->
@@ -308,7 +314,7 @@ defmodule Pipeline.DSPy.Connection.State do
           |> Enum.sort()
           |> Enum.reduce(%{s | status: :ready, init_id: nil}, fn {id, e}, s ->
             s = %{s | pending: %{s.pending | id => %{e | sent: true, frame: nil}}}
-            queue_frame(s, e.frame)
+            queue_request(s, id, e.frame)
           end)
 
         {s, [:ready]}
@@ -351,34 +357,57 @@ defmodule Pipeline.DSPy.Connection.State do
 
   @doc "Appends a frame to write to the sidecar."
   @spec queue_frame(t, iodata) :: t
-  def queue_frame(%__MODULE__{} = s, frame), do: %{s | outbox: :queue.in(frame, s.outbox)}
+  def queue_frame(%__MODULE__{} = s, frame), do: %{s | outbox: :queue.in({nil, frame}, s.outbox)}
 
-  @doc "The oldest frame not yet written, or `:empty`."
-  @spec next_frame(t) :: {:ok, iodata, t} | :empty
-  def next_frame(%__MODULE__{} = s) do
-    case :queue.out(s.outbox) do
-      {{:value, frame}, rest} -> {:ok, frame, %{s | outbox: rest}}
-      {:empty, _} -> :empty
+  @doc """
+  The oldest frame not yet written, or `:empty`. It stays in the outbox until
+  `frame_written/1` (a write refused by a busy port is simply tried again later).
+  """
+  @spec next_frame(t) :: {:ok, iodata} | :empty
+  def next_frame(%__MODULE__{outbox: q}) do
+    case :queue.peek(q) do
+      {:value, {_id, frame}} -> {:ok, frame}
+      :empty -> :empty
     end
   end
 
-  @doc "Puts back a frame taken with `next_frame/1` that could not be written yet (first out again)."
-  @spec requeue_frame(t, iodata) :: t
-  def requeue_frame(%__MODULE__{} = s, frame), do: %{s | outbox: :queue.in_r(frame, s.outbox)}
+  @doc "The frame given by `next_frame/1` was written: takes it out of the outbox."
+  @spec frame_written(t) :: t
+  def frame_written(%__MODULE__{} = s) do
+    case :queue.out(s.outbox) do
+      {{:value, {nil, _}}, rest} -> %{s | outbox: rest}
+      {{:value, {id, _}}, rest} -> %{s | outbox: rest, unwritten: MapSet.delete(s.unwritten, id)}
+      {:empty, _} -> s
+    end
+  end
 
   @doc "The frames not yet written, oldest first."
   @spec queued_frames(t) :: [iodata]
-  def queued_frames(%__MODULE__{outbox: q}), do: :queue.to_list(q)
+  def queued_frames(%__MODULE__{outbox: q}), do: for({_id, frame} <- :queue.to_list(q), do: frame)
 
   ## Internals
 
   defp token(id), do: "p#{id}"
 
+  defp queue_request(s, id, frame),
+    do: %{s | outbox: :queue.in({id, frame}, s.outbox), unwritten: MapSet.put(s.unwritten, id)}
+
+  # A sent request ends early: if its frame is still in the outbox the sidecar never saw it,
+  # so it is taken out; otherwise the sidecar is told to stop ($/cancelRequest).
+  defp withdraw(s, id) do
+    if MapSet.member?(s.unwritten, id) do
+      outbox = :queue.filter(fn {i, _} -> i != id end, s.outbox)
+      %{s | outbox: outbox, unwritten: MapSet.delete(s.unwritten, id)}
+    else
+      queue_cancel(s, id)
+    end
+  end
+
   defp queue_cancel(s, id),
     do: queue_frame(s, Frame.notification("$/cancelRequest", JSON.encode!(%{id: id})))
 
   defp cancel_pending(s, id, why) do
-    s = if s.pending[id].sent, do: queue_cancel(s, id), else: s
+    s = if s.pending[id].sent, do: withdraw(s, id), else: s
     finish(s, id, {:error, Error.new(:cancelled, why)})
   end
 

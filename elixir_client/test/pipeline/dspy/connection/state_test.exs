@@ -15,7 +15,7 @@ defmodule Pipeline.DSPy.Connection.StateTest do
 
   defp drop_outbox(s) do
     case State.next_frame(s) do
-      {:ok, _frame, s} -> drop_outbox(s)
+      {:ok, _frame} -> drop_outbox(State.frame_written(s))
       :empty -> s
     end
   end
@@ -407,14 +407,46 @@ defmodule Pipeline.DSPy.Connection.StateTest do
   end
 
   describe "outbox" do
-    test "frames come out in order; one put back comes out first" do
+    test "frames come out in order, each taken out only once written" do
       s = State.new() |> State.queue_frame("a") |> State.queue_frame("b")
-      {:ok, "a", s} = State.next_frame(s)
-      s = State.requeue_frame(s, "a")
-      assert State.queued_frames(s) == ["a", "b"]
-      {:ok, "a", s} = State.next_frame(s)
-      {:ok, "b", s} = State.next_frame(s)
+      assert {:ok, "a"} = State.next_frame(s)
+      # a write refused by a busy port: the same frame is next again
+      assert {:ok, "a"} = State.next_frame(s)
+      s = State.frame_written(s)
+      assert {:ok, "b"} = State.next_frame(s)
+      s = State.frame_written(s)
       assert State.next_frame(s) == :empty
+      assert State.frame_written(s) == s
+    end
+
+    test "a request that ends before its frame was written is taken out; the sidecar hears nothing of it" do
+      for finish <- [:timeout, :cancel, :caller_down] do
+        s = ready() |> State.queue_frame(~s({"before":1}))
+        req = async_req("slow")
+        {:async, _, ref} = req.reply_to
+        {id, s, _} = State.submit(s, req)
+        s = State.queue_frame(s, ~s({"after":1}))
+
+        {s, actions} =
+          case finish do
+            :timeout -> State.timeout(s, id)
+            :cancel -> State.cancel(s, ref) |> then(fn {:ok, s, a} -> {s, a} end)
+            :caller_down -> State.caller_down(s, req.monitor)
+          end
+
+        assert [{_, {:error, %Error{}}}] = replies(actions)
+        assert {[%{"before" => 1}, %{"after" => 1}], s} = written(s), "#{finish}"
+        assert State.idle?(s)
+      end
+    end
+
+    test "once its frame is written, a request that ends gets a $/cancelRequest" do
+      s = ready()
+      {id, s, _} = State.submit(s, call_req("slow"))
+      {:ok, _} = State.next_frame(s)
+      s = State.frame_written(s)
+      {s, _} = State.timeout(s, id)
+      assert {[%{"method" => "$/cancelRequest", "params" => %{"id" => ^id}}], _} = written(s)
     end
   end
 end
