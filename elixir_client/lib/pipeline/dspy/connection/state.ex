@@ -160,7 +160,8 @@ defmodule Pipeline.DSPy.Connection.State do
   @spec submit(t, request) :: {id, t, [action]}
   def submit(%__MODULE__{} = s, %{method: method, params: params, timeout: timeout} = req) do
     id = s.next_id
-    token = if req[:progress], do: token(id)
+    # progress goes to an async caller's {pid, ref}; a blocking call has no way to receive it
+    token = if req[:progress] && match?({:async, _, _}, req.reply_to), do: token(id)
 
     {params, progress} =
       case {token, req.reply_to} do
@@ -215,7 +216,8 @@ defmodule Pipeline.DSPy.Connection.State do
 
   @doc """
   The timeout of request `id` fired: a sent request fails with `:timeout` and the sidecar
-  gets `$/cancelRequest`; one still waiting for the sidecar fails with
+  gets `$/cancelRequest` (or never sees it, if its frame was still in the outbox); one still
+  waiting for the sidecar fails with
   `:sidecar_unavailable`. Ignored if the request already finished.
   """
   @spec timeout(t, id) :: {t, [action]}
