@@ -89,6 +89,11 @@ async function handle(msg) {
       running.set(id, t);
       return;
     }
+    case 'test/stop_reading':
+      // Stops reading stdin for params.ms: a hung sidecar whose stdin pipe fills up.
+      process.stdin.pause();
+      setTimeout(() => process.stdin.resume(), params.ms ?? 60000);
+      return reply(id, {});
     case 'test/log':
       send({ jsonrpc: '2.0', method: 'log', params: { level: 'warn', message: params.message } });
       return reply(id, {});

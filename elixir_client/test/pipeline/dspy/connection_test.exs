@@ -62,7 +62,7 @@ defmodule Pipeline.DSPy.ConnectionTest do
       assert running(name) == 0
 
       state = :sys.get_state(Pipeline.DSPy.connection(name))
-      assert state.pending == %{} and state.refs == %{} and state.progress == %{}
+      assert Pipeline.DSPy.Connection.State.idle?(state.requests)
     end
   end
 
@@ -80,9 +80,33 @@ defmodule Pipeline.DSPy.ConnectionTest do
 
     wait_until(fn -> running(name) == 0 end)
     state = :sys.get_state(Pipeline.DSPy.connection(name))
-    assert state.pending == %{}
+    assert Pipeline.DSPy.Connection.State.idle?(state.requests)
     refute_receive {:dspy_result, _, _}, 50
     refute_receive {:dspy_progress, _, _}, 0
+  end
+
+  test "a sidecar that stops reading its stdin does not stall the connection: timeouts still fire" do
+    {name, _} = start_fake()
+    conn = Process.whereis(Pipeline.DSPy.connection(name))
+    assert {:ok, _} = Pipeline.DSPy.request(name, "test/stop_reading", %{ms: 60_000})
+
+    # ~2 MB for a peer that reads nothing: more than the pipe and the port's queue hold, so
+    # the port is busy (a blocking write would suspend the connection here for a minute)
+    pad = String.duplicate("x", 200_000)
+
+    refs =
+      for _ <- 1..10 do
+        assert {:ok, ref} = Pipeline.DSPy.request_async(name, "ping", %{pad: pad}, timeout: 300)
+        ref
+      end
+
+    # every caller is told by its own timer, long before the peer reads again
+    for ref <- refs do
+      assert_receive {:dspy_result, ^ref, {:error, %Error{reason: :timeout}}}, 20_000
+    end
+
+    assert GenServer.call(conn, :status, 5_000) == :ready
+    assert Process.whereis(Pipeline.DSPy.connection(name)) == conn
   end
 
   test "child_spec/1 refuses options that are not a keyword list instead of ignoring them" do

@@ -24,7 +24,8 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
   use GenServer
   require Logger
 
-  alias Pipeline.DSPy.{Connection, Executor, JSON, Telemetry}
+  alias Pipeline.DSPy.{Executor, JSON, Telemetry}
+  alias Pipeline.DSPy.Connection.Frame
 
   @registry {__MODULE__, :forwarders}
   # atomics slots: 1 = in flight, 2 = dropped since last batch, 3 = dropped total, 4 = sent total
@@ -34,19 +35,27 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
   @sent_total 4
 
   @doc false
+  @spec start_link(map) :: GenServer.on_start()
   def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: opts.forwarder_name)
 
   @doc "Counts so far: `%{sent: n, dropped: n, buffered: n}`."
+  @spec stats(GenServer.server()) :: %{
+          sent: non_neg_integer,
+          dropped: non_neg_integer,
+          buffered: integer
+        }
   def stats(forwarder) do
     GenServer.call(forwarder, :stats)
   end
 
   @doc "Flushes what is buffered now (returns once written to the port, waiting while it is busy; at once when there is no sidecar)."
+  @spec flush(GenServer.server(), timeout) :: :ok
   def flush(forwarder, timeout \\ 5_000), do: GenServer.call(forwarder, :flush, timeout)
 
   ## Emitter side: runs in the emitting process
 
   @doc false
+  @spec dispatch([atom], map, map) :: :ok
   def dispatch(event, measurements, metadata) do
     case :persistent_term.get(@registry, []) do
       [] -> :ok
@@ -56,6 +65,7 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
 
   @doc false
   # :telemetry handler; config is {pid, atomics, max}
+  @spec handle_event([atom], map, map, {pid, :atomics.atomics_ref(), pos_integer}) :: :ok
   def handle_event(event, measurements, metadata, target),
     do: offer(target, event, measurements, metadata)
 
@@ -230,7 +240,7 @@ defmodule Pipeline.DSPy.Telemetry.Forwarder do
   defp frame(batch, dropped) do
     events = Enum.map(batch, &event_io/1) |> Enum.intersperse(?,)
     params = [~s({"events":[), events, ~s(],"dropped":), Integer.to_string(dropped), ?}]
-    Connection.notification_frame("telemetry/events", params)
+    Frame.notification("telemetry/events", params)
   end
 
   defp event_io({:telemetry_event, event, m, md, t}) do
