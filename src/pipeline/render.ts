@@ -36,7 +36,8 @@
  *      earlier steps reach the prompt through their own `previous_response` parts.
  */
 import { canonicalJson, hashJson } from '../util/canonical_json.js';
-import type { PipelineConfig, Prompt, PromptPart, Step } from './schema.js';
+import { holderAt, promptSites } from './prompts.js';
+import type { PipelineConfig, Prompt, PromptPart } from './schema.js';
 
 /** The seed's placeholder convention: a static part whose whole content is e.g. `ANALYSIS_PLACEHOLDER`. */
 export const PLACEHOLDER_PATTERN = /^[A-Z_]*PLACEHOLDER[A-Z_]*$/;
@@ -80,7 +81,7 @@ export function findOptimizablePart(prompt: readonly PromptPart[]): number {
  * string prompt), or undefined when that is a placeholder / absent (the signature's default
  * instructions are used then).
  */
-export function seedInstructions(step: Step): string | undefined {
+export function seedInstructions(step: { prompt?: Prompt }): string | undefined {
   const prompt = step.prompt;
   if (typeof prompt === 'string') return prompt.trim() === '' || isPlaceholder(prompt) ? undefined : prompt;
   if (!Array.isArray(prompt)) return undefined;
@@ -149,7 +150,7 @@ export function renderStepText(r: StepRendering, context = ''): string {
 }
 
 /** The step's prompt with its optimizable part rendered; the step itself is not modified. */
-export function renderStepPrompt(step: Step, r: StepRendering): Prompt {
+export function renderStepPrompt(step: { prompt?: Prompt }, r: StepRendering): Prompt {
   const prompt = step.prompt;
   if (prompt === undefined || typeof prompt === 'string') return keepTemplates(renderStepText(r), prompt ?? '');
   const parts = structuredClone(prompt) as PromptPart[];
@@ -183,8 +184,10 @@ function keepTemplates(rendered: string, original: string): string {
 }
 
 /**
- * The candidate config: a deep clone of `config` with each step named in `steps` rendered.
- * Steps not named are left exactly as they were.
+ * The candidate config: a deep clone of `config` with each prompt named in `steps` rendered.
+ * Keys are the prompt paths of prompts.ts (`STEP` for a top-level step, `LOOP.steps.INNER`,
+ * `STEP.tasks[ID]`, `STEP.parallel_tasks[ID]`); only those prompts change, at any depth.
+ * Everything else is left exactly as it was.
  */
 export function renderCandidate(
   config: PipelineConfig,
@@ -193,9 +196,13 @@ export function renderCandidate(
   const out = structuredClone(config);
   for (const step of out.workflow.steps) {
     if (Array.isArray(step.prompt)) step.prompt = step.prompt.map(normalizePreviousResponse);
-    const r = Object.prototype.hasOwnProperty.call(steps, step.name) ? steps[step.name] : undefined;
+  }
+  for (const site of promptSites(out)) {
+    const holder = holderAt(out, site.at) as { prompt?: Prompt };
+    if ((site.names.length > 1 || site.task) && Array.isArray(holder.prompt)) holder.prompt = holder.prompt.map(normalizePreviousResponse);
+    const r = Object.prototype.hasOwnProperty.call(steps, site.path) ? steps[site.path] : undefined;
     if (r === undefined) continue;
-    (step as { prompt?: Prompt }).prompt = renderStepPrompt(step, r);
+    holder.prompt = renderStepPrompt(holder, r);
   }
   return out;
 }
