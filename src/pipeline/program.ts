@@ -1,18 +1,24 @@
 /**
  * PipelineProgram: a pipeline_ex workflow as a DSPy program.
  *
- * Each optimized LLM step is a `Predict` held in an own property of the program, so
- * `namedPredictors()`, optimizers and save/load see one predictor per step. The property name
- * (= the predictor's path) is the step name sanitised to an identifier (non `[A-Za-z0-9_]`
- * characters become `_`, a leading digit gets `step_` in front, and a name that clashes with a
- * Module member or another step gets `_step`/`_2`... appended); `pathOfStep`/`stepOfPath`
- * translate. The predictors never call an LM themselves: `forward` renders the whole candidate
- * config from their instructions and demos (render.ts), runs it through the injected executor
- * (in production, `pipeline/execute` in Elixir), and records one trace entry per step that ran,
- * so BootstrapFewShot turns successful runs into demos for every step.
+ * Each prompt pipeline_ex sends (prompts.ts: top-level LLM steps, LLM steps in loop and inline
+ * pipeline bodies, claude_batch / parallel_claude task prompts) is a `Predict` held in an own
+ * property of the program, so `namedPredictors()`, optimizers and save/load see one predictor
+ * per prompt. The property name (= the predictor's path) is the prompt path with each step name
+ * sanitised to an identifier (non `[A-Za-z0-9_]` characters become `_`, a leading digit gets
+ * `step_` in front; a name that clashes with a Module member or another predictor gets
+ * `_step`/`_2`... appended): `intro`, `review_loop.steps.analyze`, `batch.tasks[0]`,
+ * `fanout.parallel_tasks[security]`; with `sharedTaskPredictor`, `batch.tasks`.
+ * `pathOfStep`/`stepOfPath` translate between prompt paths (what `calls[].path`, `steps` and
+ * `signatures` use; a top-level step's is its name) and predictor paths. The predictors never
+ * call an LM themselves: `forward` renders the whole candidate config from their instructions
+ * and demos (render.ts), runs it through the injected executor (in production,
+ * `pipeline/execute` in Elixir), and records one trace entry per LM call the result's `calls`
+ * report (see `recordTraces`), so BootstrapFewShot turns successful runs into demos for every
+ * prompt, nested ones included.
  *
  * Signatures (unless overridden per step with `signatures`):
- * - the *final* step (the last LLM step of the workflow, or `finalStep`) reads the example's
+ * - the *final* step (the last top-level LLM step of the workflow, or `finalStep`) reads the example's
  *   input keys and produces the expected-output keys (from `trainset`, or `inputKeys` /
  *   `outputKeys`); field types are inferred from the training values (str, int, float, bool,
  *   list[str], list, dict);
@@ -28,7 +34,9 @@
  * any other input field is an example input of the same name (rendered as `{{inputs.NAME}}`).
  *
  * Step results become fields as step_output.ts describes. `forward` returns a Prediction with
- * the final step's fields plus `pipeline_result` (the whole executor result). An executor
+ * the pipeline's output (the last step run, `outputStepOf` in model.ts; or the `finalStep`
+ * option's result) read as the final step's fields, plus `pipeline_result` (the whole
+ * executor result). An executor
  * result with `status: "error"` throws `PipelineExecutionError`, so it counts as an error
  * (towards `maxErrors`) in Evaluate and BootstrapFewShot.
  *

@@ -1,6 +1,7 @@
 /**
- * Candidate rendering: a pipeline config plus, for each optimized step, its current
- * instructions and demos -> the pipeline_ex config that is executed for that candidate.
+ * Candidate rendering: a pipeline config plus, for each optimized prompt (by its prompt path,
+ * prompts.ts: `STEP`, `LOOP.steps.INNER`, `STEP.tasks[ID]`, `STEP.parallel_tasks[ID]`), its
+ * current instructions and demos -> the pipeline_ex config that is executed for that candidate.
  *
  * Pure and deterministic: the same inputs give byte-identical output, and the source config is
  * deep-cloned, never mutated.
@@ -12,12 +13,14 @@
  *   list has no static part, a new one is inserted at the front. Only that part's `content`
  *   changes: its other keys (including `optimize`) and every other part (`previous_response`,
  *   `file`, `session_context`, ...) stay as they are, in order.
- * - a string prompt: replaced whole by the rendered text. The original string is the step's
+ * - a string prompt (pipeline_ex accepts one only as a claude_batch task's): replaced whole by
+ *   the rendered text. The original string is the step's
  *   initial instructions (see program.ts), so its `{{...}}` templates survive as long as the
  *   instructions keep them.
  * - templates of the replaced text (string prompt or static part) that the rendered text lacks
  *   (new instructions dropped `{{steps.first.text}}`, say) are appended under "### Context".
- * - in every step of the candidate, a `previous_response` part written with the seed design
+ * - in every top-level step and every prompt site (prompts.ts) of the candidate, a
+ *   `previous_response` part written with the seed design
  *   document's `name` key (and no `step`) gets that key renamed to `step`, in place: pipeline_ex
  *   and the reference executor only read `step`.
  *

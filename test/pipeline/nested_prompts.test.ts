@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Example, withTrace } from '../../src/dspy/index.js';
+import { BootstrapFewShot, loadProgram, saveProgram } from '../../src/optimizers/index.js';
 import {
   dumpPipeline,
   isOptimizableStep,
@@ -306,5 +307,64 @@ describe('choosing prompts', () => {
     expect(() => program(exec, { steps: ['review_loop'] })).toThrow(/not an optimizable LLM step/);
     expect(() => program(exec, { steps: ['batch'] })).toThrow(/not an optimizable LLM step/);
     expect(() => program(exec, { steps: ['external.steps.x'] })).toThrow(PipelineConfigError);
+  });
+});
+
+describe('optimizing a loop body prompt end to end', () => {
+  it('BootstrapFewShot turns each loop call into demos for the nested predictor; the candidate carries them; save/load keeps them', async () => {
+    const wf = {
+      workflow: {
+        name: 'loop_e2e',
+        steps: [
+          {
+            name: 'review_loop',
+            type: 'for_loop',
+            iterator: 'item',
+            data_source: 'inputs.items',
+            steps: [{ name: 'analyze', type: 'claude', prompt: [s('ANALYZE_PLACEHOLDER'), s('Item: {{loop.item}}')] }],
+          },
+          { name: 'final', type: 'claude', prompt: [s('Sum up {{inputs.topic}}')] },
+        ],
+      },
+    };
+    const seen: PipelineConfig[] = [];
+    // Two loop iterations per run; the final answer is right whenever the loop body prompt
+    // carries a worked example (demos), so bootstrapping has something to make a difference.
+    const executor: PipelineExecutor = async (config, inputs) => {
+      seen.push(config);
+      const body = (config.workflow.steps[0]!['steps'] as Array<{ prompt: Array<{ content: string }> }>)[0]!.prompt[0]!.content;
+      const answer = body.includes('### Example') || String(inputs['topic']).startsWith('t') ? `A:${String(inputs['topic'])}` : 'wrong';
+      return ok(
+        { review_loop: { success: true, output: {} }, final: { success: true, text: answer } },
+        {
+          order: ['review_loop', 'final'],
+          calls: [
+            { path: 'review_loop.steps.analyze', success: true, text: `look at 1 of ${String(inputs['topic'])}`, iteration: 0 },
+            { path: 'review_loop.steps.analyze', success: true, text: `look at 2 of ${String(inputs['topic'])}`, iteration: 1 },
+            { path: 'final', success: true, text: answer },
+          ],
+        },
+      );
+    };
+    const trainset = ['t1', 't2', 't3'].map((t) => new Example({ topic: t, answer: `A:${t}` }, ['topic']));
+    const student = new PipelineProgram(wf, { executor, trainset });
+    expect(student.namedPredictors().map(([p]) => p)).toEqual(['review_loop.steps.analyze', 'final']);
+    const metric = (e: Example, p: { get(k: string): unknown }) => p.get('answer') === e.get('answer');
+    expect(await metric(new Example({ topic: 'x', answer: 'A:x' }, ['topic']), await student.call({ topic: 'x' }))).toBe(false);
+
+    const { program } = await new BootstrapFewShot({ maxBootstrappedDemos: 1, maxLabeledDemos: 0 }).compile(student, { trainset, metric, seed: 1 });
+    const nested = program.stepPredictor('review_loop.steps.analyze')!;
+    // One successful example, two calls of the loop body in its trace: as DSPy does with several
+    // calls of one predictor, one of them becomes the demo.
+    expect(nested.demos).toHaveLength(1);
+    expect(['look at 1 of t1', 'look at 2 of t1']).toContain(nested.demos[0]!.get('analyze'));
+    const rendered = program.renderConfig();
+    const body = (rendered.workflow.steps[0]!['steps'] as Array<{ prompt: Array<{ content: string }> }>)[0]!.prompt;
+    expect(body[0]!.content).toContain('### Example 1');
+    expect(body[1]).toEqual(s('Item: {{loop.item}}'));
+    expect((await program.call({ topic: 'x' })).get('answer')).toBe('A:x');
+    const fresh = new PipelineProgram(wf, { executor, trainset });
+    loadProgram(fresh, JSON.parse(JSON.stringify(saveProgram(program))));
+    expect(fresh.renderConfig()).toEqual(rendered);
   });
 });
