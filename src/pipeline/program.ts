@@ -230,7 +230,18 @@ export class PipelineProgram extends Module {
     const steps = config.workflow.steps;
     const byName = new Map(steps.map((s, i) => [s.name, { step: s, index: i }]));
 
-    const units = promptUnits(promptSites(config), options.sharedTaskPredictor === true);
+    const sites = promptSites(config);
+    const seenPaths = new Set<string>();
+    for (const site of sites) {
+      if (seenPaths.has(site.path)) {
+        throw new PipelineConfigError(
+          `two prompts have the path "${site.path}" (two steps of one body with the same name, or two tasks with the same id): ` +
+            'their calls could not be told apart; give them distinct names or ids',
+        );
+      }
+      seenPaths.add(site.path);
+    }
+    const units = promptUnits(sites, options.sharedTaskPredictor === true);
     const optimizable = units.map((u) => u.key);
     const chosen = options.steps ?? optimizable;
     if (chosen.length === 0) {

@@ -368,3 +368,13 @@ describe('optimizing a loop body prompt end to end', () => {
     expect(fresh.renderConfig()).toEqual(rendered);
   });
 });
+
+describe('prompts that could not be told apart', () => {
+  it('two tasks with one id, or two body steps with one name, are refused by path', () => {
+    const exec = async () => ok({});
+    const twin = { workflow: { name: 'w', steps: [{ name: 'fan', type: 'parallel_claude', parallel_tasks: [{ id: 'x', prompt: [s('A')] }, { id: 'x', prompt: [s('B')] }] }] } };
+    expect(() => new PipelineProgram(twin, { executor: exec, inputKeys: ['q'], outputKeys: ['a'] })).toThrow(/two prompts have the path "fan\.parallel_tasks\[x\]"/);
+    const body = { workflow: { name: 'w', steps: [{ name: 'l', type: 'for_loop', steps: [{ name: 'a', type: 'claude', prompt: [s('A')] }, { name: 'a', type: 'claude', prompt: [s('B')] }] }] } };
+    expect(() => new PipelineProgram(body, { executor: exec, inputKeys: ['q'], outputKeys: ['a'] })).toThrow(/two prompts have the path "l\.steps\.a"/);
+  });
+});
