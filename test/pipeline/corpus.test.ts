@@ -206,6 +206,7 @@ describe.skipIf(!present)('pipeline_ex corpus', () => {
     const { yamlFiles, mdBlocks, mdFiles } = corpus();
     const problems: string[] = [];
     const refusedYaml = new Map<string, number>();
+    const refusedMd = new Map<string, number>();
     let accepted = 0;
     let refused = 0;
     let refusedAtRunTime = 0;
@@ -224,7 +225,8 @@ describe.skipIf(!present)('pipeline_ex corpus', () => {
       }
       if (expected !== undefined) {
         refused += 1;
-        if (w.label.endsWith('.yaml') || w.label.endsWith('.yml')) refusedYaml.set(expected, (refusedYaml.get(expected) ?? 0) + 1);
+        const tally = w.label.includes('#') ? refusedMd : refusedYaml;
+        tally.set(expected, (tally.get(expected) ?? 0) + 1);
         if (byLoader === undefined) refusedAtRunTime += 1;
         if (config !== undefined) problems.push(`${w.label}: pipeline_ex refuses it (${expected}) but it loaded`);
         else if (!(error instanceof WorkflowRefusedError)) problems.push(`${w.label}: refused, but not as pipeline_ex refuses it: ${String(error)}`);
@@ -269,6 +271,7 @@ describe.skipIf(!present)('pipeline_ex corpus', () => {
       refusedAtRunTime,
       aliasAccepted,
       yamlRefusedBy: Object.fromEntries([...refusedYaml].sort()),
+      markdownRefusedBy: Object.fromEntries([...refusedMd].sort()),
       promptSites: sites,
     };
     console.info(`pipeline_ex corpus: ${JSON.stringify(counts)}`);
