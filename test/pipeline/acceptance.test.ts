@@ -69,6 +69,22 @@ describe('checkWorkflowAcceptance: what pipeline_ex refuses', () => {
     expect(at([{ name: 'a', type: 'gemini', prompt: [s('x')], functions: ['f'] }], { gemini_functions: { f: { description: 'd', parameters: {} } } })).toBeUndefined();
     expect(at([{ name: 'a', type: 'claude', prompt: [s('x')], claude_options: { async_streaming: 'yes' } }])).toBe('workflow.steps[0].claude_options.async_streaming');
     expect(at([{ type: 'claude', prompt: [s('x')] }])).toBe('workflow.steps[0].name');
+    expect(at([{ name: 'a', prompt: [s('x')] }])).toBe('workflow.steps[0].type');
+    expect(at(['not a step'])).toBe('workflow.steps[0]');
+    expect(at([{ name: 'a', type: 'claude', prompt: ['not a part'] }])).toBe('workflow.steps[0].prompt[0]');
+    const stream = (o: Record<string, unknown>) => at([{ name: 'a', type: 'claude', prompt: [s('x')], claude_options: { async_streaming: true, ...o } }]);
+    expect(stream({})).toBeUndefined();
+    expect(stream({ stream_handler: 'console', stream_buffer_size: 10 })).toBeUndefined();
+    expect(stream({ stream_handler: 'telepathy' })).toBe('workflow.steps[0].claude_options.stream_handler');
+    expect(stream({ stream_buffer_size: 0 })).toBe('workflow.steps[0].claude_options.stream_buffer_size');
+    const fns = (gemini_functions: unknown) => at([{ name: 'a', type: 'claude', prompt: [s('x')] }], { gemini_functions });
+    expect(fns(['f'])).toBe('workflow.gemini_functions');
+    expect(fns({ f: { parameters: {} } })).toBe('workflow.gemini_functions.f');
+    expect(fns({ f: { description: 'd', parameters: 'p' } })).toBe('workflow.gemini_functions.f');
+    expect(at([{ name: 'a', type: 'gemini', prompt: [s('x')], functions: 'f' }])).toBe('workflow.steps[0].functions');
+    expect(refusal(checkWorkflowAcceptance({ workflow: { steps: [{ name: 'a', type: 'claude', prompt: [s('x')] }] } }))?.path).toBe('workflow.name');
+    expect(refusal(checkWorkflowAcceptance({ workflow: 'text' }))?.path).toBe('workflow');
+    expect(refusal(checkWorkflowAcceptance({ workflow: { name: 'w', steps: {} } }))?.path).toBe('workflow.steps');
     expect(at([])).toBe('workflow.steps');
     // The seed's `name` alias of `step` is ours to accept: rendered candidates say `step`.
     expect(at([{ name: 'a', type: 'claude', prompt: [s('x')] }, { name: 'b', type: 'claude', prompt: [{ type: 'previous_response', name: 'a' }] }])).toBeUndefined();
