@@ -204,6 +204,45 @@ describe('traces from calls', () => {
     expect(prediction.get('answer')).toBe('42');
   });
 
+  it("a body step reading its sibling gets that iteration's value (the latest call before it)", async () => {
+    const wf = {
+      workflow: {
+        name: 'pairs',
+        steps: [
+          {
+            name: 'l',
+            type: 'while_loop',
+            steps: [
+              { name: 'draft', type: 'claude', prompt: [s('Draft')] },
+              { name: 'critique', type: 'claude', prompt: [s('Critique'), { type: 'previous_response', step: 'draft' }] },
+            ],
+          },
+        ],
+      },
+    };
+    const result = ok(
+      { l: { success: true, output: {} } },
+      {
+        calls: [
+          { path: 'l.steps.draft', success: true, text: 'd0', iteration: 0 },
+          { path: 'l.steps.critique', success: true, text: 'c0', iteration: 0 },
+          { path: 'l.steps.draft', success: true, text: 'd1', iteration: 1 },
+          { path: 'l.steps.critique', success: true, text: 'c1', iteration: 1 },
+        ],
+      },
+    );
+    const p = new PipelineProgram(wf, { executor: async () => result, inputKeys: ['q'], outputKeys: ['answer'] });
+    const critique = p.stepPredictor('l.steps.critique')!;
+    expect(critique.signature.inputNames).toEqual(['q', 'draft']);
+    // No top-level LLM step: the last prompt of the workflow produces the expected-output keys.
+    expect(critique.signature.outputNames).toEqual(['answer']);
+    const { trace } = await withTrace(() => p.call({ q: 'x' }));
+    expect(trace.filter((e) => e.predictor === critique).map((e) => [e.inputs['draft'], e.outputs['answer']])).toEqual([
+      ['d0', 'c0'],
+      ['d1', 'c1'],
+    ]);
+  });
+
   it('batch and parallel tasks are traced to their own predictors from their call paths', async () => {
     const result = ok(
       { batch: { success: true, output: { batch_processed: true } } },
