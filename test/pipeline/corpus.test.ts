@@ -179,6 +179,17 @@ function sentPrompts(steps: unknown, prefix: string, inLoop: boolean): string[] 
   return out;
 }
 
+/** The refusal names the right place and reason for the categories the corpus has most. */
+function refusalMatches(expected: string, r: WorkflowRefusedError['refusal']): boolean {
+  if (r.reason === '') return false;
+  if (expected === 'plain string prompt') return /\.prompt$/.test(r.path) && LLM.includes(String(r.type)) && /plain string/.test(r.reason);
+  if (expected === 'test_echo') return r.type === 'test_echo' && /\.type$/.test(r.path);
+  if (expected === 'no workflow root') return r.path === 'workflow' && r.type === null;
+  if (expected === 'crashes when run') return /prompt_builder\.ex/.test(r.reason);
+  if (expected.endsWith('without prompt')) return /\.prompt$/.test(r.path) && expected.startsWith(String(r.type));
+  return true;
+}
+
 const noRun = async (): Promise<ExecuteResult> => ({ status: 'ok', steps: {}, output: null, durationMs: 0 });
 
 function optimizedPaths(config: PipelineConfig): string[] {
@@ -230,6 +241,7 @@ describe.skipIf(!present)('pipeline_ex corpus', () => {
         if (byLoader === undefined) refusedAtRunTime += 1;
         if (config !== undefined) problems.push(`${w.label}: pipeline_ex refuses it (${expected}) but it loaded`);
         else if (!(error instanceof WorkflowRefusedError)) problems.push(`${w.label}: refused, but not as pipeline_ex refuses it: ${String(error)}`);
+        else if (!refusalMatches(expected, error.refusal)) problems.push(`${w.label}: refused for ${JSON.stringify(error.refusal)}, expected ${expected}`);
         continue;
       }
       if (config === undefined) {
