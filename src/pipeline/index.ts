@@ -14,10 +14,13 @@ export {
   isLlmStep,
   isOptimizableStep,
   optimizableSteps,
+  outputStepOf,
   referencedStep,
   previousResponseRefs,
   type PreviousResponseRef,
 } from './model.js';
+export * from './acceptance.js';
+export * from './prompts.js';
 export * from './render.js';
 export * from './executor.js';
 export * from './step_output.js';

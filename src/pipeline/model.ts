@@ -7,10 +7,12 @@
  * caller's object is never shared with (or mutated by) anything downstream.
  */
 import { readFile } from 'node:fs/promises';
+import { assertAcceptedByPipelineEx } from './acceptance.js';
 import { formatPath, PipelineValidationError } from './errors.js';
+import type { ExecuteResult } from './executor.js';
+import { promptSites } from './prompts.js';
 import {
   LLM_STEP_TYPES,
-  MULTI_PROMPT_LLM_TYPES,
   PipelineSchema,
   type PipelineConfig,
   type PromptPart,
@@ -48,8 +50,14 @@ function flattenIssues(issues: readonly RawIssue[], base: PropertyKey[] = []): A
   return out;
 }
 
-/** Validate a pipeline map; returns a deep clone. Throws `PipelineValidationError`. */
+/**
+ * Validate a pipeline map; returns a deep clone. Throws `WorkflowRefusedError` (a
+ * `PipelineValidationError` with `refusal: {path, type, reason}`) when pipeline_ex itself would
+ * refuse the workflow (acceptance.ts: a plain string prompt, no `workflow:` root, `test_echo`,
+ * an LLM step without a prompt, ...), else `PipelineValidationError` for what our schema refuses.
+ */
 export function parsePipeline(input: unknown, source?: string): PipelineConfig {
+  assertAcceptedByPipelineEx(input, source);
   const result = PipelineSchema.safeParse(input);
   if (!result.success) {
     throw new PipelineValidationError(
@@ -79,17 +87,34 @@ export function isLlmStep(step: Step): boolean {
 }
 
 /**
- * Steps that become predictors: the single-prompt LLM steps, and the batch/parallel ones only
- * when they carry a top-level `prompt` (their per-task prompts are not optimized).
+ * Whether the top-level step's own `prompt` is one pipeline_ex sends (prompts.ts): a
+ * single-prompt LLM step with a list prompt, or a claude_batch whose step-level prompt is sent
+ * (no tasks, or a task with neither `prompt` nor `file`). Prompts inside loop and pipeline
+ * bodies and batch/parallel task prompts are optimizable too: see `promptSites`.
  */
 export function isOptimizableStep(step: Step): boolean {
-  if (!isLlmStep(step)) return false;
-  if ((MULTI_PROMPT_LLM_TYPES as readonly string[]).includes(step.type)) return step.prompt !== undefined;
-  return step.prompt !== undefined;
+  return promptSites({ workflow: { name: 'one', steps: [step] } }).some((site) => site.path === step.name && site.task === undefined);
 }
 
+/** The top-level steps whose own prompt is optimizable, in workflow order. */
 export function optimizableSteps(config: PipelineConfig): Step[] {
-  return config.workflow.steps.filter(isOptimizableStep);
+  return config.workflow.steps.filter((step) => isOptimizableStep(step));
+}
+
+/**
+ * The step whose result is the pipeline's output: the last one run. With `order` (top-level
+ * steps in the order they ran), its last entry that was not skipped; without (older
+ * executors), the last step of the workflow, in workflow order, with a result that was not
+ * skipped. Never "the name that sorts last". Undefined when no step result qualifies.
+ */
+export function outputStepOf(config: PipelineConfig, result: Pick<ExecuteResult, 'steps' | 'order'>): string | undefined {
+  const ran = (name: string) => {
+    const r = Object.prototype.hasOwnProperty.call(result.steps, name) ? result.steps[name] : undefined;
+    return r !== undefined && r.skipped !== true;
+  };
+  const names = result.order ?? config.workflow.steps.map((s) => s.name);
+  for (let i = names.length - 1; i >= 0; i--) if (ran(names[i]!)) return names[i];
+  return undefined;
 }
 
 /** The step a `previous_response` part reads (`step`, or the seed's `name` alias). */
@@ -104,11 +129,12 @@ export interface PreviousResponseRef {
 }
 
 /** What a step reads from earlier steps, in prompt order, without duplicates. */
-export function previousResponseRefs(step: Step): PreviousResponseRef[] {
+export function previousResponseRefs(step: { prompt?: unknown }): PreviousResponseRef[] {
   if (!Array.isArray(step.prompt)) return [];
   const out: PreviousResponseRef[] = [];
   const seen = new Set<string>();
-  for (const part of step.prompt) {
+  for (const part of step.prompt as PromptPart[]) {
+    if (part === null || typeof part !== 'object') continue;
     const ref = referencedStep(part);
     if (ref === undefined) continue;
     const extract = part.type === 'previous_response' && typeof part.extract === 'string' && part.extract !== '' ? part.extract : undefined;

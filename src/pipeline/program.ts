@@ -1,18 +1,24 @@
 /**
  * PipelineProgram: a pipeline_ex workflow as a DSPy program.
  *
- * Each optimized LLM step is a `Predict` held in an own property of the program, so
- * `namedPredictors()`, optimizers and save/load see one predictor per step. The property name
- * (= the predictor's path) is the step name sanitised to an identifier (non `[A-Za-z0-9_]`
- * characters become `_`, a leading digit gets `step_` in front, and a name that clashes with a
- * Module member or another step gets `_step`/`_2`... appended); `pathOfStep`/`stepOfPath`
- * translate. The predictors never call an LM themselves: `forward` renders the whole candidate
- * config from their instructions and demos (render.ts), runs it through the injected executor
- * (in production, `pipeline/execute` in Elixir), and records one trace entry per step that ran,
- * so BootstrapFewShot turns successful runs into demos for every step.
+ * Each prompt pipeline_ex sends (prompts.ts: top-level LLM steps, LLM steps in loop and inline
+ * pipeline bodies, claude_batch / parallel_claude task prompts) is a `Predict` held in an own
+ * property of the program, so `namedPredictors()`, optimizers and save/load see one predictor
+ * per prompt. The property name (= the predictor's path) is the prompt path with each step name
+ * sanitised to an identifier (non `[A-Za-z0-9_]` characters become `_`, a leading digit gets
+ * `step_` in front; a name that clashes with a Module member or another predictor gets
+ * `_step`/`_2`... appended): `intro`, `review_loop.steps.analyze`, `batch.tasks[0]`,
+ * `fanout.parallel_tasks[security]`; with `sharedTaskPredictor`, `batch.tasks`.
+ * `pathOfStep`/`stepOfPath` translate between prompt paths (what `calls[].path`, `steps` and
+ * `signatures` use; a top-level step's is its name) and predictor paths. The predictors never
+ * call an LM themselves: `forward` renders the whole candidate config from their instructions
+ * and demos (render.ts), runs it through the injected executor (in production,
+ * `pipeline/execute` in Elixir), and records one trace entry per LM call the result's `calls`
+ * report (see `recordTraces`), so BootstrapFewShot turns successful runs into demos for every
+ * prompt, nested ones included.
  *
  * Signatures (unless overridden per step with `signatures`):
- * - the *final* step (the last LLM step of the workflow, or `finalStep`) reads the example's
+ * - the *final* step (the last top-level LLM step of the workflow, or `finalStep`) reads the example's
  *   input keys and produces the expected-output keys (from `trainset`, or `inputKeys` /
  *   `outputKeys`); field types are inferred from the training values (str, int, float, bool,
  *   list[str], list, dict);
@@ -28,7 +34,9 @@
  * any other input field is an example input of the same name (rendered as `{{inputs.NAME}}`).
  *
  * Step results become fields as step_output.ts describes. `forward` returns a Prediction with
- * the final step's fields plus `pipeline_result` (the whole executor result). An executor
+ * the pipeline's output (the last step run, `outputStepOf` in model.ts; or the `finalStep`
+ * option's result) read as the final step's fields, plus `pipeline_result` (the whole
+ * executor result). An executor
  * result with `status: "error"` throws `PipelineExecutionError`, so it counts as an error
  * (towards `maxErrors`) in Evaluate and BootstrapFewShot.
  *
@@ -36,10 +44,12 @@
  * `deepCopy()` still copies it (the executor function is shared, the config is copied).
  */
 import { Example, Module, Predict, Prediction, recordTrace, settings, Signature, type FieldInit } from '../dspy/index.js';
-import { PipelineExecutionError, validateExecuteResult, type ExecuteContext, type PipelineExecutor } from './executor.js';
-import { isLlmStep, isOptimizableStep, parsePipeline, previousResponseRefs } from './model.js';
+import type { PipelineCall } from '../protocol/pipeline.js';
+import { PipelineExecutionError, validateExecuteResult, type ExecuteContext, type ExecuteResult, type PipelineExecutor, type StepResult } from './executor.js';
+import { isLlmStep, outputStepOf, parsePipeline, previousResponseRefs } from './model.js';
+import { promptSites, type PromptSite } from './prompts.js';
 import { candidateId, renderCandidate, seedInstructions, type StepRendering } from './render.js';
-import type { PipelineConfig, Step } from './schema.js';
+import type { PipelineConfig, Prompt } from './schema.js';
 import { parseStepOutput, previousResponseValue } from './step_output.js';
 
 /** A per-step signature: DSPy string form, a Signature, or parts of one. */
@@ -56,9 +66,19 @@ export interface PipelineProgramOptions {
   inputKeys?: string[];
   /** Expected-output keys of the final step, when there is no trainset. */
   outputKeys?: string[];
-  /** Names of the steps to optimize; default: every optimizable LLM step. */
+  /**
+   * The prompts to optimize, by prompt path (a top-level step's name, `LOOP.steps.INNER`,
+   * `STEP.tasks[ID]`, `STEP.parallel_tasks[ID]`; with `sharedTaskPredictor`, `STEP.tasks` /
+   * `STEP.parallel_tasks`); default: every prompt pipeline_ex sends (prompts.ts).
+   */
   steps?: string[];
-  /** Per-step signature overrides, by step name. */
+  /**
+   * One predictor for all the task prompts of a claude_batch / parallel_claude step (path
+   * `STEP.tasks` / `STEP.parallel_tasks`), rendered into every task, instead of one per task.
+   * Only for tasks whose prompt texts are the same (else PipelineConfigError). Default false.
+   */
+  sharedTaskPredictor?: boolean;
+  /** Per-step signature overrides, by prompt path (see `steps`). */
   signatures?: Record<string, SignatureOverride>;
   /** The step whose output is the program's answer; default: the last LLM step. */
   finalStep?: string;
@@ -73,8 +93,10 @@ export interface StepBinding {
   step: string;
   /** The predictor's property name / path. */
   path: string;
-  /** Fields that come from earlier steps, by field name. */
+  /** Fields that come from earlier steps (by their prompt path), by field name. */
   stepFields: Record<string, InputSource & { kind: 'step' }>;
+  /** The prompt paths this predictor renders into and is traced from (several for a shared task predictor). */
+  sites: string[];
 }
 
 interface ProgramState {
@@ -82,6 +104,8 @@ interface ProgramState {
   executor: PipelineExecutor;
   bindings: StepBinding[];
   finalStep: string;
+  /** `finalStep` was given: the answer is that step's result, not the last step run. */
+  explicitFinal: boolean;
   finalOutputs: string[];
   runId: string | undefined;
 }
@@ -144,6 +168,54 @@ function recordOfDemo(demo: unknown): Record<string, unknown> {
   return demo !== null && typeof demo === 'object' ? (demo as Record<string, unknown>) : {};
 }
 
+/** A call's result in the step-result shape step_output.ts reads. */
+function callResult(call: PipelineCall): StepResult {
+  const r: StepResult = { success: call.success };
+  if (call.text !== undefined) r.text = call.text;
+  if (call.output !== undefined) r.output = call.output;
+  if (call.skipped !== undefined) r.skipped = call.skipped;
+  if (call.metadata !== undefined) r.metadata = call.metadata;
+  return r;
+}
+
+const ran = (r: StepResult) => r.success && r.skipped !== true;
+
+/** One predictor-to-be: the prompt sites it stands for, its path and its output field's base name. */
+interface PromptUnit {
+  key: string;
+  sites: PromptSite[];
+  basePath: string;
+  outputBase: string;
+}
+
+const sanitizeId = (id: string) => id.replace(/[^A-Za-z0-9_]/g, '_');
+
+/** Prompt sites -> predictors: one per site, or one per task list with `shared`. */
+function promptUnits(sites: readonly PromptSite[], shared: boolean): PromptUnit[] {
+  const units: PromptUnit[] = [];
+  const groups = new Map<string, PromptUnit>();
+  for (const site of sites) {
+    const stepPath = site.names.join('.steps.');
+    const base = site.names.map(sanitizeName).join('.steps.');
+    const stepName = site.names[site.names.length - 1]!;
+    if (site.task === undefined) {
+      units.push({ key: site.path, sites: [site], basePath: base, outputBase: stepName });
+    } else if (shared) {
+      const key = `${stepPath}.${site.task.list}`;
+      const group = groups.get(key);
+      if (group) group.sites.push(site);
+      else {
+        const unit = { key, sites: [site], basePath: `${base}.${site.task.list}`, outputBase: stepName };
+        groups.set(key, unit);
+        units.push(unit);
+      }
+    } else {
+      units.push({ key: site.path, sites: [site], basePath: `${base}.${site.task.list}[${sanitizeId(site.task.id)}]`, outputBase: `${stepName}_${site.task.id}` });
+    }
+  }
+  return units;
+}
+
 const STATE = '__pipelineProgram';
 
 export class PipelineProgram extends Module {
@@ -158,16 +230,28 @@ export class PipelineProgram extends Module {
     const steps = config.workflow.steps;
     const byName = new Map(steps.map((s, i) => [s.name, { step: s, index: i }]));
 
-    const optimizable = steps.filter(isOptimizableStep).map((s) => s.name);
+    const sites = promptSites(config);
+    const seenPaths = new Set<string>();
+    for (const site of sites) {
+      if (seenPaths.has(site.path)) {
+        throw new PipelineConfigError(
+          `two prompts have the path "${site.path}" (two steps of one body with the same name, or two tasks with the same id): ` +
+            'their calls could not be told apart; give them distinct names or ids',
+        );
+      }
+      seenPaths.add(site.path);
+    }
+    const units = promptUnits(sites, options.sharedTaskPredictor === true);
+    const optimizable = units.map((u) => u.key);
     const chosen = options.steps ?? optimizable;
     if (chosen.length === 0) {
-      throw new PipelineConfigError(`workflow "${config.workflow.name}" has no LLM step with a prompt to optimize`);
+      throw new PipelineConfigError(`workflow "${config.workflow.name}" has no LLM step with a prompt pipeline_ex sends, so nothing to optimize`);
     }
+    const listed = optimizable.join(', ') || 'none';
     for (const name of chosen) {
-      if (!byName.has(name)) throw new PipelineConfigError(`steps: no step named "${name}" (steps: ${steps.map((s) => s.name).join(', ')})`);
-      if (!optimizable.includes(name)) {
-        throw new PipelineConfigError(`steps: "${name}" is not an optimizable LLM step (optimizable: ${optimizable.join(', ') || 'none'})`);
-      }
+      if (optimizable.includes(name)) continue;
+      if (byName.has(name)) throw new PipelineConfigError(`steps: "${name}" is not an optimizable LLM step (optimizable: ${listed})`);
+      throw new PipelineConfigError(`steps: no step or prompt path "${name}" (optimizable: ${listed})`);
     }
     const chosenSet = new Set(chosen);
     for (const name of Object.keys(options.signatures ?? {})) {
@@ -176,7 +260,7 @@ export class PipelineProgram extends Module {
 
     const llmSteps = steps.filter(isLlmStep);
     const finalStep = options.finalStep ?? llmSteps[llmSteps.length - 1]?.name ?? chosen[chosen.length - 1]!;
-    if (!byName.has(finalStep)) throw new PipelineConfigError(`finalStep: no step named "${finalStep}"`);
+    if (options.finalStep !== undefined && !byName.has(finalStep)) throw new PipelineConfigError(`finalStep: no step named "${finalStep}"`);
 
     // Keys and types from the training data.
     const trainset = options.trainset ?? [];
@@ -195,25 +279,35 @@ export class PipelineProgram extends Module {
     const reserved = new Set<string>();
     const bindings: StepBinding[] = [];
     const predictors: Array<[string, Predict]> = [];
-    for (const step of steps) {
-      if (!chosenSet.has(step.name)) continue;
-      const path = this.freePath(sanitizeName(step.name), reserved);
+    for (const unit of units) {
+      if (!chosenSet.has(unit.key)) continue;
+      const path = this.freePath(unit.basePath, reserved);
       reserved.add(path);
-      const index = byName.get(step.name)!.index;
+      const first = unit.sites[0]!;
       const earlierFields: Record<string, InputSource & { kind: 'step' }> = {};
-      for (const s of steps.slice(0, index)) earlierFields[stepFieldName(s.name, undefined, inputKeys)] = { kind: 'step', step: s.name };
+      for (const [name, from] of first.visible) earlierFields[stepFieldName(name, undefined, inputKeys)] = { kind: 'step', step: from };
       const refFields: Record<string, InputSource & { kind: 'step' }> = {};
-      for (const ref of previousResponseRefs(step)) {
-        const field = stepFieldName(ref.step, ref.extract, inputKeys);
-        refFields[field] = ref.extract === undefined ? { kind: 'step', step: ref.step } : { kind: 'step', step: ref.step, extract: ref.extract };
+      for (const site of unit.sites) {
+        for (const ref of previousResponseRefs(site)) {
+          const field = stepFieldName(ref.step, ref.extract, inputKeys);
+          const from = site.visible.get(ref.step) ?? ref.step;
+          refFields[field] = ref.extract === undefined ? { kind: 'step', step: from } : { kind: 'step', step: from, extract: ref.extract };
+        }
       }
-      const signature = this.buildSignature(step, {
-        override: options.signatures?.[step.name],
+      const seeds = new Set(unit.sites.map((site) => seedInstructions(site) ?? ''));
+      if (seeds.size > 1) {
+        throw new PipelineConfigError(
+          `sharedTaskPredictor: the tasks of "${unit.key}" have different prompt texts, so one predictor cannot stand for them ` +
+            '(it would replace each task\'s text with the same instructions); optimize them as predictors of their own',
+        );
+      }
+      const signature = this.buildSignature(first, unit.key, {
+        override: options.signatures?.[unit.key],
         inputs: [...inputKeys.filter((k) => !(k in refFields)), ...Object.keys(refFields)],
-        outputs: step.name === finalStep ? outputKeys : [stepFieldName(step.name, undefined, inputKeys)],
+        outputs: unit.key === finalStep ? outputKeys : [stepFieldName(unit.outputBase, undefined, inputKeys)],
         types,
       });
-      bindings.push({ step: step.name, path, stepFields: { ...earlierFields, ...refFields } });
+      bindings.push({ step: unit.key, path, stepFields: { ...earlierFields, ...refFields }, sites: unit.sites.map((site) => site.path) });
       predictors.push([path, new Predict(signature)]);
     }
     // Predictors as own enumerable properties, in workflow order: namedPredictors() finds them.
@@ -224,6 +318,7 @@ export class PipelineProgram extends Module {
       executor: options.executor,
       bindings,
       finalStep,
+      explicitFinal: options.finalStep !== undefined,
       finalOutputs: outputKeys.length > 0 ? outputKeys : ['response'],
       runId: options.runId,
     };
@@ -238,7 +333,8 @@ export class PipelineProgram extends Module {
   }
 
   private buildSignature(
-    step: Step,
+    step: { prompt?: Prompt },
+    name: string,
     o: { override: SignatureOverride | undefined; inputs: string[]; outputs: string[]; types: Record<string, string> },
   ): Signature {
     const seeded = seedInstructions(step);
@@ -249,8 +345,8 @@ export class PipelineProgram extends Module {
     const outputs = ov?.outputs ?? o.outputs;
     if (inputs.length === 0 || outputs.length === 0) {
       throw new PipelineConfigError(
-        `step "${step.name}": cannot infer its signature (${inputs.length === 0 ? 'no input keys' : 'no expected-output keys'}); ` +
-          'pass a trainset, inputKeys/outputKeys, or signatures["' + step.name + '"]',
+        `step "${name}": cannot infer its signature (${inputs.length === 0 ? 'no input keys' : 'no expected-output keys'}); ` +
+          'pass a trainset, inputKeys/outputKeys, or signatures["' + name + '"]',
       );
     }
     const instructions = ov?.instructions ?? seeded;
@@ -320,7 +416,49 @@ export class PipelineProgram extends Module {
 
   /** The candidate config for the predictors' current instructions and demos. */
   renderConfig(): PipelineConfig {
-    return renderCandidate(this.state.config, this.stepRenderings());
+    const byKey = this.stepRenderings();
+    const bySite: Record<string, StepRendering> = {};
+    for (const b of this.state.bindings) for (const site of b.sites) bySite[site] = byKey[b.step]!;
+    return renderCandidate(this.state.config, bySite);
+  }
+
+  /**
+   * One trace entry per LM call a predictor made, as DSPy records each call: from the result's
+   * `calls` (a loop body step called three times gives three entries), or, from executors that
+   * send no `calls`, one per top-level step result. Skipped and failed calls are never entries.
+   * An input read from an earlier step takes that step's latest value before the call.
+   */
+  private recordTraces(result: ExecuteResult, inputs: Record<string, unknown>): void {
+    const st = this.state;
+    const bySite = new Map<string, StepBinding>();
+    for (const b of st.bindings) for (const site of b.sites) bySite.set(site, b);
+    const calls: Array<{ path: string; result: StepResult }> =
+      result.calls?.map((c) => ({ path: c.path, result: callResult(c) })) ??
+      st.bindings.flatMap((b) => b.sites.filter((site) => result.steps[site] !== undefined).map((site) => ({ path: site, result: result.steps[site]! })));
+    const valueBefore = (from: string, extract: string | undefined, index: number): unknown => {
+      for (let j = index - 1; j >= 0; j--) {
+        const c = calls[j]!;
+        if (c.path === from && ran(c.result)) return previousResponseValue(c.result, extract);
+      }
+      const top = Object.prototype.hasOwnProperty.call(result.steps, from) ? result.steps[from] : undefined;
+      return top !== undefined && top.skipped !== true ? previousResponseValue(top, extract) : undefined;
+    };
+    calls.forEach((call, index) => {
+      const b = bySite.get(call.path);
+      if (b === undefined || !ran(call.result)) return;
+      const predictor = (this as unknown as Record<string, Predict>)[b.path]!;
+      const traceInputs: Record<string, unknown> = {};
+      for (const f of predictor.signature.inputNames) {
+        const src = this.sourceOf(b, f);
+        if (src.kind === 'input') {
+          if (src.key in inputs) traceInputs[f] = inputs[src.key];
+        } else {
+          const value = valueBefore(src.step, src.extract, index);
+          if (value !== undefined) traceInputs[f] = value;
+        }
+      }
+      recordTrace({ predictor, inputs: traceInputs, outputs: parseStepOutput(call.result, predictor.signature.outputNames) });
+    });
   }
 
   async forward(inputs: Record<string, unknown>): Promise<Prediction> {
@@ -340,29 +478,20 @@ export class PipelineProgram extends Module {
     if (result.status === 'error') {
       throw new PipelineExecutionError(`pipeline "${st.config.workflow.name}" failed: ${result.error ?? 'executor reported an error'}`, result);
     }
-    for (const b of st.bindings) {
-      const stepResult = result.steps[b.step];
-      // a skipped step did not run: no trace entry, so never a demo
-      if (stepResult === undefined || !stepResult.success || stepResult.skipped === true) continue;
-      const predictor = this.stepPredictor(b.step)!;
-      const traceInputs: Record<string, unknown> = {};
-      for (const f of predictor.signature.inputNames) {
-        const src = this.sourceOf(b, f);
-        if (src.kind === 'input') {
-          if (src.key in inputs) traceInputs[f] = inputs[src.key];
-        } else {
-          const from = result.steps[src.step];
-          const value = from === undefined ? undefined : previousResponseValue(from, src.extract);
-          if (value !== undefined) traceInputs[f] = value;
-        }
-      }
-      recordTrace({ predictor, inputs: traceInputs, outputs: parseStepOutput(stepResult, predictor.signature.outputNames) });
-    }
+    this.recordTraces(result, inputs);
+    // The answer: the explicit `finalStep`'s result, else the pipeline's output (the last step
+    // run, `outputStepOf`), else the executor's `output`.
+    const answerStep = st.explicitFinal ? st.finalStep : outputStepOf(st.config, result);
+    const answer = answerStep === undefined ? undefined : result.steps[answerStep];
+    // Read as the final step's fields (the expected-output keys) whichever step it came from.
     const finalPredictor = this.stepPredictor(st.finalStep);
     const finalFields = finalPredictor ? finalPredictor.signature.outputNames : st.finalOutputs;
     const finalResult =
-      result.steps[st.finalStep] ??
-      (typeof result.output === 'string' ? { success: true, text: result.output } : { success: true, output: result.output });
+      answer !== undefined && answer.skipped !== true
+        ? answer
+        : typeof result.output === 'string'
+          ? { success: true, text: result.output }
+          : { success: true, output: result.output };
     return new Prediction({ ...parseStepOutput(finalResult, finalFields), pipeline_result: result });
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Candidate rendering: a pipeline config plus, for each optimized step, its current
- * instructions and demos -> the pipeline_ex config that is executed for that candidate.
+ * Candidate rendering: a pipeline config plus, for each optimized prompt (by its prompt path,
+ * prompts.ts: `STEP`, `LOOP.steps.INNER`, `STEP.tasks[ID]`, `STEP.parallel_tasks[ID]`), its
+ * current instructions and demos -> the pipeline_ex config that is executed for that candidate.
  *
  * Pure and deterministic: the same inputs give byte-identical output, and the source config is
  * deep-cloned, never mutated.
@@ -12,12 +13,14 @@
  *   list has no static part, a new one is inserted at the front. Only that part's `content`
  *   changes: its other keys (including `optimize`) and every other part (`previous_response`,
  *   `file`, `session_context`, ...) stay as they are, in order.
- * - a string prompt: replaced whole by the rendered text. The original string is the step's
+ * - a string prompt (pipeline_ex accepts one only as a claude_batch task's): replaced whole by
+ *   the rendered text. The original string is the step's
  *   initial instructions (see program.ts), so its `{{...}}` templates survive as long as the
  *   instructions keep them.
  * - templates of the replaced text (string prompt or static part) that the rendered text lacks
  *   (new instructions dropped `{{steps.first.text}}`, say) are appended under "### Context".
- * - in every step of the candidate, a `previous_response` part written with the seed design
+ * - in every top-level step and every prompt site (prompts.ts) of the candidate, a
+ *   `previous_response` part written with the seed design
  *   document's `name` key (and no `step`) gets that key renamed to `step`, in place: pipeline_ex
  *   and the reference executor only read `step`.
  *
@@ -36,7 +39,8 @@
  *      earlier steps reach the prompt through their own `previous_response` parts.
  */
 import { canonicalJson, hashJson } from '../util/canonical_json.js';
-import type { PipelineConfig, Prompt, PromptPart, Step } from './schema.js';
+import { holderAt, promptSites } from './prompts.js';
+import type { PipelineConfig, Prompt, PromptPart } from './schema.js';
 
 /** The seed's placeholder convention: a static part whose whole content is e.g. `ANALYSIS_PLACEHOLDER`. */
 export const PLACEHOLDER_PATTERN = /^[A-Z_]*PLACEHOLDER[A-Z_]*$/;
@@ -80,7 +84,7 @@ export function findOptimizablePart(prompt: readonly PromptPart[]): number {
  * string prompt), or undefined when that is a placeholder / absent (the signature's default
  * instructions are used then).
  */
-export function seedInstructions(step: Step): string | undefined {
+export function seedInstructions(step: { prompt?: Prompt }): string | undefined {
   const prompt = step.prompt;
   if (typeof prompt === 'string') return prompt.trim() === '' || isPlaceholder(prompt) ? undefined : prompt;
   if (!Array.isArray(prompt)) return undefined;
@@ -149,7 +153,7 @@ export function renderStepText(r: StepRendering, context = ''): string {
 }
 
 /** The step's prompt with its optimizable part rendered; the step itself is not modified. */
-export function renderStepPrompt(step: Step, r: StepRendering): Prompt {
+export function renderStepPrompt(step: { prompt?: Prompt }, r: StepRendering): Prompt {
   const prompt = step.prompt;
   if (prompt === undefined || typeof prompt === 'string') return keepTemplates(renderStepText(r), prompt ?? '');
   const parts = structuredClone(prompt) as PromptPart[];
@@ -183,8 +187,10 @@ function keepTemplates(rendered: string, original: string): string {
 }
 
 /**
- * The candidate config: a deep clone of `config` with each step named in `steps` rendered.
- * Steps not named are left exactly as they were.
+ * The candidate config: a deep clone of `config` with each prompt named in `steps` rendered.
+ * Keys are the prompt paths of prompts.ts (`STEP` for a top-level step, `LOOP.steps.INNER`,
+ * `STEP.tasks[ID]`, `STEP.parallel_tasks[ID]`); only those prompts change, at any depth.
+ * Everything else is left exactly as it was.
  */
 export function renderCandidate(
   config: PipelineConfig,
@@ -193,9 +199,13 @@ export function renderCandidate(
   const out = structuredClone(config);
   for (const step of out.workflow.steps) {
     if (Array.isArray(step.prompt)) step.prompt = step.prompt.map(normalizePreviousResponse);
-    const r = Object.prototype.hasOwnProperty.call(steps, step.name) ? steps[step.name] : undefined;
+  }
+  for (const site of promptSites(out)) {
+    const holder = holderAt(out, site.at) as { prompt?: Prompt };
+    if ((site.names.length > 1 || site.task) && Array.isArray(holder.prompt)) holder.prompt = holder.prompt.map(normalizePreviousResponse);
+    const r = Object.prototype.hasOwnProperty.call(steps, site.path) ? steps[site.path] : undefined;
     if (r === undefined) continue;
-    (step as { prompt?: Prompt }).prompt = renderStepPrompt(step, r);
+    holder.prompt = renderStepPrompt(holder, r);
   }
   return out;
 }

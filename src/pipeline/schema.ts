@@ -47,10 +47,9 @@ export const SINGLE_PROMPT_LLM_TYPES = [
 ] as const;
 
 /**
- * Batch/parallel LLM steps: their real prompts usually live in per-task lists
- * (`tasks`, `parallel_tasks`). They become predictors only when they also carry a top-level
- * `prompt` (which is what the reference executor sends as one LM call); per-task prompts are
- * left alone.
+ * Batch/parallel LLM steps: their prompts live in per-task lists (`tasks`, `parallel_tasks`),
+ * each task prompt sent on its own; which of their prompts pipeline_ex sends (and so which are
+ * optimized) is in prompts.ts.
  */
 export const MULTI_PROMPT_LLM_TYPES = ['claude_batch', 'parallel_claude'] as const;
 

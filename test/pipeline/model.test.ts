@@ -30,7 +30,8 @@ workflow:
           path: ./x.ex
     - name: second
       type: claude
-      prompt: "Summarise {{steps.first.text}}\\nfor {{inputs.user}}"
+      prompt:
+        - {type: static, content: "Summarise {{steps.first.text}}\\nfor {{inputs.user}}"}
     - name: save
       type: file_ops
       operation: copy
@@ -56,10 +57,10 @@ describe('pipeline model', () => {
   });
 
   it('returns a clone: the caller map is never shared', () => {
-    const map = { workflow: { name: 'm', steps: [{ name: 's', type: 'claude', prompt: 'hi' }] } };
+    const map = { workflow: { name: 'm', steps: [{ name: 's', type: 'claude', prompt: [{ type: 'static', content: 'hi' }] }] } };
     const config = parsePipeline(map);
     (config.workflow.steps[0] as Record<string, unknown>)['prompt'] = 'changed';
-    expect(map.workflow.steps[0]!.prompt).toBe('hi');
+    expect(map.workflow.steps[0]!.prompt).toEqual([{ type: 'static', content: 'hi' }]);
   });
 
   it('refuses custom YAML tags with a clear error', () => {
@@ -71,21 +72,21 @@ describe('pipeline model', () => {
 
   it('names the path of the bad key', () => {
     const bad = (steps: unknown[]) => () => parsePipeline({ workflow: { name: 'x', steps } });
-    const ok = { name: 'a', type: 'claude', prompt: 'p' };
+    const ok = { name: 'a', type: 'claude', prompt: [{ type: 'static', content: 'p' }] };
     expect(bad([ok, { name: 'b', type: 'claude', prompt: [{ type: 'telepathy' }] }])).toThrow(
       /workflow\.steps\[1\]\.prompt\[0\]\.type/,
     );
     expect(bad([ok, { name: 'b', type: 'claude_magic', prompt: 'p' }])).toThrow(/workflow\.steps\[1\]\.type/);
-    expect(bad([ok, { name: 'b', type: 'claude' }])).toThrow(/workflow\.steps\[1\]\.prompt: a claude step needs a prompt/);
+    expect(bad([ok, { name: 'b', type: 'claude' }])).toThrow(/workflow\.steps\[1\]\.prompt: .*a claude step needs a 'prompt' list/);
     expect(bad([ok, { name: 'b', type: 'claude', prompt: [{ type: 'static' }] }])).toThrow(/workflow\.steps\[1\]\.prompt\[0\]\.content/);
     expect(bad([ok, { name: 'b', type: 'claude', prompt: [{ type: 'previous_response', step: 'zzz' }] }])).toThrow(
-      /workflow\.steps\[1\]\.prompt\[0\]\.step: refers to unknown step "zzz"/,
+      /workflow\.steps\[1\]\.prompt\[0\]\.step: .*references non-existent step "zzz"/,
     );
     expect(bad([ok, ok])).toThrow(/workflow\.steps\[1\]\.name: duplicate step name "a"/);
-    expect(bad([])).toThrow(/workflow\.steps: a workflow needs at least one step/);
+    expect(bad([])).toThrow(/workflow\.steps: .*at least one step/);
     expect(() => parsePipeline({ name: 'x' })).toThrow(/workflow:/);
     try {
-      bad([{ name: '', type: 'gemini', prompt: 'p' }])();
+      bad([{ name: '', type: 'gemini', prompt: [{ type: 'static', content: 'p' }] }])();
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(PipelineValidationError);

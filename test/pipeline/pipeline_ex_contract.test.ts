@@ -92,7 +92,8 @@ describe('pipeline_ex result fixtures', () => {
     const { result, trace } = await withTrace(() => program.call(new Example({ code: 'x' }).withInputs('code')));
     expect(trace.map((t) => t.predictor)).toEqual([program.stepPredictor('zeta_analyze')]);
     expect(trace[0]!.outputs).toEqual(ANSWER);
-    expect((result as { get(k: string): unknown }).get('review')).toBeUndefined();
+    // The pipeline's answer is the last step that ran (fact 4), read as the final fields.
+    expect((result as { get(k: string): unknown }).get('review')).toBe(wire.steps['zeta_analyze']!.text);
     expect(JSON.parse(wire.output as string)).toEqual(ANSWER);
   });
 

@@ -84,7 +84,7 @@ describe('PipelineProgram', () => {
       workflow: {
         name: 'w',
         steps: [
-          { name: 'first step!', type: 'gemini', prompt: 'Look at {{inputs.code}} and describe it.' },
+          { name: 'first step!', type: 'gemini', prompt: [{ type: 'static', content: 'Look at {{inputs.code}} and describe it.' }] },
           { name: 'forward', type: 'claude', prompt: [{ type: 'static', content: 'X_PLACEHOLDER' }, { type: 'previous_response', step: 'first step!', extract: 'summary.short' }] },
           { name: 'save', type: 'file_ops' },
         ],
@@ -114,7 +114,7 @@ describe('PipelineProgram', () => {
         workflow: {
           name: 'c',
           steps: [
-            { name: 'code', type: 'claude', prompt: 'Describe {{inputs.code}}' },
+            { name: 'code', type: 'claude', prompt: [{ type: 'static', content: 'Describe {{inputs.code}}' }] },
             { name: 'final', type: 'claude', prompt: [{ type: 'static', content: 'P' }, { type: 'previous_response', step: 'code' }] },
           ],
         },

@@ -109,24 +109,23 @@ describe('candidate rendering', () => {
     expect(String(parts[1]!['content']).startsWith('New instructions')).toBe(true);
   });
 
-  it('replaces a string prompt whole, keeping templates the instructions still have', () => {
-    const config = parsePipeline({
-      workflow: { name: 'm', steps: [{ name: 's', type: 'claude', prompt: 'Review {{inputs.code}} please' }] },
-    });
-    const kept = renderCandidate(config, { s: rendering({ instructions: 'Review {{inputs.code}} please' }) });
-    const keptText = kept.workflow.steps[0]!.prompt as string;
+  it('replaces a string prompt (a claude_batch task\'s) whole, keeping templates the instructions still have', () => {
+    // pipeline_ex refuses a plain string as a step's prompt, but wraps a batch task's string prompt itself.
+    const batch = (prompt: string) => parsePipeline({ workflow: { name: 'm', steps: [{ name: 'b', type: 'claude_batch', tasks: [{ prompt }] }] } });
+    const taskPrompt = (c: ReturnType<typeof batch>) => (c.workflow.steps[0]!['tasks'] as Array<{ prompt: unknown }>)[0]!.prompt;
+    const config = batch('Review {{inputs.code}} please');
+    const kept = renderCandidate(config, { 'b.tasks[0]': rendering({ instructions: 'Review {{inputs.code}} please' }) });
+    const keptText = taskPrompt(kept) as string;
     expect(typeof keptText).toBe('string');
     expect(keptText.match(/\{\{inputs\.code\}\}/g)).toHaveLength(1);
-    const withRefs = parsePipeline({
-      workflow: { name: 'm', steps: [{ name: 's', type: 'claude', prompt: 'Review {{inputs.code}} given {{ steps.prep.text }} and {{global_vars.style}}' }] },
-    });
+    const withRefs = batch('Review {{inputs.code}} given {{ steps.prep.text }} and {{global_vars.style}}');
     // New instructions that dropped the references: they are kept under "### Context".
-    expect(renderCandidate(withRefs, { s: rendering({ instructions: 'Find bugs.' }) }).workflow.steps[0]!.prompt).toBe(
+    expect(taskPrompt(renderCandidate(withRefs, { 'b.tasks[0]': rendering({ instructions: 'Find bugs.' }) }))).toBe(
       'Find bugs.\n\nRespond with only a JSON object with the keys "findings", "severity".\n\n### Input\n[[ ## code ## ]]\n{{inputs.code}}' +
         '\n\n### Context\n{{ steps.prep.text }}\n{{global_vars.style}}',
     );
-    const rewritten = renderCandidate(config, { s: rendering({ instructions: 'Find bugs.' }) });
-    expect(rewritten.workflow.steps[0]!.prompt).toBe(
+    const rewritten = renderCandidate(config, { 'b.tasks[0]': rendering({ instructions: 'Find bugs.' }) });
+    expect(taskPrompt(rewritten)).toBe(
       'Find bugs.\n\nRespond with only a JSON object with the keys "findings", "severity".\n\n### Input\n[[ ## code ## ]]\n{{inputs.code}}',
     );
   });
