@@ -32,9 +32,18 @@ defmodule Mix.Tasks.DSPyReportTest do
   end
 
   test "unknown runs, bad ids and stray flags are refused with a message", %{dir: dir} do
-    assert_raise Mix.Error, ~r/no run nope/, fn -> Mix.Task.rerun("dspy.report", ["nope", "--out", dir]) end
-    assert_raise Mix.Error, ~r/is not a run id/, fn -> Mix.Task.rerun("dspy.report", ["../etc", "--out", dir]) end
-    assert_raise Mix.Error, ~r/invalid option/, fn -> Mix.Task.rerun("dspy.report", ["--bogus"]) end
+    assert_raise Mix.Error, ~r/no run nope/, fn ->
+      Mix.Task.rerun("dspy.report", ["nope", "--out", dir])
+    end
+
+    assert_raise Mix.Error, ~r/is not a run id/, fn ->
+      Mix.Task.rerun("dspy.report", ["../etc", "--out", dir])
+    end
+
+    assert_raise Mix.Error, ~r/invalid option/, fn ->
+      Mix.Task.rerun("dspy.report", ["--bogus"])
+    end
+
     assert_raise Mix.Error, ~r/expected one RUN_ID/, fn -> Mix.Task.rerun("dspy.report", []) end
   end
 
@@ -47,7 +56,14 @@ defmodule Mix.Tasks.DSPyReportTest do
       ~s({"id":"l1","pipeline":"code_analysis","time":"2026-01-02T02:00:00Z","mode":"light","trigger":"daily","decision":"rejected","reason":"within noise"}\n)
     )
 
-    Mix.Task.rerun("dspy.report", ["--learning", "--data-dir", dir, "--file", Path.join(dir, "l.html")])
+    Mix.Task.rerun("dspy.report", [
+      "--learning",
+      "--data-dir",
+      dir,
+      "--file",
+      Path.join(dir, "l.html")
+    ])
+
     assert_received {:mix_shell, :info, ["report: " <> path]}
     assert File.read!(path) =~ "within noise"
   end

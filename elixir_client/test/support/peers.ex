@@ -7,7 +7,9 @@ defmodule Pipeline.DSPy.Test.Peers do
   def ensure_distributed! do
     unless Node.alive?() do
       {_, 0} = System.cmd("epmd", ["-daemon"])
-      {:ok, _} = Node.start(:"dspy_test_#{System.unique_integer([:positive])}@127.0.0.1", :longnames)
+
+      {:ok, _} =
+        Node.start(:"dspy_test_#{System.unique_integer([:positive])}@127.0.0.1", :longnames)
     end
 
     :ok

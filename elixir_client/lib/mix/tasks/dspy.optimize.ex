@@ -9,6 +9,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
                         [--metric NAME] [--out DIR] [--seed N] [--budget-usd X]
                         [--concurrency N] [--val-fraction X] [--run-id ID] [--dry-run]
                         [--write-anyway] [--verbose] [--timeout-min N]
+                        [--cluster-nodes NODE,NODE,... [--cluster-per-node N] [--cookie C]]
       mix dspy.optimize --help
 
     * `--optimizer` - `BootstrapFewShot` (the default), `LabeledFewShot`,
@@ -23,6 +24,10 @@ defmodule Mix.Tasks.Dspy.Optimize do
       the baseline beyond noise
     * `--verbose` - the sidecar's logs on the terminal (progress then prints plain lines)
     * `--timeout-min` - give up waiting after this many minutes (default 120)
+    * `--cluster-nodes` - run the candidate executions on these BEAM nodes
+      (`Pipeline.DSPy.Executor.Cluster`, at most `--cluster-per-node` at once on each, default 8);
+      this node is made distributed if it is not (`--cookie` sets the cookie, else
+      `~/.erlang.cookie`). See "Running across nodes" in the README.
 
   ## Runs, logs and resuming
 
@@ -74,7 +79,10 @@ defmodule Mix.Tasks.Dspy.Optimize do
     out: :string,
     seed: :integer,
     budget_usd: :float,
-    timeout_min: :integer
+    timeout_min: :integer,
+    cluster_nodes: :string,
+    cluster_per_node: :integer,
+    cookie: :string
   ]
 
   @impl true
@@ -108,7 +116,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
     interrupt = Interrupt.start()
 
     try do
-      server = CLI.start_instance!(@task, sidecar_opts(opts, log))
+      server = CLI.start_instance!(@task, sidecar_opts(opts, log) ++ cluster_opts(opts))
       Mix.shell().info("run id: #{run_id}  (resume an interrupted run with --run-id #{run_id})")
       unless opts[:verbose], do: Mix.shell().info("sidecar log: #{log}")
 
@@ -141,6 +149,31 @@ defmodule Mix.Tasks.Dspy.Optimize do
       finish(result, interrupted?, %{opts: opts, args: args, run_id: run_id, run_dir: run_dir})
     after
       Interrupt.stop(interrupt)
+    end
+  end
+
+  # --cluster-nodes: a distributed node with a cluster executor over the given nodes.
+  defp cluster_opts(opts) do
+    case opts[:cluster_nodes] do
+      nil ->
+        []
+
+      list ->
+        nodes = list |> String.split(",", trim: true) |> Enum.map(&String.to_atom(String.trim(&1)))
+        if nodes == [], do: Mix.raise("mix #{@task}: --cluster-nodes needs at least one node name")
+
+        per_node = opts[:cluster_per_node] || 8
+        if per_node < 1, do: Mix.raise("mix #{@task}: --cluster-per-node must be >= 1")
+
+        CLI.ensure_distributed!(@task, hd(nodes), opts[:cookie])
+        name = Pipeline.DSPy.CLI.Cluster
+
+        case Pipeline.DSPy.Executor.Cluster.start_link(name: name, nodes: nodes, per_node: per_node) do
+          {:ok, pid} -> Process.unlink(pid)
+          {:error, {:already_started, _}} -> :ok
+        end
+
+        [executor: {Pipeline.DSPy.Executor.Cluster, name}]
     end
   end
 

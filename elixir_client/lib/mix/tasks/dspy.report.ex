@@ -35,7 +35,9 @@ defmodule Mix.Tasks.Dspy.Report do
         Mix.shell().info(@moduledoc)
 
       invalid != [] ->
-        Mix.raise("mix dspy.report: invalid option(s): #{Enum.map_join(invalid, ", ", &elem(&1, 0))}")
+        Mix.raise(
+          "mix dspy.report: invalid option(s): #{Enum.map_join(invalid, ", ", &elem(&1, 0))}"
+        )
 
       opts[:learning] && rest != [] ->
         Mix.raise("mix dspy.report: give either RUN_ID or --learning, not both")
@@ -58,7 +60,9 @@ defmodule Mix.Tasks.Dspy.Report do
         report!([run_dir] ++ file_args(opts))
 
       true ->
-        Mix.raise("mix dspy.report: expected one RUN_ID (or --learning); see mix help dspy.report")
+        Mix.raise(
+          "mix dspy.report: expected one RUN_ID (or --learning); see mix help dspy.report"
+        )
     end
   end
 
@@ -69,7 +73,10 @@ defmodule Mix.Tasks.Dspy.Report do
     script = Application.get_env(:pipeline_dspy, :script) || Options.default_script()
 
     unless File.regular?(script),
-      do: Mix.raise("mix dspy.report: #{script} is missing: run `npm run build` at the repository root")
+      do:
+        Mix.raise(
+          "mix dspy.report: #{script} is missing: run `npm run build` at the repository root"
+        )
 
     case System.cmd(node, [script, "report" | args], stderr_to_stdout: true) do
       {out, 0} -> Mix.shell().info("report: " <> String.trim(out))

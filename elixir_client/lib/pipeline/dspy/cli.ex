@@ -85,6 +85,28 @@ defmodule Pipeline.DSPy.CLI do
     abs
   end
 
+  @doc """
+  Makes this node distributed for a task that talks to other nodes: a name on the same host
+  form as `peer` (long names when its host has a dot), epmd started if needed, and `cookie`
+  when given.
+  """
+  def ensure_distributed!(task, peer, cookie) do
+    unless Node.alive?() do
+      host = peer |> Atom.to_string() |> String.split("@") |> List.last()
+      mode = if String.contains?(host, "."), do: :longnames, else: :shortnames
+      System.cmd("epmd", ["-daemon"], stderr_to_stdout: true)
+      name = :"dspy_#{System.unique_integer([:positive])}@#{host}"
+
+      case Node.start(name, mode) do
+        {:ok, _} -> :ok
+        {:error, reason} -> Mix.raise("mix #{task}: cannot start distribution as #{name}: #{inspect(reason)}")
+      end
+    end
+
+    if cookie, do: Node.set_cookie(String.to_atom(cookie))
+    :ok
+  end
+
   @doc "Starts a private Pipeline.DSPy instance for the task (options from the app env)."
   def start_instance!(task, extra \\ []) do
     {:ok, _} = Application.ensure_all_started(:pipeline_dspy)

@@ -44,14 +44,29 @@ defmodule Pipeline.DSPy.ClusterTest do
 
     test "side effects are found at any depth" do
       refute Cluster.side_effects?(%{"workflow" => %{"steps" => [%{"type" => "claude"}]}})
-      assert Cluster.side_effects?(%{"workflow" => %{"steps" => [%{"type" => "for_loop", "steps" => [%{"type" => "file_ops"}]}]}})
-      assert Cluster.side_effects?(%{"workflow" => %{"steps" => [%{"type" => "claude", "output_to_file" => "x.md"}]}})
+
+      assert Cluster.side_effects?(%{
+               "workflow" => %{
+                 "steps" => [%{"type" => "for_loop", "steps" => [%{"type" => "file_ops"}]}]
+               }
+             })
+
+      assert Cluster.side_effects?(%{
+               "workflow" => %{"steps" => [%{"type" => "claude", "output_to_file" => "x.md"}]}
+             })
     end
 
     test "options are validated and documented from one schema" do
       assert_raise ArgumentError, ~r/:name is required/, fn -> Cluster.child_spec([]) end
-      assert_raise ArgumentError, ~r/unknown option/, fn -> Cluster.child_spec(name: :x, per_nod: 3) end
-      assert_raise ArgumentError, ~r/:per_node got 0/, fn -> Cluster.child_spec(name: :x, per_node: 0) end
+
+      assert_raise ArgumentError, ~r/unknown option/, fn ->
+        Cluster.child_spec(name: :x, per_nod: 3)
+      end
+
+      assert_raise ArgumentError, ~r/:per_node got 0/, fn ->
+        Cluster.child_spec(name: :x, per_node: 0)
+      end
+
       {:docs_v1, _, _, _, %{"en" => doc}, _, _} = Code.fetch_docs(Cluster)
       assert doc =~ "| `:per_node` | pos_integer | `8` |"
     end
@@ -95,7 +110,11 @@ defmodule Pipeline.DSPy.ClusterTest do
       cname = :"cluster_#{System.unique_integer([:positive])}"
 
       start_supervised!(
-        {Cluster, name: cname, nodes: nodes, per_node: per_node, executor: {Pipeline.DSPy.Test.SlowReference, sleep_ms: sleep_ms}},
+        {Cluster,
+         name: cname,
+         nodes: nodes,
+         per_node: per_node,
+         executor: {Pipeline.DSPy.Test.SlowReference, sleep_ms: sleep_ms}},
         id: cname
       )
 
@@ -105,7 +124,8 @@ defmodule Pipeline.DSPy.ClusterTest do
 
     defp program(r), do: Map.delete(r["program"], "metadata")
 
-    test "a node stopped mid-run: its executions are retried elsewhere, the program is the one-node program", %{out: out} do
+    test "a node stopped mid-run: its executions are retried elsewhere, the program is the one-node program",
+         %{out: out} do
       [{_, w1}, {p2, w2}, {_, w3}] = peers([:w1, :w2, :w3])
 
       {c1, s1} = start_cluster([w1], 8)
@@ -120,18 +140,21 @@ defmodule Pipeline.DSPy.ClusterTest do
 
       {c3, s3} = start_cluster([w1, w2, w3], 2)
       me = self()
-      stopper =
-        fn _progress ->
-          if :atomics.add_get(counter, 4, 1) == 12 do
-            Peers.stop(p2)
-            send(me, :stopped)
-          end
+
+      stopper = fn _progress ->
+        if :atomics.add_get(counter, 4, 1) == 12 do
+          Peers.stop(p2)
+          send(me, :stopped)
         end
+      end
 
       assert {:ok, three} = optimize(s3, Path.join(out, "three"), on_progress: stopper)
       assert_received :stopped
       stats = Cluster.stats(c3)
-      assert stats.retries >= 1, "no execution was in flight on the stopped node: #{inspect(stats)}"
+
+      assert stats.retries >= 1,
+             "no execution was in flight on the stopped node: #{inspect(stats)}"
+
       assert stats.not_retried == 0
       refute Map.has_key?(stats.nodes, w2)
       assert program(three) == program(one)
@@ -167,6 +190,41 @@ defmodule Pipeline.DSPy.ClusterTest do
       on_exit(fn -> Peers.stop(pid) end)
       stats = Cluster.stats(cname)
       assert stats.nodes[late].dispatched > 0, "the late node got nothing: #{inspect(stats)}"
+    end
+
+    test "mix dspy.optimize --cluster-nodes runs the executions on those nodes", %{out: out} do
+      [{_, w}] = peers([:m1])
+      ex = Path.join(repo_root(), "examples/code_analysis")
+      Mix.shell(Mix.Shell.Process)
+      on_exit(fn -> Mix.shell(Mix.Shell.IO) end)
+
+      on_exit(fn ->
+        case Process.whereis(Pipeline.DSPy.CLI.Cluster) do
+          nil -> :ok
+          pid -> GenServer.stop(pid)
+        end
+      end)
+
+      ExUnit.CaptureIO.capture_io(fn ->
+        Mix.Task.rerun("dspy.optimize", [
+          "--pipeline",
+          Path.join(ex, "pipeline.yaml"),
+          "--training-data",
+          Path.join(ex, "training_data"),
+          "--lm",
+          "offline",
+          "--out",
+          out,
+          "--cluster-nodes",
+          Atom.to_string(w),
+          "--cluster-per-node",
+          "4"
+        ])
+      end)
+
+      stats = Cluster.stats(Pipeline.DSPy.CLI.Cluster)
+      assert Map.keys(stats.nodes) == [w]
+      assert stats.nodes[w].dispatched > 0
     end
   end
 end

@@ -55,7 +55,12 @@ defmodule Pipeline.DSPy.Executor.Cluster do
   @spec start_link(keyword) :: GenServer.on_start()
   def start_link(opts) do
     opts = Options.validate!(opts)
-    :persistent_term.put({__MODULE__, opts[:name]}, Map.new(Keyword.take(opts, [:executor, :side_effects])))
+
+    :persistent_term.put(
+      {__MODULE__, opts[:name]},
+      Map.new(Keyword.take(opts, [:executor, :side_effects]))
+    )
+
     Dispatcher.start_link(Keyword.take(opts, [:name, :nodes, :per_node]))
   end
 
@@ -68,7 +73,12 @@ defmodule Pipeline.DSPy.Executor.Cluster do
     name = cluster_name(ctx[:executor_opts])
     conf = :persistent_term.get({__MODULE__, name})
     deadline = System.monotonic_time(:millisecond) + (ctx[:timeout_ms] || 120_000)
-    remote_ctx = ctx |> Map.drop([:executor_opts, :request]) |> Map.merge(%{origin_node: node(), dispatcher: name})
+
+    remote_ctx =
+      ctx
+      |> Map.drop([:executor_opts, :request])
+      |> Map.merge(%{origin_node: node(), dispatcher: name})
+
     run(name, conf, config, input, remote_ctx, [], deadline, 0)
   end
 
@@ -78,12 +88,20 @@ defmodule Pipeline.DSPy.Executor.Cluster do
 
     case Dispatcher.checkout(name, ref, exclude, remaining) do
       {:error, :no_node} ->
-        {:error, "no worker node of cluster #{inspect(name)} was free within the execution's timeout"}
+        {:error,
+         "no worker node of cluster #{inspect(name)} was free within the execution's timeout"}
 
       {:ok, node} ->
         outcome =
           try do
-            {:done, :erpc.call(node, Remote, :run, [conf.executor, config, input, ctx], max(1, deadline - System.monotonic_time(:millisecond)))}
+            {:done,
+             :erpc.call(
+               node,
+               Remote,
+               :run,
+               [conf.executor, config, input, ctx],
+               max(1, deadline - System.monotonic_time(:millisecond))
+             )}
           catch
             :error, {:erpc, :noconnection} -> :node_lost
           after
@@ -100,7 +118,9 @@ defmodule Pipeline.DSPy.Executor.Cluster do
               run(name, conf, config, input, ctx, [node | exclude], deadline, 1)
             else
               Dispatcher.node_lost(name, node, :not_retried)
-              {:error, "worker node #{node} was lost during the execution (not retried: #{why_not(attempt)})"}
+
+              {:error,
+               "worker node #{node} was lost during the execution (not retried: #{why_not(attempt)})"}
             end
         end
     end
@@ -127,5 +147,9 @@ defmodule Pipeline.DSPy.Executor.Cluster do
   defp cluster_name(opts) when is_list(opts), do: Keyword.fetch!(opts, :name)
 
   defp cluster_name(other),
-    do: raise(ArgumentError, "Pipeline.DSPy.Executor.Cluster: name the cluster, {Cluster, Name}; got #{inspect(other)}")
+    do:
+      raise(
+        ArgumentError,
+        "Pipeline.DSPy.Executor.Cluster: name the cluster, {Cluster, Name}; got #{inspect(other)}"
+      )
 end

@@ -12,7 +12,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
 
   @poll_ms 250
 
-  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: Keyword.fetch!(opts, :name))
+  def start_link(opts),
+    do: GenServer.start_link(__MODULE__, opts, name: Keyword.fetch!(opts, :name))
 
   @doc """
   Waits for a slot on the least-loaded node not in `exclude`: `{:ok, node}`, or
@@ -20,7 +21,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   caller that gives up can `abandon/2` it (a slot granted after the caller stopped waiting is
   given back, never leaked).
   """
-  @spec checkout(GenServer.server(), reference, [node], timeout) :: {:ok, node} | {:error, :no_node}
+  @spec checkout(GenServer.server(), reference, [node], timeout) ::
+          {:ok, node} | {:error, :no_node}
   def checkout(d, ref, exclude, timeout) do
     GenServer.call(d, {:checkout, ref, exclude}, timeout)
   catch
@@ -78,7 +80,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   end
 
   def handle_call(:stats, _from, s) do
-    {:reply, Map.merge(Pool.stats(s.pool), %{
+    {:reply,
+     Map.merge(Pool.stats(s.pool), %{
        waiting: :queue.len(s.waiting),
        not_retried: s.not_retried,
        telemetry_relayed: s.relayed,
@@ -94,8 +97,11 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
     {:noreply, serve(release(%{s | waiting: waiting}, ref))}
   end
 
-  def handle_cast({:node_lost, _node, :retried}, s), do: {:noreply, %{s | pool: Pool.count_retry(s.pool)}}
-  def handle_cast({:node_lost, _node, :not_retried}, s), do: {:noreply, %{s | not_retried: s.not_retried + 1}}
+  def handle_cast({:node_lost, _node, :retried}, s),
+    do: {:noreply, %{s | pool: Pool.count_retry(s.pool)}}
+
+  def handle_cast({:node_lost, _node, :not_retried}, s),
+    do: {:noreply, %{s | not_retried: s.not_retried + 1}}
 
   @impl true
   def handle_info({:nodeup, _node}, s), do: {:noreply, serve(refresh(s))}
@@ -111,8 +117,11 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   end
 
   def handle_info({:relay_telemetry, events, dropped}, s) do
-    for {event, measurements, metadata} <- events, do: Telemetry.emit(event, measurements, metadata)
-    {:noreply, %{s | relayed: s.relayed + length(events), relay_dropped: s.relay_dropped + dropped}}
+    for {event, measurements, metadata} <- events,
+        do: Telemetry.emit(event, measurements, metadata)
+
+    {:noreply,
+     %{s | relayed: s.relayed + length(events), relay_dropped: s.relay_dropped + dropped}}
   end
 
   def handle_info({:DOWN, mref, :process, _pid, _}, s) do
@@ -130,7 +139,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
 
   ## Internals
 
-  defp grant(s, ref, node, pid), do: %{s | granted: Map.put(s.granted, ref, {node, Process.monitor(pid)})}
+  defp grant(s, ref, node, pid),
+    do: %{s | granted: Map.put(s.granted, ref, {node, Process.monitor(pid)})}
 
   defp release(s, ref) do
     case Map.pop(s.granted, ref) do
@@ -147,7 +157,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   # nodes are the only free ones keeps its place).
   defp serve(s) do
     {served, still} =
-      Enum.reduce(:queue.to_list(s.waiting), {s, []}, fn {{pid, _} = from, ref, exclude} = w, {acc, keep} ->
+      Enum.reduce(:queue.to_list(s.waiting), {s, []}, fn {{pid, _} = from, ref, exclude} = w,
+                                                         {acc, keep} ->
         case Pool.checkout(acc.pool, exclude) do
           {:ok, node, pool} ->
             GenServer.reply(from, {:ok, node})

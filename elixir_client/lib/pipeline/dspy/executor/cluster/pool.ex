@@ -12,7 +12,11 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
   @enforce_keys [:per_node]
   defstruct per_node: 8, nodes: %{}, order: [], retries: 0, lost: 0
 
-  @type node_state :: %{running: non_neg_integer, dispatched: non_neg_integer, joined: non_neg_integer}
+  @type node_state :: %{
+          running: non_neg_integer,
+          dispatched: non_neg_integer,
+          joined: non_neg_integer
+        }
   @type t :: %__MODULE__{
           per_node: pos_integer,
           nodes: %{node => node_state},
@@ -22,7 +26,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
         }
 
   @spec new(pos_integer) :: t
-  def new(per_node) when is_integer(per_node) and per_node > 0, do: %__MODULE__{per_node: per_node}
+  def new(per_node) when is_integer(per_node) and per_node > 0,
+    do: %__MODULE__{per_node: per_node}
 
   @doc "Adds a node (no-op when it is there already)."
   @spec add_node(t, node) :: t
@@ -31,7 +36,12 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
       p
     else
       joined = length(p.order)
-      %{p | nodes: Map.put(p.nodes, node, %{running: 0, dispatched: 0, joined: joined}), order: p.order ++ [node]}
+
+      %{
+        p
+        | nodes: Map.put(p.nodes, node, %{running: 0, dispatched: 0, joined: joined}),
+          order: p.order ++ [node]
+      }
     end
   end
 
@@ -39,8 +49,11 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
   @spec remove_node(t, node) :: {t, non_neg_integer}
   def remove_node(%__MODULE__{} = p, node) do
     case Map.pop(p.nodes, node) do
-      {nil, _} -> {p, 0}
-      {%{running: r}, nodes} -> {%{p | nodes: nodes, order: List.delete(p.order, node), lost: p.lost + r}, r}
+      {nil, _} ->
+        {p, 0}
+
+      {%{running: r}, nodes} ->
+        {%{p | nodes: nodes, order: List.delete(p.order, node), lost: p.lost + r}, r}
     end
   end
 
@@ -51,14 +64,23 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
   @spec checkout(t, [node]) :: {:ok, node, t} | :full
   def checkout(%__MODULE__{} = p, exclude \\ []) do
     candidates =
-      for {n, s} <- p.nodes, s.running < p.per_node, n not in exclude, do: {{s.running, s.dispatched, s.joined}, n}
+      for {n, s} <- p.nodes,
+          s.running < p.per_node,
+          n not in exclude,
+          do: {{s.running, s.dispatched, s.joined}, n}
 
     case Enum.min_by(candidates, &elem(&1, 0), fn -> nil end) do
       nil ->
         :full
 
       {_, node} ->
-        nodes = Map.update!(p.nodes, node, &%{&1 | running: &1.running + 1, dispatched: &1.dispatched + 1})
+        nodes =
+          Map.update!(
+            p.nodes,
+            node,
+            &%{&1 | running: &1.running + 1, dispatched: &1.dispatched + 1}
+          )
+
         {:ok, node, %{p | nodes: nodes}}
     end
   end
@@ -67,8 +89,11 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
   @spec checkin(t, node) :: t
   def checkin(%__MODULE__{} = p, node) do
     case p.nodes do
-      %{^node => s} when s.running > 0 -> %{p | nodes: Map.put(p.nodes, node, %{s | running: s.running - 1})}
-      _ -> p
+      %{^node => s} when s.running > 0 ->
+        %{p | nodes: Map.put(p.nodes, node, %{s | running: s.running - 1})}
+
+      _ ->
+        p
     end
   end
 
@@ -80,7 +105,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Pool do
   @spec stats(t) :: map
   def stats(%__MODULE__{} = p) do
     %{
-      nodes: Map.new(p.nodes, fn {n, s} -> {n, %{running: s.running, dispatched: s.dispatched}} end),
+      nodes:
+        Map.new(p.nodes, fn {n, s} -> {n, %{running: s.running, dispatched: s.dispatched}} end),
       retries: p.retries,
       lost: p.lost,
       per_node: p.per_node

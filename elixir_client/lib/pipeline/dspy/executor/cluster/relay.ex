@@ -65,7 +65,10 @@ defmodule Pipeline.DSPy.Executor.Cluster.Relay do
 
   def handle_info({:nodedown, node}, s) do
     origins = s.origins |> Enum.reject(fn {_, n} -> n == node end) |> Map.new()
-    if origins == %{}, do: {:stop, :normal, flush(%{s | origins: origins})}, else: {:noreply, %{s | origins: origins}}
+
+    if origins == %{},
+      do: {:stop, :normal, flush(%{s | origins: origins})},
+      else: {:noreply, %{s | origins: origins}}
   end
 
   def handle_info(_other, s), do: {:noreply, s}

@@ -18,17 +18,25 @@ defmodule Pipeline.DSPy.Executor.Cluster.Remote do
         :ok = Relay.ensure({ctx.dispatcher, origin})
         timeout = ctx[:timeout_ms] || 120_000
         # The sidecar belongs to the origin node: the instance name means nothing here.
-        generate = fn messages, opts -> :erpc.call(origin, Pipeline.DSPy, :generate, [messages, opts], timeout) end
+        generate = fn messages, opts ->
+          :erpc.call(origin, Pipeline.DSPy, :generate, [messages, opts], timeout)
+        end
+
         Map.put(ctx, :generate, generate)
       end
 
     case inner do
-      {mod, opts} when is_atom(mod) -> mod.execute(config, input, Map.put(ctx, :executor_opts, with_generate(opts, ctx)))
-      mod when is_atom(mod) -> mod.execute(config, input, Map.put(ctx, :executor_opts, with_generate([], ctx)))
+      {mod, opts} when is_atom(mod) ->
+        mod.execute(config, input, Map.put(ctx, :executor_opts, with_generate(opts, ctx)))
+
+      mod when is_atom(mod) ->
+        mod.execute(config, input, Map.put(ctx, :executor_opts, with_generate([], ctx)))
     end
   end
 
-  defp with_generate(opts, %{generate: g}) when is_list(opts), do: Keyword.put_new(opts, :generate, g)
+  defp with_generate(opts, %{generate: g}) when is_list(opts),
+    do: Keyword.put_new(opts, :generate, g)
+
   defp with_generate(opts, %{generate: g}) when is_map(opts), do: Map.put_new(opts, :generate, g)
   defp with_generate(opts, _ctx), do: opts
 end
