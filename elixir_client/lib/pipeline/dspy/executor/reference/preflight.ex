@@ -1,0 +1,112 @@
+defmodule Pipeline.DSPy.Executor.Reference.Preflight do
+  @moduledoc """
+  What the Reference executor cannot run, found before any work: the first such step, with
+  its path as written (`workflow.steps[2].steps[0]`), its type and why. Walks loop bodies,
+  inline pipelines and `pipeline_file`s (loaded here, once, through the executor's loader; a
+  file that fails to load is not a refusal: pipeline_ex fails that step at run time, and so
+  does this executor).
+
+  Refused: `data_transform` and `file_ops` steps (not emulated), and conditions
+  (step `condition`, while-loop `condition`, `break_condition`, `continue_condition`) calling
+  condition functions `Conditions` does not evaluate. What pipeline_ex itself would fail on (an
+  unknown type in a loop body, a plain-string prompt, a missing file) is not refused: the run
+  fails there as pipeline_ex's does.
+  """
+
+  alias Pipeline.DSPy.Executor.Reference.{Conditions, NestedPipeline}
+
+  @doc "`{:ok, files}` (loaded pipeline files by absolute path) or `{:refused, %{path, type, reason}}`."
+  def check(config, ref) do
+    case walk(config["workflow"]["steps"], "workflow.steps", ref, %{}) do
+      {:ok, files} -> {:ok, files}
+      {:refused, _} = r -> r
+    end
+  end
+
+  defp walk(steps, at, ref, files) when is_list(steps) do
+    steps
+    |> Enum.with_index()
+    |> Enum.reduce_while({:ok, files}, fn {step, i}, {:ok, acc} ->
+      case step(step, "#{at}[#{i}]", ref, acc) do
+        {:ok, acc} -> {:cont, {:ok, acc}}
+        refused -> {:halt, refused}
+      end
+    end)
+  end
+
+  defp walk(_, _, _, files), do: {:ok, files}
+
+  defp step(%{} = s, at, ref, files) do
+    type = to_string(s["type"])
+
+    with :ok <- type_ok(type),
+         :ok <- conditions_ok(s) do
+      body(s, type, at, ref, files)
+    else
+      {:no, why} -> {:refused, %{path: at, type: type, reason: why}}
+    end
+  end
+
+  defp step(_, _, _, files), do: {:ok, files}
+
+  defp type_ok(t) when t in ["data_transform", "file_ops"],
+    do:
+      {:no,
+       "#{t} steps are not emulated by the Reference executor (run this workflow on pipeline_ex)"}
+
+  defp type_ok(_), do: :ok
+
+  defp conditions_ok(s) do
+    fs =
+      Enum.flat_map(
+        ["condition", "break_condition", "continue_condition"],
+        &Conditions.unsupported_functions(s[&1])
+      )
+      |> Enum.uniq()
+
+    if fs == [],
+      do: :ok,
+      else:
+        {:no,
+         "its condition calls #{Enum.map_join(fs, ", ", &"#{&1}()")}, which the Reference executor does not evaluate"}
+  end
+
+  defp body(s, type, at, ref, files) when type in ["for_loop", "while_loop"],
+    do: walk(s["steps"], at <> ".steps", ref, files)
+
+  defp body(%{"pipeline_file" => f}, "pipeline", at, ref, files) when is_binary(f) do
+    if String.contains?(f, "{{") do
+      {:ok, files}
+    else
+      path = Path.expand(f, ref.base_dir || File.cwd!())
+
+      case Map.fetch(files, path) do
+        {:ok, _} ->
+          {:ok, files}
+
+        :error ->
+          loaded = NestedPipeline.load_file(path, f, ref)
+          files = Map.put(files, path, loaded)
+
+          case loaded do
+            {:ok, %{"workflow" => %{"steps" => steps}}} ->
+              walk(steps, "#{at}.pipeline_file(#{f}).workflow.steps", ref, files)
+
+            _ ->
+              {:ok, files}
+          end
+      end
+    end
+  end
+
+  defp body(%{"pipeline" => %{} = p}, "pipeline", at, ref, files) do
+    {inner, prefix} =
+      if is_map(p["workflow"]),
+        do: {p["workflow"], ".pipeline.workflow.steps"},
+        else: {p, ".pipeline.steps"}
+
+    walk(inner["steps"], at <> prefix, ref, files)
+  end
+
+  defp body(_, _, _, _, files), do: {:ok, files}
+end
