@@ -318,6 +318,22 @@ defmodule Pipeline.DSPy.ReferenceTest do
              ]
     end
 
+    test "a failing child fails the step: \"Nested pipeline 'NAME' failed: ...\" (nested_pipeline.ex:337-345)" do
+      bad = %{
+        "name" => "sub",
+        "type" => "pipeline",
+        "pipeline" => %{"name" => "child", "steps" => [claude("in", "plain string")]}
+      }
+
+      r = run(wf([bad]))
+      assert r["status"] == "error"
+
+      assert r["error"] =~
+               "Step 'sub' failed: Nested pipeline 'child' failed: Pipeline execution crashed"
+
+      assert r["error"] =~ "Pipeline.PromptBuilder.build/2"
+    end
+
     test "pipeline_file is loaded through the loader (pipeline/load) before any work" do
       parent = self()
       child = wf([claude("in", [static("from file")])])

@@ -41,7 +41,7 @@ defmodule Pipeline.DSPy.Executor.Reference.NestedPipeline do
 
       case Engine.run_workflow(pipeline, inputs, ref, ctx[:ref_iteration]) do
         {:ok, child} -> outputs(child.results, step["outputs"])
-        {:error, reason} -> {:error, "Nested pipeline '#{name}' failed: #{reason}"}
+        {:error, reason, _ctx} -> {:error, "Nested pipeline '#{name}' failed: #{reason}"}
       end
     end
   end

@@ -29,6 +29,9 @@ defmodule Pipeline.DSPy.Executor.Reference.PromptBuilder do
 
   def build(nil, _results, _base_dir), do: ""
 
+  def build(_other, _results, _base_dir),
+    do: raise(FunctionClauseError, module: Pipeline.PromptBuilder, function: :build, arity: 2)
+
   defp part(%{"type" => "static", "content" => c}, _, _), do: c || ""
   defp part(%{"type" => "file", "path" => path}, _, base), do: read(path, base)
 
@@ -47,7 +50,8 @@ defmodule Pipeline.DSPy.Executor.Reference.PromptBuilder do
   defp part(_, _, _), do: ""
 
   defp read(path, base) do
-    full = Path.expand(to_string(path), base || File.cwd!())
+    # File.stat("") is :enoent in pipeline_ex's working directory; expanded, it would be base
+    full = if path in ["", nil], do: "", else: Path.expand(to_string(path), base || File.cwd!())
 
     case File.stat(full) do
       {:ok, %File.Stat{size: size}} when size > @max_file_bytes ->
