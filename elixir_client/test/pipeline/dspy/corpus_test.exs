@@ -129,7 +129,16 @@ defmodule Pipeline.DSPy.CorpusTest do
       )
     end
 
-    ctx = %{server: server, lm: "dummy", run_id: nil, executor_opts: [base_dir: ws, load: load]}
+    fs = Path.join(root, "file_ops")
+    File.mkdir_p!(fs)
+    stub_file_ops(config, fs)
+
+    ctx = %{
+      server: server,
+      lm: "dummy",
+      run_id: nil,
+      executor_opts: [base_dir: ws, load: load, workspace: fs]
+    }
 
     case Reference.check(config, ctx) do
       {:refused, r} ->
@@ -156,6 +165,38 @@ defmodule Pipeline.DSPy.CorpusTest do
       end
     end
   end
+
+  # What file_ops steps read, stubbed in their workspace (a directory for `list`)
+  defp stub_file_ops(%{"type" => "file_ops"} = s, fs) do
+    reads =
+      [s["source"] | if(s["operation"] in ["delete", "list"], do: [s["path"]], else: [])] ++
+        for(%{"path" => p} = f <- List.wrap(s["files"]), Map.get(f, "must_exist", true), do: p)
+
+    for p <- reads,
+        is_binary(p),
+        p != "",
+        not String.contains?(p, "{{"),
+        Path.type(p) == :relative do
+      full = Path.expand(p, fs)
+
+      cond do
+        not String.starts_with?(full, fs <> "/") or File.exists?(full) ->
+          :ok
+
+        s["operation"] == "list" ->
+          File.mkdir_p!(full)
+
+        true ->
+          File.mkdir_p!(Path.dirname(full)) && File.write!(full, "stub line 1\nstub line 2\n")
+      end
+    end
+  end
+
+  defp stub_file_ops(m, fs) when is_map(m),
+    do: Enum.each(m, fn {_, v} -> stub_file_ops(v, fs) end)
+
+  defp stub_file_ops(l, fs) when is_list(l), do: Enum.each(l, &stub_file_ops(&1, fs))
+  defp stub_file_ops(_, _), do: :ok
 
   defp file_paths(%{"type" => "file", "path" => p} = m) when is_binary(p),
     do: [p | file_paths(Map.delete(m, "path"))]

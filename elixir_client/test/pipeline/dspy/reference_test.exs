@@ -351,7 +351,7 @@ defmodule Pipeline.DSPy.ReferenceTest do
     end
   end
 
-  test "refused before any work: a data_transform in a loop body, with its path, type and why" do
+  test "refused before any work: a file_ops convert in a loop body, with its path, type and why" do
     steps = [
       claude("a", [static("x")]),
       %{
@@ -359,16 +359,101 @@ defmodule Pipeline.DSPy.ReferenceTest do
         "type" => "for_loop",
         "iterator" => "x",
         "data_source" => "xs",
-        "steps" => [%{"name" => "t", "type" => "data_transform"}]
+        "steps" => [
+          %{
+            "name" => "t",
+            "type" => "file_ops",
+            "operation" => "convert",
+            "format" => "json_to_yaml"
+          }
+        ]
       }
     ]
 
-    assert {:refused, %{path: "workflow.steps[1].steps[0]", type: "data_transform"}} =
+    assert {:refused, %{path: "workflow.steps[1].steps[0]", type: "file_ops"}} =
              Reference.check(wf(steps))
 
     r = run(wf(steps))
-    assert r["status"] == "error" and r["error"] =~ "workflow.steps[1].steps[0] (data_transform)"
+    assert r["status"] == "error" and r["error"] =~ "workflow.steps[1].steps[0] (file_ops)"
     refute_received {:generate, _, _}
+  end
+
+  test "file_ops stay inside the execution's workspace: a path leaving it is refused before the run" do
+    escape = %{
+      "name" => "cp",
+      "type" => "file_ops",
+      "operation" => "copy",
+      "source" => "../../etc/passwd",
+      "destination" => "x"
+    }
+
+    assert {:refused, %{type: "file_ops", reason: reason}} = Reference.check(wf([escape]))
+    assert reason =~ "../../etc/passwd"
+    assert {:refused, _} = Reference.check(wf([%{escape | "source" => "/etc/passwd"}]))
+
+    ws = Path.join(System.tmp_dir!(), "ref_ws_#{System.unique_integer([:positive])}")
+    File.mkdir_p!(ws)
+    on_exit(fn -> File.rm_rf(ws) end)
+    File.write!(Path.join(ws, "in.txt"), "a\nb\n")
+
+    steps = [
+      %{
+        "name" => "cp",
+        "type" => "file_ops",
+        "operation" => "copy",
+        "source" => "in.txt",
+        "destination" => "out/copy.txt"
+      },
+      %{
+        "name" => "up",
+        "type" => "file_ops",
+        "operation" => "stream_process",
+        "source" => "out/copy.txt",
+        "processor" => "uppercase"
+      },
+      %{"name" => "ls", "type" => "file_ops", "operation" => "list", "path" => "out"}
+    ]
+
+    r = run(wf(steps), %{}, ctx(workspace: ws))
+    assert r["status"] == "ok", inspect(r)
+    assert File.read!(Path.join(ws, "out/copy.txt")) == "A\nB\n"
+    assert r["steps"]["ls"]["output"]["files"] == ["./workspace/out/copy.txt"]
+  end
+
+  test "data_transform: input_source, filter, aggregate as pipeline_ex's transformer (transformer.ex:33-131, 266-337)" do
+    steps = [
+      %{
+        "name" => "v",
+        "type" => "set_variable",
+        "variables" => %{
+          "rows" => [%{"n" => 3, "k" => "a"}, %{"n" => 9, "k" => "b"}, %{"n" => 5, "k" => "a"}]
+        }
+      },
+      %{
+        "name" => "t",
+        "type" => "data_transform",
+        "input_source" => "rows",
+        "operations" => [
+          %{"operation" => "filter", "condition" => "k == 'a'"},
+          %{"operation" => "aggregate", "field" => "n", "function" => "sum"}
+        ],
+        "output_field" => "total"
+      },
+      claude("c", [static("total={{steps.t.total}}")])
+    ]
+
+    r = run(wf(steps))
+
+    assert r["steps"]["t"]["output"] == %{
+             "total" => 8,
+             "metadata" => %{
+               "operation_count" => 2,
+               "input_type" => "list",
+               "output_type" => "number"
+             }
+           }
+
+    assert prompts(r) == ["total=8"]
   end
 
   test "conditions calling functions it does not evaluate are refused; length() is evaluated" do

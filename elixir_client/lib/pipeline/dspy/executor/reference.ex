@@ -16,9 +16,11 @@ defmodule Pipeline.DSPy.Executor.Reference do
     * steps: `LmStep` (claude*, gemini*), `ParallelClaude` (each `parallel_tasks[].prompt`),
       `ClaudeBatch` (each `tasks[].prompt`), `SetVariable`, `Loops` (for_loop, while_loop),
       `NestedPipeline` (inline and `pipeline_file`);
-    * `Reference.Preflight` - what it cannot run (`data_transform`, `file_ops`, condition
-      functions it does not evaluate) is refused before any work, naming the step's path,
-      type and why (`check/2`);
+    * `DataTransform` (pure), `FileOps` (inside a temporary workspace made for the execution
+      and removed after it);
+    * `Reference.Preflight` - what it cannot run (file_ops `convert` or paths leaving the
+      workspace, condition functions it does not evaluate) is refused before any work, naming
+      the step's path, type and why (`check/2`);
     * `Reference.Wire` - the `pipeline/execute` result: `steps`, `order`, `output`, `calls`
       (each LM prompt with its predictor path: `STEP`, `LOOP.steps.INNER`, `STEP.tasks[ID]`,
       `STEP.parallel_tasks[ID]`), `usage`.
@@ -30,7 +32,9 @@ defmodule Pipeline.DSPy.Executor.Reference do
   Options (as `{Reference, opts}`): `:base_dir` (relative `file` parts and `pipeline_file`s;
   default the cwd), `:generate` (a 2-arity fun replacing `Pipeline.DSPy.generate/2`),
   `:load` (a 1-arity fun replacing `Pipeline.DSPy.load_workflow/2` for `pipeline_file`),
-  `:max_calls` (LM calls per execution, default 1000), `:max_loop_items` (default 1000).
+  `:max_calls` (LM calls per execution, default 1000), `:max_loop_items` (default 1000),
+  `:workspace` (the directory file_ops work in, kept; default a temporary one per execution,
+  removed after it).
   """
 
   @behaviour Pipeline.DSPy.Executor
@@ -47,8 +51,21 @@ defmodule Pipeline.DSPy.Executor.Reference do
           {:ok, refused(r)}
 
         {:ok, files} ->
+          given = opt(context, :workspace)
+          workspace = given || if(files[:uses_file_ops], do: make_workspace())
           previous = Calls.start()
-          outcome = Engine.run_workflow(config, inputs || %{}, %{ref | files: files})
+
+          outcome =
+            try do
+              Engine.run_workflow(config, inputs || %{}, %{
+                ref
+                | files: files,
+                  workspace: workspace
+              })
+            after
+              if workspace && !given, do: File.rm_rf(workspace)
+            end
+
           calls = Calls.stop(previous)
 
           case outcome do
@@ -117,8 +134,16 @@ defmodule Pipeline.DSPy.Executor.Reference do
       max_loop_items: opt(context, :max_loop_items) || 1000,
       path: [],
       depth: 0,
-      files: %{}
+      files: %{},
+      workspace: nil
     }
+  end
+
+  # file_ops run here, never in the host's directories
+  defp make_workspace do
+    dir = Path.join(System.tmp_dir!(), "reference_ws_#{System.unique_integer([:positive])}")
+    File.mkdir_p!(dir)
+    dir
   end
 
   defp opt(context, key) do

@@ -17,6 +17,8 @@ defmodule Pipeline.DSPy.Executor.Reference.Engine do
   """
 
   alias Pipeline.DSPy.Executor.Reference.{
+    DataTransform,
+    FileOps,
     ClaudeBatch,
     Conditions,
     LmStep,
@@ -166,8 +168,11 @@ defmodule Pipeline.DSPy.Executor.Reference.Engine do
       type == "pipeline" ->
         NestedPipeline.execute(step, ctx)
 
-      type in ["data_transform", "file_ops"] ->
-        {:error, "the Reference executor does not run #{type} steps"}
+      type == "data_transform" ->
+        DataTransform.execute(step, ctx)
+
+      type == "file_ops" ->
+        FileOps.execute(step, ctx)
 
       true ->
         {:error,

@@ -6,16 +6,20 @@ defmodule Pipeline.DSPy.Executor.Reference.Preflight do
   file that fails to load is not a refusal: pipeline_ex fails that step at run time, and so
   does this executor).
 
-  Refused: `data_transform` and `file_ops` steps (not emulated), and conditions
+  Refused: `file_ops` `convert` and `file_ops` paths written to leave the execution's
+  workspace (`FileOps`), and conditions
   (step `condition`, while-loop `condition`, `break_condition`, `continue_condition`) calling
   condition functions `Conditions` does not evaluate. What pipeline_ex itself would fail on (an
   unknown type in a loop body, a plain-string prompt, a missing file) is not refused: the run
   fails there as pipeline_ex's does.
   """
 
-  alias Pipeline.DSPy.Executor.Reference.{Conditions, NestedPipeline}
+  alias Pipeline.DSPy.Executor.Reference.{Conditions, FileOps, NestedPipeline}
 
-  @doc "`{:ok, files}` (loaded pipeline files by absolute path) or `{:refused, %{path, type, reason}}`."
+  @doc """
+  `{:ok, files}` (loaded pipeline files by absolute path; `:uses_file_ops` set when a file_ops
+  step is present) or `{:refused, %{path, type, reason}}`.
+  """
   def check(config, ref) do
     case walk(config["workflow"]["steps"], "workflow.steps", ref, %{}) do
       {:ok, files} -> {:ok, files}
@@ -38,8 +42,9 @@ defmodule Pipeline.DSPy.Executor.Reference.Preflight do
 
   defp step(%{} = s, at, ref, files) do
     type = to_string(s["type"])
+    files = if type == "file_ops", do: Map.put(files, :uses_file_ops, true), else: files
 
-    with :ok <- type_ok(type),
+    with :ok <- type_ok(s),
          :ok <- conditions_ok(s) do
       body(s, type, at, ref, files)
     else
@@ -49,10 +54,21 @@ defmodule Pipeline.DSPy.Executor.Reference.Preflight do
 
   defp step(_, _, _, files), do: {:ok, files}
 
-  defp type_ok(t) when t in ["data_transform", "file_ops"],
+  defp type_ok(%{"type" => "file_ops", "operation" => "convert"}),
     do:
       {:no,
-       "#{t} steps are not emulated by the Reference executor (run this workflow on pipeline_ex)"}
+       "file_ops convert is not emulated by the Reference executor (run this workflow on pipeline_ex)"}
+
+  defp type_ok(%{"type" => "file_ops"} = s) do
+    case FileOps.outside(s) do
+      [] ->
+        :ok
+
+      paths ->
+        {:no,
+         "file_ops would touch #{Enum.join(paths, ", ")}, outside the execution's temporary workspace"}
+    end
+  end
 
   defp type_ok(_), do: :ok
 
