@@ -80,7 +80,7 @@ defmodule Pipeline.DSPy.CorpusTest do
           [{rel, f}]
 
         String.ends_with?(f, ".md") ->
-          ~r/^```ya?ml[^\n]*\n(.*?)^```/ms
+          ~r/^[ \t]*```ya?ml[^\n]*\n(.*?)^[ \t]*```/ms
           |> Regex.scan(File.read!(f), capture: :all_but_first)
           |> Enum.with_index(1)
           |> Enum.map(fn {[block], n} ->
@@ -100,7 +100,8 @@ defmodule Pipeline.DSPy.CorpusTest do
       {:ok, %{"accepted" => true, "config" => config}} ->
         run(label, config, corpus, tmp, server)
 
-      {:ok, %{"config" => %{"workflow" => %{"steps" => [_ | _]}}, "refusal" => r}} ->
+      {:ok, %{"config" => %{"workflow" => %{"steps" => steps}}, "refusal" => r}}
+      when is_list(steps) ->
         {:loader_refused, r}
 
       {:ok, %{"refusal" => r}} ->
@@ -230,7 +231,7 @@ defmodule Pipeline.DSPy.CorpusTest do
           "#{r.type}: #{String.slice(r.reason, 0, 70)}"
         end) ++
         [
-          "  ran: #{length(ran)} (#{ok |> length()} ok, #{length(failed)} failed as pipeline_ex fails them; #{calls} LM calls)"
+          "  ran: #{length(ran)} (#{length(ok)} ok, #{length(failed)} ended with status error, at the step where pipeline_ex fails; #{calls} LM calls)"
         ] ++
         categories(failed, fn {_, {:ran, w}} -> run_category(w["error"]) end)
 
