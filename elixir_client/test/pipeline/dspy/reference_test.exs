@@ -351,31 +351,56 @@ defmodule Pipeline.DSPy.ReferenceTest do
     end
   end
 
-  test "refused before any work: a file_ops convert in a loop body, with its path, type and why" do
-    steps = [
-      claude("a", [static("x")]),
-      %{
-        "name" => "l",
-        "type" => "for_loop",
-        "iterator" => "x",
-        "data_source" => "xs",
-        "steps" => [
-          %{
-            "name" => "t",
-            "type" => "file_ops",
-            "operation" => "convert",
-            "format" => "json_to_yaml"
-          }
-        ]
-      }
-    ]
+  test "refused before any work: a file_ops convert, with its path, type and why; in a loop body it fails as pipeline_ex's loop does" do
+    convert = %{
+      "name" => "t",
+      "type" => "file_ops",
+      "operation" => "convert",
+      "format" => "json_to_yaml"
+    }
 
-    assert {:refused, %{path: "workflow.steps[1].steps[0]", type: "file_ops"}} =
+    nested = %{
+      "name" => "sub",
+      "type" => "pipeline",
+      "pipeline" => %{"name" => "c", "steps" => [convert]}
+    }
+
+    steps = [claude("a", [static("x")]), nested]
+
+    assert {:refused, %{path: "workflow.steps[1].pipeline.steps[0]", type: "file_ops"}} =
              Reference.check(wf(steps))
 
     r = run(wf(steps))
-    assert r["status"] == "error" and r["error"] =~ "workflow.steps[1].steps[0] (file_ops)"
+
+    assert r["status"] == "error" and
+             r["error"] =~ "workflow.steps[1].pipeline.steps[0] (file_ops)"
+
     refute_received {:generate, _, _}
+
+    # loop.ex:554-602: the loop's dispatcher has no file_ops: the iteration fails, the loop
+    # step succeeds with success: false in its result, the run goes on
+    loop = %{
+      "name" => "l",
+      "type" => "for_loop",
+      "iterator" => "x",
+      "data_source" => "xs",
+      "steps" => [convert]
+    }
+
+    steps = [
+      %{"name" => "v", "type" => "set_variable", "variables" => %{"xs" => [1]}},
+      loop,
+      claude("after", [static("y")])
+    ]
+
+    assert :ok = Reference.check(wf(steps))
+    r = run(wf(steps))
+    assert r["status"] == "ok"
+
+    assert [%{"error" => "Unsupported step type in loop: file_ops", "success" => false}] =
+             r["steps"]["l"]["output"]["iterations"]
+
+    assert prompts(r) == ["y"]
   end
 
   test "file_ops stay inside the execution's workspace: a path leaving it is refused before the run" do
