@@ -25,6 +25,12 @@ defmodule Pipeline.DSPy.Executor.Reference do
       (each LM prompt with its predictor path: `STEP`, `LOOP.steps.INNER`, `STEP.tasks[ID]`,
       `STEP.parallel_tasks[ID]`), `usage`.
 
+  Not emulated: checkpoints (`checkpoint_enabled` is ignored: every execution starts fresh,
+  as each candidate must), `output_to_file` (nothing is written outside file_ops' workspace),
+  provider behaviour beyond one LM call per prompt (claude_robust retries, sessions, tools),
+  result streaming. Steps run one at a time (parallel tasks included): same results, a
+  deterministic call order.
+
   Where pipeline_ex crashes (a map interpolated into text, a `previous_response` of a step
   that did not run, a missing prompt file, a plain-string prompt), the run fails with the same
   message; the result is `status: "error"` with the steps that ran.
