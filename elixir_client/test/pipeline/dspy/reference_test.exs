@@ -495,7 +495,13 @@ defmodule Pipeline.DSPy.ReferenceTest do
       run(
         wf([
           claude("a", [static("x")], %{"claude_options" => %{"system_prompt" => "Be terse"}}),
-          %{"name" => "g", "type" => "gemini", "prompt" => [static("y")]}
+          %{
+            "name" => "g",
+            "type" => "gemini",
+            "prompt" => [static("y")],
+            "claude_options" => %{"system_prompt" => "not for gemini"}
+          },
+          claude("s", [static("z")], %{"type" => "claude_smart", "preset" => "analysis"})
         ])
       )
 
@@ -509,11 +515,16 @@ defmodule Pipeline.DSPy.ReferenceTest do
            }
 
     assert r["steps"]["g"]["metadata"]["tokens"] == %{"input" => 2, "output" => 1}
-    assert r["usage"] == %{"inputTokens" => 4, "outputTokens" => 2, "costUsd" => 1.0}
+    assert r["usage"] == %{"inputTokens" => 6, "outputTokens" => 3, "costUsd" => 1.5}
 
     assert_received {:generate,
                      [%{role: "system", content: "Be terse"}, %{role: "user", content: "x"}],
                      opts}
+
+    # gemini: no system prompt (step/gemini.ex:58-76); claude_smart: its preset's
+    # (option_builder.ex:95-116)
+    assert_received {:generate, [%{role: "user", content: "y"}], _}
+    assert_received {:generate, [%{role: "system", content: "You are a code analysis expert" <> _}, _], _}
 
     assert opts[:run_id] == "run-1" and opts[:lm] == "offline" and opts[:server] == :srv
   end

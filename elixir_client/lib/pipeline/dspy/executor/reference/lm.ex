@@ -5,9 +5,9 @@ defmodule Pipeline.DSPy.Executor.Reference.LM do
   `temperature`, so every call is cached, counted and charged to the run. Each call is
   recorded (`Calls`) with its predictor path.
 
-  Messages: `claude_options.system_prompt` (or a step-level `system_prompt`, or the preset's
-  for the enhanced claude steps) as a system message when present (pipeline_ex hands it to the Claude SDK as the system prompt), then the
-  built prompt as one user message, the single string pipeline_ex sends (`provider.query(prompt,
+  Messages: for claude steps, `claude_options.system_prompt` (else, for the enhanced claude
+  steps, their preset's) as a system message (pipeline_ex hands it to the Claude SDK as the
+  system prompt; gemini steps have none), then the built prompt as one user message, the single string pipeline_ex sends (`provider.query(prompt,
   options)`, step/claude.ex:27).
   """
 
@@ -70,15 +70,13 @@ defmodule Pipeline.DSPy.Executor.Reference.LM do
     Calls.record(put(call, "iteration", ctx[:ref_iteration]))
   end
 
+  # gemini steps send no system prompt (step/gemini.ex:58-76 builds model, token_budget, tools)
+  defp system_prompt(%{"type" => "gemini" <> _}, _ctx), do: nil
+
   defp system_prompt(step, ctx) do
     case step["claude_options"] do
-      %{"system_prompt" => s} when is_binary(s) ->
-        s
-
-      _ ->
-        if is_binary(step["system_prompt"]),
-          do: step["system_prompt"],
-          else: preset_system_prompt(step, ctx)
+      %{"system_prompt" => s} when is_binary(s) -> s
+      _ -> preset_system_prompt(step, ctx)
     end
   end
 
