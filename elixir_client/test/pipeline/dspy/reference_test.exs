@@ -181,7 +181,7 @@ defmodule Pipeline.DSPy.ReferenceTest do
                "reason" => "Condition not met: a.cost > 1"
              }
 
-      assert r["order"] == ["a", "cheap"]
+      assert r["order"] == ["a", "cheap", "pricey"]
       assert r["output"] == "R[y]"
     end
 

@@ -8,8 +8,9 @@ defmodule Pipeline.DSPy.Executor.Reference.Wire do
       as `metadata` (cost, tokens, model, claude_smart_metadata, batch results, ...); other
       steps give their result map as `output`; skipped steps `skipped: true` and `reason`; a
       failed step `success: false` and `reason`. `usage` sums the step's calls;
-    * `order` - the top-level steps that ran (not skipped), in order; `output` - the last one's
-      text (or output);
+    * `order` - the top-level steps in the order they ran, skipped ones included (as the
+      PipelineEx executor reports them); `output` - the text (or output) of the last one that
+      was not skipped;
     * `calls` - every LM prompt sent, with its predictor path; `usage` their sum.
   """
 
@@ -23,7 +24,7 @@ defmodule Pipeline.DSPy.Executor.Reference.Wire do
     %{
       "status" => if(error, do: "error", else: "ok"),
       "steps" => steps,
-      "order" => Enum.map(ran, & &1.name),
+      "order" => Enum.map(ctx.log, & &1.name),
       "output" => last && output_of(steps[last.name]),
       "calls" => calls
     }
