@@ -237,6 +237,29 @@ defmodule Pipeline.DSPy.ReferenceTest do
     end
   end
 
+  test "claude_extract: the text goes through its format and post-processing (claude_extract.ex:114-153, 232-423)" do
+    step =
+      claude("x", [static("see https://a.example/b")], %{
+        "type" => "claude_extract",
+        "extraction_config" => %{
+          "format" => "json",
+          "post_processing" => ["extract_links"],
+          "include_metadata" => true
+        }
+      })
+
+    r = run(wf([step]))
+    text = ~s({"content":"R[see https://a.example/b]","format":"json"})
+    # the link regex (https?://[^\s]+) runs to the next blank, JSON included
+    assert r["steps"]["x"]["text"] ==
+             text <> "\n## Links Extracted\n- https://a.example/b]\",\"format\":\"json\"}\n"
+
+    assert r["steps"]["x"]["metadata"]["extraction_applied"] == true
+
+    assert r["steps"]["x"]["metadata"]["extraction_metadata"]["original_length"] ==
+             String.length("R[see https://a.example/b]")
+  end
+
   describe "loops (step/loop.ex)" do
     test "for_loop: body LM calls are LOOP.steps.INNER with their iteration; {{loop.item}} was blanked (executor.ex:262, loop.ex:554)" do
       steps = [
@@ -524,7 +547,9 @@ defmodule Pipeline.DSPy.ReferenceTest do
     # gemini: no system prompt (step/gemini.ex:58-76); claude_smart: its preset's
     # (option_builder.ex:95-116)
     assert_received {:generate, [%{role: "user", content: "y"}], _}
-    assert_received {:generate, [%{role: "system", content: "You are a code analysis expert" <> _}, _], _}
+
+    assert_received {:generate,
+                     [%{role: "system", content: "You are a code analysis expert" <> _}, _], _}
 
     assert opts[:run_id] == "run-1" and opts[:lm] == "offline" and opts[:server] == :srv
   end

@@ -13,11 +13,11 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
 
   The enhanced claude steps rescue a crash into a step error ("Claude Smart step crashed: ...",
   step/claude_smart.ex:31-35); plain `claude` and `gemini` do not (the run crashes, as
-  pipeline_ex's does). Not reproduced: claude_robust's retries and fallbacks (one attempt),
-  claude_extract's post-processing of the text, session persistence.
+  pipeline_ex's does). claude_extract's text goes through its extraction (`ClaudeExtract`).
+  Not reproduced: claude_robust's retries and fallbacks (one attempt), session persistence.
   """
 
-  alias Pipeline.DSPy.Executor.Reference.{Calls, LM, PromptBuilder}
+  alias Pipeline.DSPy.Executor.Reference.{Calls, ClaudeExtract, LM, PromptBuilder}
 
   @rescuing %{
     "claude_smart" => "Claude Smart",
@@ -48,10 +48,18 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
     prompt = PromptBuilder.build(step["prompt"], ctx.results, ctx.ref.base_dir)
 
     case LM.query(prompt, step, Calls.path(ctx.ref.path ++ [step["name"]]), ctx) do
-      {:ok, r} -> {:ok, shape(step, r, ctx)}
-      {:error, _} = e -> e
+      {:ok, r} ->
+        {:ok, extract(step, shape(step, r, ctx))}
+
+      {:error, _} = e ->
+        e
     end
   end
+
+  defp extract(%{"type" => "claude_extract"} = step, result),
+    do: ClaudeExtract.apply(result, step)
+
+  defp extract(_, result), do: result
 
   @doc "The result map pipeline_ex's provider gives for this step type."
   def shape(step, r, ctx) do
