@@ -260,6 +260,31 @@ defmodule Pipeline.DSPy.ReferenceTest do
              String.length("R[see https://a.example/b]")
   end
 
+  test "gemini_instructor: the JSON answer becomes AnalysisResponse fields; not JSON crashes (gemini_instructor.ex:20-60)" do
+    json = fn messages, _ ->
+      {:ok,
+       %{
+         "text" => ~s({"text": "T", "summary": "S", "extra": 1}),
+         "prompt" => List.last(messages).content
+       }}
+    end
+
+    step = %{"name" => "gi", "type" => "gemini_instructor", "prompt" => [static("q")]}
+    next = claude("n", [%{"type" => "previous_response", "step" => "gi"}])
+    r = run(wf([step, next]), %{}, ctx(generate: json))
+
+    assert Enum.at(prompts(r), 1) ==
+             ~s({\n  "analysis": null,\n  "summary": "S",\n  "text": "T"\n})
+
+    assert r["steps"]["gi"]["text"] == "T"
+
+    bad = run(wf([step]))
+    assert bad["status"] == "error" and bad["error"] =~ "Gemini call failed"
+
+    assert {:refused, %{type: "gemini_instructor"}} =
+             Reference.check(wf([Map.put(step, "functions", ["f"])]))
+  end
+
   describe "loops (step/loop.ex)" do
     test "for_loop: body LM calls are LOOP.steps.INNER with their iteration; {{loop.item}} was blanked (executor.ex:262, loop.ex:554)" do
       steps = [

@@ -59,7 +59,21 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
   defp extract(%{"type" => "claude_extract"} = step, result),
     do: ClaudeExtract.apply(result, step)
 
+  defp extract(%{"type" => "gemini_instructor"}, result), do: instructor(result["text"])
   defp extract(_, result), do: result
+
+  # gemini_instructor asks InstructorLite for a Pipeline.Schemas.AnalysisResponse
+  # (step/gemini_instructor.ex:20-60, schemas/analysis_response.ex): the struct's fields, atom
+  # keys, from the LM's JSON; an answer that is not a JSON object fails the call (raises).
+  defp instructor(text) do
+    case Pipeline.DSPy.JSON.decode(text) do
+      {:ok, %{} = m} ->
+        %{text: m["text"], analysis: m["analysis"], summary: m["summary"]}
+
+      _ ->
+        raise "Gemini call failed: the answer is not a JSON object for Pipeline.Schemas.AnalysisResponse"
+    end
+  end
 
   @doc "The result map pipeline_ex's provider gives for this step type."
   def shape(step, r, ctx) do

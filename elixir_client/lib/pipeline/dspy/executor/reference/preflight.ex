@@ -8,7 +8,8 @@ defmodule Pipeline.DSPy.Executor.Reference.Preflight do
 
   Refused, where the engine (not a loop body, which fails those types at run time and
   ignores its steps' conditions, as pipeline_ex's does) would run them: `file_ops` `convert`
-  and `file_ops` paths written to leave the execution's workspace (`FileOps`), and conditions
+  and `file_ops` paths written to leave the execution's workspace (`FileOps`),
+  `gemini_instructor` with `functions`, and conditions
   (step `condition`, while-loop `condition`, `break_condition`, `continue_condition`) calling
   condition functions `Conditions` does not evaluate. What pipeline_ex itself would fail on (an
   unknown type in a loop body, a plain-string prompt, a missing file) is not refused: the run
@@ -86,6 +87,11 @@ defmodule Pipeline.DSPy.Executor.Reference.Preflight do
          "file_ops would touch #{Enum.join(paths, ", ")}, outside the execution's temporary workspace"}
     end
   end
+
+  defp type_ok(%{"type" => "gemini_instructor", "functions" => fs}) when is_list(fs),
+    do:
+      {:no,
+       "gemini_instructor function calling (InstructorLite tools) is not emulated by the Reference executor"}
 
   defp type_ok(_), do: :ok
 
