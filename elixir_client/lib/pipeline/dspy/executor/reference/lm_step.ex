@@ -14,7 +14,10 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
   The enhanced claude steps rescue a crash into a step error ("Claude Smart step crashed: ...",
   step/claude_smart.ex:31-35); plain `claude` and `gemini` do not (the run crashes, as
   pipeline_ex's does). claude_extract's text goes through its extraction (`ClaudeExtract`).
-  Not reproduced: claude_robust's retries and fallbacks (one attempt), session persistence.
+  Not reproduced: claude_robust's retries and fallbacks (one attempt) and its
+  `robustness_metadata` (timings), claude_session's sessions and `claude_session_metadata`
+  (generated session ids): a `previous_response` of those steps shows fewer keys here than in
+  pipeline_ex.
   """
 
   alias Pipeline.DSPy.Executor.Reference.{Calls, ClaudeExtract, LM, PromptBuilder}
