@@ -5,6 +5,7 @@ export * from './lm.js';
 export * from './telemetry.js';
 export * from './learning.js';
 export * from './pipeline.js';
+export * from './pipeline_load.js';
 export * from './notifications.js';
 export * from './methods.js';
 export * from './version.js';

@@ -4,6 +4,7 @@ import * as LM from './lm.js';
 import * as LR from './learning.js';
 import * as N from './notifications.js';
 import * as P from './pipeline.js';
+import * as PL from './pipeline_load.js';
 import * as R from './run.js';
 import * as T from './telemetry.js';
 
@@ -56,6 +57,7 @@ export const wireMethods = {
     params: LR.LearningStatusParams,
     result: LR.LearningStatusResult,
   },
+  'pipeline/load': { direction: 'elixir->node', kind: 'request', params: PL.PipelineLoadParams, result: PL.PipelineLoadResult },
   'learning/promoted': { direction: 'node->elixir', kind: 'notification', params: LR.LearningPromotedParams },
   '$/cancelRequest': { direction: 'both', kind: 'notification', params: N.CancelRequestParams },
   'pipeline/execute': {

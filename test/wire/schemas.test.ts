@@ -28,7 +28,7 @@ describe('protocol/ files', () => {
       [
         'initialize', 'ping', 'shutdown', 'optimize', 'evaluate', 'lm/generate', 'telemetry/flush', 'telemetry/export',
         'exit', 'telemetry/events', '$/cancelRequest', 'pipeline/execute', '$/progress', 'log',
-        'learning/config', 'learning/optimize', 'learning/status', 'learning/promoted',
+        'learning/config', 'learning/optimize', 'learning/status', 'learning/promoted', 'pipeline/load',
       ].sort(),
     );
     for (const [name, spec] of Object.entries(wireMethods)) {

@@ -62,9 +62,12 @@ defmodule Pipeline.DSPy do
 
   `pipeline` is a YAML path (sent as `{path: absolute_path}`; the sidecar reads and parses the
   file since there is no YAML parser on this side) or a config map (sent as `{config: map}`).
+  `load_workflow/2` turns a workflow file into that map (for `Pipeline.execute/2` or an
+  executor), and refuses what pipeline_ex's own loader refuses.
   """
 
   alias Pipeline.DSPy.{Connection, Error, Options}
+  require Logger
 
   @type server :: atom
   @type result :: {:ok, term} | {:error, Error.t()}
@@ -179,6 +182,33 @@ defmodule Pipeline.DSPy do
   @spec evaluate_async(Path.t() | map, keyword) :: {:ok, reference} | {:error, Error.t()}
   def evaluate_async(pipeline, opts \\ []) do
     with {:ok, opts} <- Options.Evaluate.validate(opts), do: async("evaluate", pipeline, opts)
+  end
+
+  @doc """
+  Loads a pipeline_ex workflow file into the map `Pipeline.execute/2` and the executors take,
+  for an app with no YAML library: the sidecar reads and decodes it (`pipeline/load`).
+
+  Returns `{:ok, config}` (string keys, every key as written) when pipeline_ex's own loader
+  would accept the file, else `{:error, %Pipeline.DSPy.Error{reason: :invalid_input}}` whose
+  `message` names the problem's path, step type and reason and whose `data` is the whole
+  answer (`"config"`, `"refusal"`, `"warnings"`). A missing or non-YAML file is also
+  `:invalid_input`. Warnings (problems in loop/pipeline bodies that pipeline_ex only meets at
+  run time) are logged. Options: `:server`, `:timeout`.
+  """
+  @spec load_workflow(Path.t(), keyword) :: {:ok, map} | {:error, Error.t()}
+  def load_workflow(path, opts \\ []) when is_binary(path) do
+    with {:ok, %{} = answer} <-
+           request(opts[:server] || __MODULE__, "pipeline/load", %{path: Path.expand(path)}, opts) do
+      for w <- answer["warnings"] || [], do: Logger.warning("#{path}: #{w}")
+
+      case answer do
+        %{"accepted" => true, "config" => config} ->
+          {:ok, config}
+
+        %{"refusal" => %{"path" => at, "type" => type, "reason" => why}} ->
+          {:error, Error.new(:invalid_input, "#{path}: #{at} (#{type}): #{why}", answer)}
+      end
+    end
   end
 
   @doc """

@@ -12,6 +12,7 @@ import evaluate from './evaluate.js';
 import lmGenerate from './lm_generate.js';
 import optimize from './optimize.js';
 import ping from './ping.js';
+import pipelineLoad from './pipeline_load.js';
 import shutdown from './shutdown.js';
 
 /**
@@ -37,4 +38,5 @@ export const methods: AnyMethodDefinition[] = [
   learningConfig,
   learningOptimize,
   learningStatus,
+  pipelineLoad,
 ];

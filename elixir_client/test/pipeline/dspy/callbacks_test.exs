@@ -118,7 +118,7 @@ defmodule Pipeline.DSPy.CallbacksTest do
           %{
             name: "first",
             type: "claude",
-            role: "You are terse.",
+            claude_options: %{system_prompt: "You are terse."},
             prompt: [%{type: "static", content: "Q: {{inputs.q}}"}]
           },
           %{
@@ -139,8 +139,13 @@ defmodule Pipeline.DSPy.CallbacksTest do
     for %{"result" => r} <- replies do
       assert r["status"] == "ok"
       assert r["steps"]["first"]["text"] == "echo(You are terse.|Q: why)"
-      assert r["steps"]["second"]["text"] == "echo(Prev:\necho(You are terse.|Q: why))"
-      assert r["output"] == "echo(Prev:\necho(You are terse.|Q: why))"
+      # previous_response without extract: the whole result map as pretty JSON (pipeline_ex
+      # prompt_builder.ex:85, 230-240)
+      second =
+        "echo(Prev:\n{\n  \"cost\": 0.001,\n  \"success\": true,\n  \"text\": \"echo(You are terse.|Q: why)\"\n})"
+
+      assert r["steps"]["second"]["text"] == second
+      assert r["output"] == second
       assert r["usage"]["inputTokens"] == 6
     end
 

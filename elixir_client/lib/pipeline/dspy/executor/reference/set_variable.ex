@@ -1,0 +1,35 @@
+defmodule Pipeline.DSPy.Executor.Reference.SetVariable do
+  @moduledoc """
+  `set_variable` (step/set_variable.ex at ff625ec): `variables` set in `scope` (`global`, the
+  default, `session` or `loop`), values resolved against the variable state only
+  (`Template.set_variables/3`). Result `%{"variables_set", "scope", "variable_count"}`; no
+  variables: `%{}` and the state unchanged (41-48). A failure is "Variable assignment failed: ...".
+  """
+
+  alias Pipeline.DSPy.Template
+
+  def execute(step, ctx) do
+    variables = step["variables"] || %{}
+
+    if variables == %{} do
+      {:ok, %{}}
+    else
+      scope = scope(step["scope"])
+      state = Template.set_variables(ctx.variable_state, variables, scope)
+
+      result = %{
+        "variables_set" => Map.keys(variables),
+        "scope" => to_string(scope),
+        "variable_count" => map_size(variables)
+      }
+
+      {:ok, result, %{ctx | variable_state: state}}
+    end
+  rescue
+    e -> {:error, "Variable assignment failed: #{Exception.message(e)}"}
+  end
+
+  defp scope("session"), do: :session
+  defp scope("loop"), do: :loop
+  defp scope(_), do: :global
+end
