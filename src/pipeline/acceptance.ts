@@ -282,3 +282,31 @@ export function assertAcceptedByPipelineEx(config: unknown, source?: string): vo
   const verdict = checkWorkflowAcceptance(config);
   if (!verdict.accepted) throw new WorkflowRefusedError(verdict.refusal, source);
 }
+
+const isMapLike = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Problems in nested steps (loop and pipeline bodies) that pipeline_ex does not check at load
+ * but fails on when the step runs: a plain-string prompt (PromptBuilder.build/2 has no clause
+ * for a string, prompt_builder.ex:13-21) or an unknown type (loop.ex:554-602).
+ */
+export function nestedWarnings(config: unknown): string[] {
+  const out: string[] = [];
+  if (!isMapLike(config) || !isMapLike(config.workflow) || !Array.isArray(config.workflow.steps)) return out;
+  const visit = (steps: unknown, at: string) => {
+    if (!Array.isArray(steps)) return;
+    steps.forEach((s, i) => {
+      if (!isMapLike(s)) return;
+      const here = `${at}[${i}]`;
+      if (typeof s.prompt === 'string') out.push(`${here}.prompt is a plain string: pipeline_ex does not check nested steps at load and fails when this step runs`);
+      if (typeof s.type === 'string' && !LOADER_STEP_TYPES.includes(s.type)) out.push(`${here}.type '${s.type}' is not a pipeline_ex step type: it fails when it runs`);
+      body(s, here);
+    });
+  };
+  const body = (s: Record<string, unknown>, here: string) => {
+    visit(s.steps, `${here}.steps`);
+    if (isMapLike(s.pipeline)) visit(s.pipeline.steps, `${here}.pipeline.steps`);
+  };
+  (config.workflow.steps as unknown[]).forEach((s, i) => isMapLike(s) && body(s, `workflow.steps[${i}]`));
+  return out;
+}

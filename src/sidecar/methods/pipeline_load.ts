@@ -18,10 +18,10 @@ export default defineMethod({
   kind: 'request',
   params: PipelineLoadParams,
   async handler(params): Promise<PipelineLoadResult> {
-    const [{ loadYaml }, { parsePipeline }, { pipelineExRefusal, nestedWarnings }, { PipelineValidationError }] = await Promise.all([
+    const [{ loadYaml }, { parsePipeline }, { checkWorkflowAcceptance, nestedWarnings }, { PipelineValidationError }] = await Promise.all([
       import('../../pipeline/yaml.js'),
       import('../../pipeline/model.js'),
-      import('../../pipeline/pipeline_ex_acceptance.js'),
+      import('../../pipeline/acceptance.js'),
       import('../../pipeline/errors.js'),
     ]);
     const text = await readWorkflow(params.path);
@@ -30,8 +30,11 @@ export default defineMethod({
     const wf = config && isObj(config.workflow) ? config.workflow : undefined;
     const name = wf && typeof wf.name === 'string' ? wf.name : null;
     const warnings = nestedWarnings(raw);
-    const refusal = pipelineExRefusal(raw);
-    if (refusal) return { config, name, warnings, accepted: false, refusal };
+    const verdict = checkWorkflowAcceptance(raw);
+    if (!verdict.accepted) {
+      const { path, type, reason } = verdict.refusal;
+      return { config, name, warnings, accepted: false, refusal: { path, type: type ?? 'workflow', reason } };
+    }
     try {
       parsePipeline(raw, params.path);
     } catch (err) {
