@@ -4,7 +4,8 @@
  * (the map); training data is `{dir}` (one JSON file per example) or `{examples}` (inline).
  */
 import type { Example } from '../dspy/index.js';
-import { loadPipeline, loadPipelineFile } from './model.js';
+import { readInputText } from '../util/safe_read.js';
+import { loadPipeline } from './model.js';
 import type { PipelineConfig } from './schema.js';
 import { examplesFromInline, TrainingDataManager } from './training_data.js';
 
@@ -12,7 +13,9 @@ export type PipelineSource = { path: string } | { config: Record<string, unknown
 export type TrainingDataSource = { dir: string } | { examples: unknown[] };
 
 export async function loadPipelineSource(source: PipelineSource): Promise<PipelineConfig> {
-  return 'path' in source ? loadPipelineFile(source.path) : loadPipeline(source.config, 'params.pipeline.config');
+  // readInputText refuses a FIFO, device, directory or oversized file before opening it.
+  if ('path' in source) return loadPipeline(await readInputText(source.path, { limit: 'maxYamlBytes', subject: 'pipeline file' }), source.path);
+  return loadPipeline(source.config, 'params.pipeline.config');
 }
 
 /** Examples in a stable order (oldest first for a directory; as given when inline). */

@@ -16,9 +16,16 @@ import { basename, dirname, join } from 'node:path';
 
 export const TEMP_SUFFIX = '.tmp';
 
-/** True for the name (not path) of a temp file left by `writeFileAtomic`/`writeFileExclusive`. */
+/** Our temp-file names: `.NAME.<pid>.<8 hex>.tmp` (see `tempPathFor`). */
+const OWN_TEMP_NAME = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * True for the name (not path) of a temp file written by `writeFileAtomic`/`writeFileExclusive`
+ * (pattern `.NAME.<pid>.<8 hex>.tmp`). A user's `.notes.tmp` is not one: scans skip ours only,
+ * and nothing but the writing process ever removes one.
+ */
 export function isTempFile(name: string): boolean {
-  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX);
+  return OWN_TEMP_NAME.test(name);
 }
 
 function tempPathFor(path: string): string {
