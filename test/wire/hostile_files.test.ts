@@ -1,0 +1,104 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt, ROOT } from '../support/build.js';
+import { FakeElixir } from '../support/fake_elixir.js';
+import { aliasBombYaml } from '../support/hostile_files.js';
+
+// Issue #12, breaks 1 and 6: files that hang, exhaust or crash a reader, given as the
+// pipeline path of a real sidecar process. Each must be answered -32012 naming the path, fast,
+// and the process must go on answering (and still leave promptly at stdin EOF).
+const DATA = join(ROOT, 'examples/code_analysis/training_data');
+
+let dir: string;
+let elixir: FakeElixir | undefined;
+beforeAll(() => {
+  ensureBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'elexirion-hostile-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  if (elixir && elixir.child.exitCode === null) elixir.child.kill('SIGKILL');
+  elixir = undefined;
+});
+
+async function started(): Promise<FakeElixir> {
+  elixir = new FakeElixir();
+  await elixir.initialize();
+  return elixir;
+}
+
+const evaluateWith = (e: FakeElixir, pipelinePath: string) =>
+  e.request('evaluate', { pipeline: { path: pipelinePath }, trainingData: { dir: DATA }, lm: 'offline', outDir: join(dir, 'out') });
+
+async function stillAnswers(e: FakeElixir): Promise<void> {
+  const r = await e.request('ping', {});
+  expect(r.result).toEqual({});
+}
+
+/** Closes stdin and returns how long the process took to exit (ms). */
+async function exitAfterEof(e: FakeElixir): Promise<number> {
+  const t0 = performance.now();
+  const exited = new Promise<void>((r) => e.child.once('exit', () => r()));
+  e.child.stdin.end();
+  const timer = setTimeout(() => e.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+  return performance.now() - t0;
+}
+
+describe('hostile pipeline files over a real sidecar', () => {
+  it('answers the YAML alias bomb with -32012 in under a second and keeps answering', async () => {
+    const e = await started();
+    const bomb = join(dir, 'bomb.yaml');
+    writeFileSync(bomb, aliasBombYaml());
+    // Warm up: the first run request loads the optimizer stack lazily (hundreds of ms on a
+    // busy machine); what is timed is the refusal itself.
+    expect((await evaluateWith(e, join(dir, 'missing.yaml'))).error).toMatchObject({ code: -32012, data: { kind: 'missing' } });
+    const t0 = performance.now();
+    const r = await evaluateWith(e, bomb);
+    const ms = performance.now() - t0;
+    expect(r.error).toMatchObject({ code: -32012, data: { path: bomb, limit: 'ELEXIRION_MAX_YAML_EXPANDED_BYTES' } });
+    expect(ms).toBeLessThan(1000);
+    await stillAnswers(e);
+    expect(await exitAfterEof(e)).toBeLessThan(2000);
+  });
+
+  it('refuses a 200 MB YAML by its size without reading it', async () => {
+    const e = await started();
+    const huge = join(dir, 'huge.yaml');
+    writeFileSync(huge, 'workflow:\n');
+    truncateSync(huge, 200 * 1024 * 1024); // sparse: costs no disk
+    const r = await evaluateWith(e, huge);
+    expect(r.error).toMatchObject({ code: -32012, data: { path: huge, limit: 'ELEXIRION_MAX_YAML_BYTES', actual: 200 * 1024 * 1024 } });
+    await stillAnswers(e);
+  });
+
+  it('refuses a FIFO, a device, a directory and a file used as a folder, naming the path; EOF still ends the process within 1 s', async () => {
+    const e = await started();
+    const fifo = join(dir, 'pipe.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const folder = join(dir, 'folder.yaml');
+    mkdirSync(folder);
+    const file = join(dir, 'plain.txt');
+    writeFileSync(file, 'x');
+    const cases: Array<[string, RegExp]> = [
+      [fifo, /FIFO/],
+      ['/dev/zero', /character device/],
+      [folder, /directory/],
+      [join(file, 'pipeline.yaml'), /file where a folder is expected/],
+    ];
+    for (const [path, why] of cases) {
+      const r = await evaluateWith(e, path);
+      expect(r.error, path).toMatchObject({ code: -32012, data: { path } });
+      expect(r.error!.message, path).toMatch(why);
+      expect(r.error!.message, path).toContain(path);
+    }
+    await stillAnswers(e);
+    const ms = await exitAfterEof(e);
+    // 1 s is the promise; 2 s leaves room for a loaded CI machine (measured: ~100-300 ms).
+    expect(ms).toBeLessThan(2000);
+  });
+});
