@@ -93,6 +93,15 @@ export class FramedMessageReader extends AbstractMessageReader {
     };
   }
 
+  /** Stops reading the input (the peer's writes then block once the pipe is full). */
+  pause(): void {
+    this.readable.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.readable.resume();
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
