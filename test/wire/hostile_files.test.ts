@@ -1,16 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from '../support/build.js';
-import { FakeElixir } from '../support/fake_elixir.js';
+import { FakeElixir, serveReferenceExecutions } from '../support/fake_elixir.js';
 import { aliasBombYaml } from '../support/hostile_files.js';
 
 // Issue #12, breaks 1 and 6: files that hang, exhaust or crash a reader, given as the
 // pipeline path of a real sidecar process. Each must be answered -32012 naming the path, fast,
 // and the process must go on answering (and still leave promptly at stdin EOF).
 const DATA = join(ROOT, 'examples/code_analysis/training_data');
+const PIPELINE = join(ROOT, 'examples/code_analysis/pipeline.yaml');
 
 let dir: string;
 let elixir: FakeElixir | undefined;
@@ -100,5 +101,38 @@ describe('hostile pipeline files over a real sidecar', () => {
     const ms = await exitAfterEof(e);
     // 1 s is the promise; 2 s leaves room for a loaded CI machine (measured: ~100-300 ms).
     expect(ms).toBeLessThan(2000);
+  });
+});
+
+describe('symlinks in the output folder over a real sidecar (issue #12, break 2)', () => {
+  const optimizeInto = (e: FakeElixir, outDir: string, optimizer: Record<string, unknown>) =>
+    e.request('optimize', { pipeline: { path: PIPELINE }, trainingData: { dir: DATA }, lm: 'offline', seed: 1, outDir, optimizer });
+
+  it('refuses out/.elexirion/runs as a symlink to another folder: no journal or program written there', async () => {
+    const e = await started();
+    serveReferenceExecutions(e);
+    const out = join(dir, 'out-runs');
+    const elsewhere = join(dir, 'elsewhere-runs');
+    mkdirSync(join(out, '.elexirion'), { recursive: true });
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(out, '.elexirion', 'runs'));
+    const r = await optimizeInto(e, out, { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 1 } });
+    expect(r.error).toMatchObject({ code: -32012, data: { outDir: out } });
+    expect(r.error!.message).toMatch(/symlink to .*elsewhere-runs, outside the output folder/);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('refuses out/pipelines/optimized as a symlink to another folder: no YAML written there', async () => {
+    const e = await started();
+    serveReferenceExecutions(e);
+    const out = join(dir, 'out-optimized');
+    const elsewhere = join(dir, 'elsewhere-optimized');
+    mkdirSync(join(out, 'pipelines'), { recursive: true });
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(out, 'pipelines', 'optimized'));
+    const r = await optimizeInto(e, out, { name: 'LabeledFewShot', options: { k: 2 } });
+    expect(r.error).toMatchObject({ code: -32012 });
+    expect(r.error!.message).toMatch(/pipelines\/optimized is a symlink/);
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });
