@@ -6,6 +6,7 @@ import { classify, idKey, type JsonRpcId, type ResponseMessage } from './message
 import { NotificationQueue } from './notification_queue.js';
 import { RpcPeer } from './peer.js';
 import { FrameError } from './reader.js';
+import { WarningLimiter } from './warning_limiter.js';
 
 /** What the endpoint needs to know about one method. */
 export interface HandlerEntry {
@@ -77,8 +78,11 @@ export class RpcEndpoint {
   private inFlightCount = 0;
   private readonly maxInFlight: number;
   private disposed = false;
+  /** Warnings about what the peer sent: rate-limited, the peer decides how many there are. */
+  readonly peerWarnings: WarningLimiter;
 
   constructor(private readonly opts: EndpointOptions) {
+    this.peerWarnings = new WarningLimiter(opts.logger);
     this.maxInFlight = opts.maxInFlightRequests ?? DEFAULT_MAX_IN_FLIGHT;
     this.notifications = new NotificationQueue(
       opts.maxQueuedNotifications ?? DEFAULT_MAX_QUEUED_NOTIFICATIONS,
@@ -124,6 +128,7 @@ export class RpcEndpoint {
 
   dispose(): void {
     this.disposed = true;
+    this.peerWarnings.flush();
     this.cancelAll();
     this.peer.close();
   }
@@ -131,7 +136,7 @@ export class RpcEndpoint {
   private onReadError(err: Error): void {
     if (err instanceof FrameError) {
       const code = err.kind === 'too-large' ? ErrorCode.InvalidRequest : ErrorCode.ParseError;
-      this.opts.logger.warn({ kind: err.kind, ...err.data }, err.message);
+      this.peerWarnings.warn({ kind: err.kind, ...err.data }, err.message);
       this.write(errorResponse(null, { code, message: err.message, ...(err.data ? { data: err.data } : {}) }));
       return;
     }
@@ -223,7 +228,7 @@ export class RpcEndpoint {
     }
     const parsed = entry.params.safeParse(params ?? {});
     if (!parsed.success) {
-      this.opts.logger.warn({ method, issues: invalidParams(parsed.error.issues).data }, 'notification with invalid params dropped');
+      this.peerWarnings.warn({ method, issues: invalidParams(parsed.error.issues).data }, 'notification with invalid params dropped');
       return;
     }
     const run = (): unknown =>

@@ -4,6 +4,7 @@ import type { DataCallback, Disposable, Message } from 'vscode-jsonrpc';
 // Deep import: the package entry loads the whole connection stack (~20 ms of cold start);
 // the abstract reader needs none of it.
 import { AbstractMessageReader } from 'vscode-jsonrpc/lib/common/messageReader.js';
+import { keepRawIds } from './raw_id.js';
 import { createFrameDecoder, DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type Framing } from './frame_decoder.js';
 
 export type FrameErrorKind = 'parse' | 'too-large' | 'framing';
@@ -114,12 +115,15 @@ export class FramedMessageReader extends AbstractMessageReader {
       return;
     }
     let value: unknown;
+    const text = body.toString('utf8');
     try {
-      value = JSON.parse(body.toString('utf8'));
+      value = JSON.parse(text);
     } catch (err) {
       this.fireError(new FrameError('parse', `Parse error: ${(err as Error).message}`));
       return;
     }
+    // Ids a double cannot hold (above 2^53) are kept as written, to be echoed exactly.
+    keepRawIds(value, text);
     this.callback?.(value as Message);
   }
 }

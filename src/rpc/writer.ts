@@ -3,6 +3,7 @@ import type { Message, MessageWriter } from 'vscode-jsonrpc';
 // Deep import, as in reader.ts, to keep cold start low.
 import { AbstractMessageWriter } from 'vscode-jsonrpc/lib/common/messageWriter.js';
 import { encodeFrame, type Framing } from './frame_decoder.js';
+import { restoreRawIds } from './raw_id.js';
 
 /**
  * vscode-jsonrpc writer for `packet4` or `content-length` framing. Each frame is one buffer
@@ -44,8 +45,9 @@ export class FramedMessageWriter extends AbstractMessageWriter implements Messag
    * when the value cannot be serialized, before anything is written.
    */
   writeValue(value: unknown): void {
-    const body = JSON.stringify(value);
-    if (body === undefined) throw new TypeError('value is not serializable to JSON');
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new TypeError('value is not serializable to JSON');
+    const body = restoreRawIds(json);
     if (this.ended) return;
     if (!this.corked) {
       this.corked = true;

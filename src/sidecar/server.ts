@@ -78,6 +78,7 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
   const terminate = (code: number, reason: string): Promise<void> => {
     if (terminating) return terminating;
     terminating = (async () => {
+      endpoint.peerWarnings.flush();
       logger.info({ code, reason }, 'sidecar exiting');
       endpoint.cancelAll();
       endpoint.peer.close();
