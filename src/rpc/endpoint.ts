@@ -48,6 +48,13 @@ export interface EndpointOptions {
   maxInFlightRequests?: number;
   maxQueuedNotifications?: number;
   peerTimeoutMs?: number;
+  /**
+   * Replies from the peer (e.g. `pipeline/execute` results) longer than this are not handed
+   * to the caller: the request fails with -32012 naming the limit. Needs `inboundFrameBytes`.
+   */
+  maxResultBytes?: number;
+  /** Size in bytes of the frame being handled. */
+  inboundFrameBytes?: () => number;
 }
 
 type Sink = (response: ResponseMessage) => void;
@@ -197,9 +204,22 @@ export class RpcEndpoint {
         this.opts.logger.debug({ reason: msg.reason }, 'invalid request');
         sink(errorResponse(msg.id, { code: ErrorCode.InvalidRequest, message: `Invalid Request: ${msg.reason}` }));
         return true;
-      case 'response':
+      case 'response': {
+        const bytes = this.opts.inboundFrameBytes?.() ?? 0;
+        const max = this.opts.maxResultBytes;
+        if (max !== undefined && bytes > max && msg.error === undefined) {
+          // Scoring or storing a reply this large is the sidecar's memory at the peer's
+          // mercy: the request fails instead, saying which limit to raise.
+          this.peer.handleResponse(msg.id, undefined, {
+            code: ErrorCode.InvalidInput,
+            message: `reply of ${bytes} bytes is over the limit of ${max} bytes (raise ELEXIRION_MAX_RESULT_BYTES to allow it)`,
+            data: { limit: 'ELEXIRION_MAX_RESULT_BYTES', max, actual: bytes },
+          });
+          return false;
+        }
         this.peer.handleResponse(msg.id, msg.result, msg.error);
         return false;
+      }
       case 'notification':
         this.handleNotification(msg.method, msg.params);
         return false;

@@ -42,6 +42,7 @@ export class FramedMessageReader extends AbstractMessageReader {
   private readonly framing: Framing;
   private readonly maxFrameBytes: number;
   private closed = false;
+  private frameBytes = 0;
 
   constructor(
     private readonly readable: Readable,
@@ -50,6 +51,11 @@ export class FramedMessageReader extends AbstractMessageReader {
     super();
     this.framing = options.framing ?? 'packet4';
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /** Size of the frame being delivered (valid during the listen callback). */
+  get lastFrameBytes(): number {
+    return this.frameBytes;
   }
 
   /** True when the input ended in the middle of a frame. */
@@ -110,6 +116,7 @@ export class FramedMessageReader extends AbstractMessageReader {
   }
 
   private onFrame(body: Buffer): void {
+    this.frameBytes = body.length;
     if (!isUtf8(body)) {
       this.fireError(new FrameError('parse', 'Parse error: frame is not valid UTF-8'));
       return;

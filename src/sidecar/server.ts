@@ -25,6 +25,8 @@ export interface SidecarOptions {
   peerTimeoutMs?: number;
   maxInFlightRequests?: number;
   maxQueuedNotifications?: number;
+  /** Replies from the peer longer than this fail their request with -32012 (default: limits). */
+  maxResultBytes?: number;
   /** Stop reading input while more than this many reply bytes wait for the peer (default: limits). */
   maxStdoutBufferBytes?: number;
   /** How long teardown may take before the process leaves anyway (ms). */
@@ -187,6 +189,8 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
     maxInFlightRequests: opts.maxInFlightRequests,
     maxQueuedNotifications: opts.maxQueuedNotifications,
     peerTimeoutMs: opts.peerTimeoutMs,
+    maxResultBytes: opts.maxResultBytes ?? limits().maxResultBytes,
+    inboundFrameBytes: () => reader.lastFrameBytes,
   });
 
   writer.onError(([err]) => {

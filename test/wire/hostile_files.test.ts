@@ -136,3 +136,15 @@ describe('symlinks in the output folder over a real sidecar (issue #12, break 2)
     expect(readdirSync(elsewhere)).toEqual([]);
   });
 });
+
+describe('oversized replies from Elixir', () => {
+  it('fails a pipeline/execute whose result passes ELEXIRION_MAX_RESULT_BYTES, naming the limit, and keeps answering', async () => {
+    const e = (elixir = new FakeElixir({ ELEXIRION_MAX_RESULT_BYTES: '50000' }));
+    await e.initialize();
+    e.on('pipeline/execute', async () => ({ status: 'ok', steps: {}, order: [], output: 'x'.repeat(100_000), durationMs: 1, calls: [] }));
+    const r = await evaluateWith(e, PIPELINE);
+    expect(r.error).toBeDefined();
+    expect(r.error!.message).toMatch(/reply of \d+ bytes is over the limit of 50000 bytes \(raise ELEXIRION_MAX_RESULT_BYTES/);
+    await stillAnswers(e);
+  });
+});
