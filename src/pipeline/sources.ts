@@ -5,7 +5,8 @@
  */
 import type { Example } from '../dspy/index.js';
 import { readInputText } from '../util/safe_read.js';
-import { loadPipeline } from './model.js';
+import { loadPipeline, parsePipeline } from './model.js';
+import { loadYamlOffThread } from './yaml.js';
 import type { PipelineConfig } from './schema.js';
 import { examplesFromInline, TrainingDataManager } from './training_data.js';
 
@@ -13,8 +14,12 @@ export type PipelineSource = { path: string } | { config: Record<string, unknown
 export type TrainingDataSource = { dir: string } | { examples: unknown[] };
 
 export async function loadPipelineSource(source: PipelineSource): Promise<PipelineConfig> {
-  // readInputText refuses a FIFO, device, directory or oversized file before opening it.
-  if ('path' in source) return loadPipeline(await readInputText(source.path, { limit: 'maxYamlBytes', subject: 'pipeline file' }), source.path);
+  // readInputText refuses a FIFO, device, directory or oversized file before opening it;
+  // a large file is parsed off the main thread, which stays free to see EOF and signals.
+  if ('path' in source) {
+    const text = await readInputText(source.path, { limit: 'maxYamlBytes', subject: 'pipeline file' });
+    return parsePipeline(await loadYamlOffThread(text, source.path), source.path);
+  }
   return loadPipeline(source.config, 'params.pipeline.config');
 }
 

@@ -10,6 +10,8 @@
  * (`noRefs`), never folds long lines, and uses the DEFAULT schema so that strings which other
  * YAML loaders would read as something else (dates, `yes`, `1e3`) come out quoted.
  */
+import { existsSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import yaml from 'js-yaml';
 import { checkLimit, InputRefusedError, limits } from '../util/limits.js';
 import { PipelineYamlError } from './errors.js';
@@ -42,6 +44,45 @@ export function loadYaml(text: string, source?: string): unknown {
     );
   }
   return value;
+}
+
+/** Texts up to this size are parsed inline: a worker's start costs more than their parse. */
+export const OFF_THREAD_MIN_BYTES = 64 * 1024;
+const WORKER_URL = new URL('./yaml_worker.js', import.meta.url);
+
+/**
+ * `loadYaml` on a worker thread for texts over `OFF_THREAD_MIN_BYTES`: parsing megabytes of
+ * YAML takes the CPU for seconds, and on the main thread it would keep the sidecar from
+ * seeing stdin EOF or SIGTERM (the process must leave within 1 s of either). The worker is
+ * abandoned (terminated) when `signal` aborts and dies with the process. Where the compiled
+ * worker is absent (running from TypeScript sources), it parses inline.
+ */
+export async function loadYamlOffThread(text: string, source?: string, signal?: AbortSignal): Promise<unknown> {
+  if (text.length <= OFF_THREAD_MIN_BYTES || !existsSync(WORKER_URL)) return loadYaml(text, source);
+  // Cheap limit first, before a worker is started for text that will be refused anyway.
+  checkLimit('maxYamlBytes', Buffer.byteLength(text, 'utf8'), `pipeline YAML ${source ?? 'pipeline YAML'}`, source);
+  signal?.throwIfAborted();
+  const worker = new Worker(WORKER_URL, { workerData: { text, source } });
+  worker.unref(); // never what keeps the process alive
+  try {
+    const reply = await new Promise<{ ok: boolean; value?: unknown; name?: string; message?: string; data?: unknown }>((resolve, reject) => {
+      const onAbort = (): void => reject(signal?.reason ?? new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`YAML worker exited with code ${code} before answering`)));
+    });
+    if (reply.ok) return reply.value;
+    if (reply.name === 'InputRefusedError') throw new InputRefusedError(reply.message ?? '', (reply.data ?? {}) as InputRefusedError['data']);
+    if (reply.name === 'PipelineYamlError') {
+      const e = new PipelineYamlError('', source);
+      e.message = reply.message ?? e.message;
+      throw e;
+    }
+    throw new Error(reply.message);
+  } finally {
+    void worker.terminate();
+  }
 }
 
 /**

@@ -148,3 +148,42 @@ describe('oversized replies from Elixir', () => {
     await stillAnswers(e);
   });
 });
+
+describe('watchdog: EOF or SIGTERM ends the process within 1 s even while a request is busy', () => {
+  // 40 MB of YAML, allowed by a raised limit: seconds of parsing. On the main thread it kept
+  // the process deaf to EOF and SIGTERM until done (measured: 4.8 s); parsed on a worker, the
+  // main loop stays free (measured: ~60 ms).
+  const big = () => join(dir, 'big.yaml');
+  beforeAll(() => {
+    const step = (i: number) => `    - name: s${i}\n      type: claude\n      prompt:\n        - type: static\n          content: "prompt ${i} ${'w'.repeat(60)}"\n`;
+    const parts = ['workflow:\n  name: big\n  steps:\n'];
+    let size = parts[0]!.length;
+    for (let i = 0; size < 40 * 1024 * 1024; i++) {
+      const p = step(i);
+      parts.push(p);
+      size += p.length;
+    }
+    writeFileSync(big(), parts.join(''));
+  });
+
+  for (const how of ['stdin EOF', 'SIGTERM'] as const) {
+    it(`leaves promptly at ${how} while a huge (allowed) pipeline YAML is being parsed`, async () => {
+      const e = (elixir = new FakeElixir({ ELEXIRION_MAX_YAML_BYTES: String(64 * 1024 * 1024), ELEXIRION_MAX_YAML_EXPANDED_BYTES: String(256 * 1024 * 1024) }));
+      await e.initialize();
+      expect((await evaluateWith(e, join(dir, 'missing.yaml'))).error).toMatchObject({ code: -32012 }); // warm up
+      void evaluateWith(e, big());
+      await new Promise((r) => setTimeout(r, 600)); // the file is read; parsing is under way
+      const t0 = performance.now();
+      const exited = new Promise<void>((r) => e.child.once('exit', () => r()));
+      if (how === 'SIGTERM') e.child.kill('SIGTERM');
+      else e.child.stdin.end();
+      const timer = setTimeout(() => e.child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      const ms = performance.now() - t0;
+      process.stderr.write(`watchdog: exit ${ms.toFixed(0)} ms after ${how} while parsing 40 MB of YAML\n`);
+      // 1 s is the promise; 2 s leaves room for a loaded machine.
+      expect(ms).toBeLessThan(2000);
+    }, 60_000);
+  }
+});
