@@ -160,7 +160,9 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
         return call.signal;
       },
       get logger() {
-        return (childLogger ??= logger.child(call.id === undefined ? { method: call.method } : { method: call.method, id: call.id }));
+        // String(id) for an id kept as written (above 2^53): logs show its digits.
+        const id = typeof call.id === 'object' && call.id !== null ? String(call.id) : call.id;
+        return (childLogger ??= logger.child(id === undefined ? { method: call.method } : { method: call.method, id }));
       },
       progress: (value: unknown) => {
         // Progress comes before the reply: once the request was cancelled (answered -32800),
