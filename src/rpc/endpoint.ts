@@ -98,6 +98,7 @@ export class RpcEndpoint {
     this.peer = new RpcPeer((m) => this.opts.writer.writeValue(m), {
       defaultTimeoutMs: opts.peerTimeoutMs,
       logger: opts.logger,
+      peerWarning: (obj, message) => this.peerWarnings.warn(obj, message),
     });
   }
 
