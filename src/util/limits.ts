@@ -57,14 +57,14 @@ export function readLimits(env: NodeJS.ProcessEnv = process.env): Limits {
   return out;
 }
 
-let cached: { env: NodeJS.ProcessEnv; snapshot: string; limits: Limits } | undefined;
+let cached: { snapshot: string; limits: Limits } | undefined;
 
 /** `readLimits(process.env)`, re-read only when one of the variables changed. */
 export function limits(): Limits {
   const snapshot = Object.values(LIMIT_SPECS)
     .map((s) => process.env[s.env] ?? '')
     .join('\u0000');
-  if (!cached || cached.snapshot !== snapshot) cached = { env: process.env, snapshot, limits: readLimits(process.env) };
+  if (!cached || cached.snapshot !== snapshot) cached = { snapshot, limits: readLimits(process.env) };
   return cached.limits;
 }
 
