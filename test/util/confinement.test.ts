@@ -73,6 +73,14 @@ describe('writes confined to the output folder by real path', () => {
     expect(() => RunJournal.open(runDir, { optimizer: 'X', configHash: 'h', root: out })).toThrow(/symbolic link/);
   });
 
+  it('is not fooled by a sibling folder whose name starts with the output folder\'s', async () => {
+    const sibling = `${out}-evil`;
+    mkdirSync(sibling);
+    symlinkSync(sibling, join(out, 'optimized_modules'));
+    await expect(writeOptimized(out, 'w', CONFIG, {})).rejects.toMatchObject({ name: 'ConfinementError' });
+    expect(readdirSync(sibling)).toEqual([]);
+  });
+
   it('writeFileAtomic with a root refuses a path that leaves it by its text', async () => {
     await expect(writeFileAtomic(join(out, '..', 'x.txt'), 'x', { root: out })).rejects.toMatchObject({ name: 'ConfinementError' });
     expect(existsSync(join(tmp, 'x.txt'))).toBe(false);
