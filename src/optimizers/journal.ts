@@ -11,10 +11,17 @@
  * The first line is a header holding a hash of the run's configuration (optimizer, options,
  * seed, data, student program). Resuming with a different configuration is refused: replaying
  * records of another run would silently produce a program no run could have produced.
+ *
+ * Every line carries a checksum of its record (`encodeJournalLine`): a flipped byte that keeps
+ * the JSON valid would otherwise be replayed as a result the run never produced. A damaged
+ * line ends replay there, visibly: the records before it are replayed, it and everything after
+ * it are moved to `journal.jsonl.damaged-<time>` and redone, and `journal.damage` (also in the
+ * compile report) says where and why.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fsyncDirSync } from '../util/atomic_file.js';
+import { fsyncDirSync, mkdirConfinedSync } from '../util/atomic_file.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
 export const JOURNAL_FORMAT = 1;
@@ -54,6 +61,47 @@ interface EntryRecord {
 export interface JournalOpenOptions {
   optimizer: string;
   configHash: string;
+  /**
+   * The output folder the run directory must stay inside, symlinks resolved: a run folder (or
+   * one of its parents) that is a symlink leading elsewhere is refused before anything is
+   * created or written through it.
+   */
+  root?: string;
+}
+
+/** Where replay stopped on a damaged line, and how much was set aside to be redone. */
+export interface JournalDamage {
+  /** 1-based line number of the first damaged line. */
+  line: number;
+  reason: string;
+  /** Complete lines set aside (the damaged one and every one after it). */
+  droppedLines: number;
+  /** Where the set-aside lines were saved for inspection. */
+  savedTo: string;
+}
+
+/** One journal line: the record's JSON with a checksum of it as the first key. */
+export function encodeJournalLine(record: object): string {
+  const json = JSON.stringify(record);
+  if (!json.startsWith('{') || json === '{}') throw new TypeError('a journal record is a non-empty object');
+  return `{"sum":"${checksum(json)}",${json.slice(1)}`;
+}
+
+/** The record of a line written by `encodeJournalLine`, or why the line is damaged. */
+export function decodeJournalLine(line: string): { record: unknown } | { damaged: string } {
+  const m = /^\{"sum":"([0-9a-f]{16})",/.exec(line);
+  if (!m) return { damaged: 'no checksum' };
+  const json = `{${line.slice(m[0].length)}`;
+  if (checksum(json) !== m[1]) return { damaged: 'checksum mismatch' };
+  try {
+    return { record: JSON.parse(json) };
+  } catch {
+    return { damaged: 'not valid JSON' };
+  }
+}
+
+function checksum(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 }
 
 export class RunJournal {
@@ -61,6 +109,8 @@ export class RunJournal {
   private fd: number | undefined;
   /** Records read back from disk when the journal was opened (0 for a fresh run). */
   readonly replayable: number;
+  /** Set when replay stopped at a damaged line (see the module comment). */
+  damage: JournalDamage | undefined;
 
   private constructor(
     readonly runDir: string,
@@ -73,17 +123,20 @@ export class RunJournal {
 
   /** Opens (creating if needed) the journal of `runDir`; throws on a config mismatch. */
   static open(runDir: string, opts: JournalOpenOptions): RunJournal {
-    mkdirSync(runDir, { recursive: true });
+    if (opts.root !== undefined) mkdirConfinedSync(opts.root, runDir);
+    else mkdirSync(runDir, { recursive: true });
     const path = join(runDir, JOURNAL_FILE);
-    let text = '';
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const text = readJournalText(path);
+    const { records, goodBytes, damage } = parseJournal(text);
+    let damaged: JournalDamage | undefined;
+    if (damage) {
+      // Set the damaged tail aside (for a human to look at) and redo that work.
+      const savedTo = `${path}.damaged-${Date.now()}`;
+      writeFileSync(savedTo, text.slice(damage.charOffset), { flag: 'wx' });
+      damaged = { line: damage.line, reason: damage.reason, droppedLines: damage.droppedLines, savedTo };
     }
-    const { records, goodBytes } = parseJournal(text, path);
     if (goodBytes < Buffer.byteLength(text, 'utf8')) {
-      // A torn last line (crash mid-append): drop it so the next append starts a clean line.
+      // A torn last line (crash mid-append) or a damaged tail: cut it so appends start clean.
       truncateSync(path, goodBytes);
     }
     const existing = new Map<string, unknown>();
@@ -103,7 +156,9 @@ export class RunJournal {
       }
     }
     const journal = new RunJournal(runDir, path, existing);
-    journal.fd = openSync(path, 'a');
+    journal.damage = damaged;
+    // O_NOFOLLOW: a journal file swapped for a symlink is not appended through.
+    journal.fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
     if (!header) {
       journal.writeLine({ type: 'header', format: JOURNAL_FORMAT, optimizer: opts.optimizer, configHash: opts.configHash });
       fsyncDirSync(runDir);
@@ -135,30 +190,68 @@ export class RunJournal {
 
   private writeLine(record: HeaderRecord | EntryRecord): void {
     if (this.fd === undefined) throw new Error(`journal ${this.path} is closed`);
-    const buf = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+    const buf = Buffer.from(encodeJournalLine(record) + '\n', 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
     fsyncSync(this.fd);
   }
 }
 
-function parseJournal(text: string, path: string): { records: unknown[]; goodBytes: number } {
+/**
+ * The journal's text, read without following a symlink and only from a regular file (a FIFO
+ * planted as the journal must not block the process). Missing: ''.
+ */
+function readJournalText(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return '';
+    if (code === 'ELOOP') throw new JournalCorruptError(`${path} is a symbolic link: refused`);
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new JournalCorruptError(`${path} is not a regular file: refused`);
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+interface ParsedJournal {
+  records: unknown[];
+  goodBytes: number;
+  damage?: { line: number; reason: string; droppedLines: number; charOffset: number };
+}
+
+function parseJournal(text: string): ParsedJournal {
   const records: unknown[] = [];
   let goodBytes = 0;
   let pos = 0;
+  let lineNo = 0;
   while (pos < text.length) {
     const nl = text.indexOf('\n', pos);
-    const line = nl === -1 ? text.slice(pos) : text.slice(pos, nl);
-    const isLast = nl === -1 || nl === text.length - 1;
     if (nl === -1) break; // no newline: a torn append, ignored
-    let rec: unknown;
-    try {
-      rec = line.trim() === '' ? undefined : JSON.parse(line);
-    } catch {
-      if (isLast) break; // a complete but garbled last line: also a torn write
-      throw new JournalCorruptError(`${path}: line ${records.length + 1} is not valid JSON; the journal is damaged`);
+    lineNo += 1;
+    const line = text.slice(pos, nl);
+    if (line.trim() !== '') {
+      const decoded = decodeJournalLine(line);
+      if ('damaged' in decoded) {
+        const rest = text.slice(pos);
+        const droppedLines = rest.split('\n').length - 1;
+        return { records, goodBytes, damage: { line: lineNo, reason: decoded.damaged, droppedLines, charOffset: pos } };
+      }
+      records.push(decoded.record);
     }
-    if (rec !== undefined) records.push(rec);
     goodBytes += Buffer.byteLength(line, 'utf8') + 1;
     pos = nl + 1;
   }

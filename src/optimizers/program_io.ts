@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { Example, type Module, type Predict, type Signature } from '../dspy/index.js';
-import { writeFileAtomic } from '../util/atomic_file.js';
+import { writeFileAtomic, type ConfinedWriteOptions } from '../util/atomic_file.js';
 
 export const PROGRAM_FORMAT = '1.0';
 const SUPPORTED_MAJOR = 1;
@@ -159,8 +159,8 @@ export function loadProgram<M extends Module>(module: M, json: unknown): M {
   return module;
 }
 
-export async function saveProgramToFile(module: Module, path: string): Promise<void> {
-  await writeFileAtomic(path, programToJson(module));
+export async function saveProgramToFile(module: Module, path: string, opts: ConfinedWriteOptions = {}): Promise<void> {
+  await writeFileAtomic(path, programToJson(module), opts);
 }
 
 export async function loadProgramFromFile<M extends Module>(module: M, path: string): Promise<M> {

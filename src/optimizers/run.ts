@@ -88,6 +88,7 @@ export class RunContext {
     if (this.baselineScore !== undefined) r.baselineScore = this.baselineScore;
     if (this.bestScore !== undefined) r.bestScore = this.bestScore;
     if (this.bootstrapped !== undefined) r.bootstrapped = this.bootstrapped;
+    if (this.journal?.damage) r.journalDamage = this.journal.damage;
     return r;
   }
 }
@@ -115,7 +116,11 @@ export async function runCompile<M extends Module>(
   if (opts.meter && opts.budget) meter.budget = opts.budget;
   const seed = opts.seed ?? 0;
   const journal = opts.runDir
-    ? RunJournal.open(opts.runDir, { optimizer: args.optimizer, configHash: hashJson({ optimizer: args.optimizer, seed, config: args.config }) })
+    ? RunJournal.open(opts.runDir, {
+        optimizer: args.optimizer,
+        configHash: hashJson({ optimizer: args.optimizer, seed, config: args.config }),
+        ...(opts.outputRoot !== undefined ? { root: opts.outputRoot } : {}),
+      })
     : undefined;
   // A run-local signal that follows the caller's: every LM call in flight listens to it, so it
   // may carry many listeners without touching the caller's signal.
@@ -143,7 +148,7 @@ export async function runCompile<M extends Module>(
         const program = await body(ctx);
         program.compiled = true;
         // The result next to its journal, for whoever resumes or inspects the run.
-        if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'));
+        if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'), { root: opts.outputRoot });
         const report = ctx.report(args.optimizer, { wallMs: Math.round(performance.now() - started) });
         ctx.progress({ phase: 'done', ...(ctx.bestScore !== undefined ? { bestScore: ctx.bestScore } : {}) });
         return { program, report };
@@ -151,7 +156,7 @@ export async function runCompile<M extends Module>(
         if (!ctx.isStop(err)) throw err;
         const program = fallback(ctx);
         program.compiled = true;
-        if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'));
+        if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'), { root: opts.outputRoot });
         const reason = stopReason(err, ctx);
         const report = ctx.report(args.optimizer, { cutShort: true, cutShortReason: reason, wallMs: Math.round(performance.now() - started) });
         ctx.progress({ phase: 'cut_short', message: reason, ...(ctx.bestScore !== undefined ? { bestScore: ctx.bestScore } : {}) });

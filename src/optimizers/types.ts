@@ -1,3 +1,4 @@
+import type { JournalDamage } from './journal.js';
 /**
  * The one shape every optimizer shares (docs/CONTRACTS.md, "Optimizers"): a class with
  * `compile(student, opts)` returning the optimized program and a report.
@@ -38,6 +39,11 @@ export interface CompileOptions {
   onProgress?: ProgressListener;
   /** Where the run journal lives; given, a run resumes from it (see journal.ts). */
   runDir?: string;
+  /**
+   * The output folder `runDir` must stay inside once symlinks are resolved (journal and
+   * program.json are refused, not written, when a folder on the way leads elsewhere).
+   */
+  outputRoot?: string;
   /** How many program calls run at once (examples bootstrapped, items evaluated). */
   concurrency?: number;
 }
@@ -74,6 +80,8 @@ export interface CompileReport {
   wallMs?: number;
   /** MIPROv2 with `dryRun: true`: what the run would spend (nothing was spent). */
   estimate?: RunEstimate;
+  /** The resumed journal had a damaged line: replay stopped there (see journal.ts). */
+  journalDamage?: JournalDamage;
 }
 
 /** A dry run's estimate of LM calls, tokens and (when the LM is priced) cost. */

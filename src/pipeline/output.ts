@@ -66,7 +66,8 @@ export async function writeOptimized(
   const paths = optimizedPaths(outDir, name);
   const yamlText = dumpPipeline(parsePipeline(config, `optimized ${name}`));
   const json = `${JSON.stringify(programJson, null, 2)}\n`;
-  await writeFileAtomic(paths.yamlPath, yamlText);
-  await writeFileAtomic(paths.programPath, json);
+  // `root`: real paths are checked at write time, so a symlinked folder on the way is refused.
+  await writeFileAtomic(paths.yamlPath, yamlText, { root: outDir });
+  await writeFileAtomic(paths.programPath, json, { root: outDir });
   return paths;
 }

@@ -7,9 +7,13 @@
  *   writers) and the temp file removed. A writer killed at any instant leaves either no
  *   `ID.json` or a complete one, plus at most a temp file `.ID.json.<pid>.<rand>.tmp`.
  * - Reading never drops a file silently: `listExamples`/`loadExamples` throw a
- *   `TrainingDataError` naming every bad file (and the zod path of the bad key); `validate`
- *   returns the same report without throwing. Temp files are skipped, and those whose writer
- *   process is gone are removed.
+ *   `TrainingDataError` naming every bad file (and the zod path of the bad key, or the byte
+ *   offset of bad UTF-8); `validate` returns the same report without throwing.
+ * - Reading is read-only: it never deletes, renames or creates anything in the folder. Temp
+ *   files of our own writers (`isTempFile`: `.NAME.<pid>.<hex>.tmp`) are skipped, and only the
+ *   process that wrote one removes it (writeFileExclusive does, success or not). A folder
+ *   entry that is not a regular file (FIFO, device, directory named `x.json`) is reported, not
+ *   opened; sizes and the example count are bounded (src/util/limits.ts).
  * - DSPy Examples (`toExample`): the `input` keys are the inputs; each `expected_output` key
  *   becomes a label field of its own (so signatures and metrics can address `findings`,
  *   `severity`, ... directly), and the whole object is also kept as the label
@@ -17,11 +21,13 @@
  *   `expected_output` key, or is named `expected_output`, is an error.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Example } from '../dspy/index.js';
 import { isTempFile, writeFileExclusive } from '../util/atomic_file.js';
+import { checkLimit, InputRefusedError } from '../util/limits.js';
+import { decodeUtf8, readInputBytes, statInput } from '../util/safe_read.js';
 import { formatPath, TrainingDataError, type BadExampleFile } from './errors.js';
 
 /** The seed's bar for turning a successful execution into a training example. */
@@ -102,6 +108,7 @@ function labelledPath(label: string, path: ReadonlyArray<PropertyKey>): string {
  * by its index (`examples[3].input`).
  */
 export function examplesFromInline(items: unknown, label = 'examples'): Example[] {
+  if (Array.isArray(items)) checkLimit('maxExamples', items.length, label);
   const list = z.array(InlineExampleSchema).safeParse(items);
   if (!list.success) {
     throw new TrainingDataError(
@@ -133,22 +140,6 @@ function byCreation(a: TrainingExampleRecord, b: TrainingExampleRecord): number 
 
 function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}
-
-/** The pid a temp file name carries (`.ID.json.<pid>.<rand>.tmp`), if any. */
-function tempOwnerPid(name: string): number | undefined {
-  const m = /\.(\d+)\.[0-9a-f]+\.tmp$/.exec(name);
-  return m ? Number(m[1]) : undefined;
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return !isErrno(err, 'ESRCH');
-  }
 }
 
 export class TrainingDataManager {
@@ -229,46 +220,44 @@ export class TrainingDataManager {
     return { ok: problems.length === 0, valid: records.length, problems };
   }
 
-  /** Remove temp files left by writers that are no longer running; returns their names. */
-  async cleanTempFiles(): Promise<string[]> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return [];
-      throw err;
-    }
-    const removed: string[] = [];
-    for (const name of names) {
-      if (!isTempFile(name)) continue;
-      const pid = tempOwnerPid(name);
-      if (pid !== undefined && processAlive(pid)) continue;
-      await rm(join(this.dir, name), { force: true });
-      removed.push(name);
-    }
-    return removed;
-  }
-
   private async scan(): Promise<{ records: TrainingExampleRecord[]; problems: BadExampleFile[] }> {
     let names: string[];
     try {
+      const st = await statInput(this.dir, 'training data folder');
+      if (!st.isDirectory()) {
+        throw new InputRefusedError(`training data folder ${this.dir} is not a directory: refused`, { path: this.dir, kind: 'not-a-directory' });
+      }
       names = await readdir(this.dir);
     } catch (err) {
-      if (isErrno(err, 'ENOENT')) return { records: [], problems: [] };
+      // A folder not created yet holds no examples (the first run of a new pipeline).
+      if (err instanceof InputRefusedError && err.data.kind === 'missing') return { records: [], problems: [] };
       throw err;
     }
-    await this.cleanTempFiles();
+    const files = names.filter((name) => !isTempFile(name) && name.endsWith('.json')).sort();
+    checkLimit('maxExamples', files.length, `training data folder ${this.dir}`, this.dir);
     const records: TrainingExampleRecord[] = [];
     const problems: BadExampleFile[] = [];
     const ids = new Map<string, string>();
-    for (const name of names.sort()) {
-      if (isTempFile(name) || !name.endsWith('.json')) continue;
+    let totalBytes = 0;
+    for (const name of files) {
+      const path = join(this.dir, name);
       let data: unknown;
       try {
-        data = JSON.parse(await readFile(join(this.dir, name), 'utf8'));
+        const bytes = await readInputBytes(path, { limit: 'maxTrainingFileBytes', subject: 'training example file' });
+        totalBytes += bytes.length;
+        checkLimit('maxTrainingDirBytes', totalBytes, `training data folder ${this.dir}`, this.dir);
+        data = JSON.parse(decodeUtf8(bytes, path, 'training example file'));
       } catch (err) {
-        problems.push({ file: name, path: '(root)', message: `not valid JSON: ${(err as Error).message}` });
-        continue;
+        if (err instanceof InputRefusedError) {
+          if (err.data.limit === 'ELEXIRION_MAX_TRAINING_DIR_BYTES') throw err;
+          problems.push({ file: name, path: '(root)', message: err.message });
+          continue;
+        }
+        if (err instanceof SyntaxError) {
+          problems.push({ file: name, path: '(root)', message: `not valid JSON: ${err.message}` });
+          continue;
+        }
+        throw err;
       }
       try {
         const record = parseExampleRecord(data, name);

@@ -6,6 +6,7 @@ import { classify, idKey, type JsonRpcId, type ResponseMessage } from './message
 import { NotificationQueue } from './notification_queue.js';
 import { RpcPeer } from './peer.js';
 import { FrameError } from './reader.js';
+import { WarningLimiter } from './warning_limiter.js';
 
 /** What the endpoint needs to know about one method. */
 export interface HandlerEntry {
@@ -47,6 +48,13 @@ export interface EndpointOptions {
   maxInFlightRequests?: number;
   maxQueuedNotifications?: number;
   peerTimeoutMs?: number;
+  /**
+   * Replies from the peer (e.g. `pipeline/execute` results) longer than this are not handed
+   * to the caller: the request fails with -32012 naming the limit. Needs `inboundFrameBytes`.
+   */
+  maxResultBytes?: number;
+  /** Size in bytes of the frame being handled. */
+  inboundFrameBytes?: () => number;
 }
 
 type Sink = (response: ResponseMessage) => void;
@@ -77,8 +85,11 @@ export class RpcEndpoint {
   private inFlightCount = 0;
   private readonly maxInFlight: number;
   private disposed = false;
+  /** Warnings about what the peer sent: rate-limited, the peer decides how many there are. */
+  readonly peerWarnings: WarningLimiter;
 
   constructor(private readonly opts: EndpointOptions) {
+    this.peerWarnings = new WarningLimiter(opts.logger);
     this.maxInFlight = opts.maxInFlightRequests ?? DEFAULT_MAX_IN_FLIGHT;
     this.notifications = new NotificationQueue(
       opts.maxQueuedNotifications ?? DEFAULT_MAX_QUEUED_NOTIFICATIONS,
@@ -87,6 +98,7 @@ export class RpcEndpoint {
     this.peer = new RpcPeer((m) => this.opts.writer.writeValue(m), {
       defaultTimeoutMs: opts.peerTimeoutMs,
       logger: opts.logger,
+      peerWarning: (obj, message) => this.peerWarnings.warn(obj, message),
     });
   }
 
@@ -124,6 +136,7 @@ export class RpcEndpoint {
 
   dispose(): void {
     this.disposed = true;
+    this.peerWarnings.flush();
     this.cancelAll();
     this.peer.close();
   }
@@ -131,7 +144,7 @@ export class RpcEndpoint {
   private onReadError(err: Error): void {
     if (err instanceof FrameError) {
       const code = err.kind === 'too-large' ? ErrorCode.InvalidRequest : ErrorCode.ParseError;
-      this.opts.logger.warn({ kind: err.kind, ...err.data }, err.message);
+      this.peerWarnings.warn({ kind: err.kind, ...err.data }, err.message);
       this.write(errorResponse(null, { code, message: err.message, ...(err.data ? { data: err.data } : {}) }));
       return;
     }
@@ -192,9 +205,22 @@ export class RpcEndpoint {
         this.opts.logger.debug({ reason: msg.reason }, 'invalid request');
         sink(errorResponse(msg.id, { code: ErrorCode.InvalidRequest, message: `Invalid Request: ${msg.reason}` }));
         return true;
-      case 'response':
+      case 'response': {
+        const bytes = this.opts.inboundFrameBytes?.() ?? 0;
+        const max = this.opts.maxResultBytes;
+        if (max !== undefined && bytes > max && msg.error === undefined) {
+          // Scoring or storing a reply this large is the sidecar's memory at the peer's
+          // mercy: the request fails instead, saying which limit to raise.
+          this.peer.handleResponse(msg.id, undefined, {
+            code: ErrorCode.InvalidInput,
+            message: `reply of ${bytes} bytes is over the limit of ${max} bytes (raise ELEXIRION_MAX_RESULT_BYTES to allow it)`,
+            data: { limit: 'ELEXIRION_MAX_RESULT_BYTES', max, actual: bytes },
+          });
+          return false;
+        }
         this.peer.handleResponse(msg.id, msg.result, msg.error);
         return false;
+      }
       case 'notification':
         this.handleNotification(msg.method, msg.params);
         return false;
@@ -223,7 +249,7 @@ export class RpcEndpoint {
     }
     const parsed = entry.params.safeParse(params ?? {});
     if (!parsed.success) {
-      this.opts.logger.warn({ method, issues: invalidParams(parsed.error.issues).data }, 'notification with invalid params dropped');
+      this.peerWarnings.warn({ method, issues: invalidParams(parsed.error.issues).data }, 'notification with invalid params dropped');
       return;
     }
     const run = (): unknown =>

@@ -2,7 +2,10 @@
  * Classification of one inbound JSON value by the JSON-RPC 2.0 rules (spec §4, §5, §6).
  * vscode-jsonrpc silently drops what it does not understand; we must answer it instead.
  */
-export type JsonRpcId = string | number | null;
+import { RawNumberId } from './raw_id.js';
+
+/** A `RawNumberId` is a number id too large for a double, kept as written (raw_id.ts). */
+export type JsonRpcId = string | number | RawNumberId | null;
 
 export type Inbound =
   | { type: 'request'; id: JsonRpcId; method: string; params: unknown }
@@ -22,7 +25,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function isValidId(v: unknown): v is JsonRpcId {
-  return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
+  return v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || v instanceof RawNumberId;
 }
 
 export function classify(value: unknown): Inbound {
@@ -58,5 +61,5 @@ export function classify(value: unknown): Inbound {
 
 /** Map key for an id: keeps 1 and "1" apart. */
 export function idKey(id: JsonRpcId): string {
-  return typeof id === 'string' ? `s:${id}` : `n:${String(id)}`;
+  return typeof id === 'string' ? `s:${id}` : `n:${String(id)}`; // RawNumberId: its token
 }

@@ -83,7 +83,12 @@ export class RpcPeer implements Peer {
 
   constructor(
     private readonly send: (message: Record<string, unknown>) => void,
-    private readonly options: { defaultTimeoutMs?: number; logger?: Logger } = {},
+    private readonly options: {
+      defaultTimeoutMs?: number;
+      logger?: Logger;
+      /** Warnings the peer can trigger at will (rate-limit them); default: logger.warn. */
+      peerWarning?: (obj: Record<string, unknown>, message: string) => void;
+    } = {},
   ) {}
 
   get pendingCount(): number {
@@ -148,7 +153,10 @@ export class RpcPeer implements Peer {
     const key = idKey(id);
     const p = this.pending.get(key);
     if (!p) {
-      if (id === null) this.options.logger?.warn({ error }, 'peer reported an error with id null');
+      if (id === null) {
+        if (this.options.peerWarning) this.options.peerWarning({ error }, 'peer reported an error with id null');
+        else this.options.logger?.warn({ error }, 'peer reported an error with id null');
+      }
       else this.options.logger?.debug({ id }, 'response to an unknown or settled request dropped');
       return;
     }

@@ -4,6 +4,7 @@ import type { DataCallback, Disposable, Message } from 'vscode-jsonrpc';
 // Deep import: the package entry loads the whole connection stack (~20 ms of cold start);
 // the abstract reader needs none of it.
 import { AbstractMessageReader } from 'vscode-jsonrpc/lib/common/messageReader.js';
+import { keepRawIds } from './raw_id.js';
 import { createFrameDecoder, DEFAULT_MAX_FRAME_BYTES, type FrameDecoder, type Framing } from './frame_decoder.js';
 
 export type FrameErrorKind = 'parse' | 'too-large' | 'framing';
@@ -41,6 +42,7 @@ export class FramedMessageReader extends AbstractMessageReader {
   private readonly framing: Framing;
   private readonly maxFrameBytes: number;
   private closed = false;
+  private frameBytes = 0;
 
   constructor(
     private readonly readable: Readable,
@@ -49,6 +51,11 @@ export class FramedMessageReader extends AbstractMessageReader {
     super();
     this.framing = options.framing ?? 'packet4';
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /** Size of the frame being delivered (valid during the listen callback). */
+  get lastFrameBytes(): number {
+    return this.frameBytes;
   }
 
   /** True when the input ended in the middle of a frame. */
@@ -93,6 +100,15 @@ export class FramedMessageReader extends AbstractMessageReader {
     };
   }
 
+  /** Stops reading the input (the peer's writes then block once the pipe is full). */
+  pause(): void {
+    this.readable.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.readable.resume();
+  }
+
   private close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -100,17 +116,21 @@ export class FramedMessageReader extends AbstractMessageReader {
   }
 
   private onFrame(body: Buffer): void {
+    this.frameBytes = body.length;
     if (!isUtf8(body)) {
       this.fireError(new FrameError('parse', 'Parse error: frame is not valid UTF-8'));
       return;
     }
     let value: unknown;
+    const text = body.toString('utf8');
     try {
-      value = JSON.parse(body.toString('utf8'));
+      value = JSON.parse(text);
     } catch (err) {
       this.fireError(new FrameError('parse', `Parse error: ${(err as Error).message}`));
       return;
     }
+    // Ids a double cannot hold (above 2^53) are kept as written, to be echoed exactly.
+    keepRawIds(value, text);
     this.callback?.(value as Message);
   }
 }

@@ -22,6 +22,11 @@ export function mapDomainError(err: unknown): RpcError | undefined {
       });
     case 'PipelineValidationError':
       return new RpcError(ErrorCode.InvalidInput, e.message, { issues: e.issues });
+    case 'InputRefusedError':
+      // A limit, a non-regular file, bad UTF-8: data names the path (and the variable to raise).
+      return new RpcError(ErrorCode.InvalidInput, e.message, e.data);
+    case 'ConfinementError':
+      return new RpcError(ErrorCode.InvalidInput, e.message, { path: e.path, outDir: e.root });
     case 'PipelineYamlError':
     case 'UnsafePathError':
     case 'SignatureParseError':

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_FRAME_BYTES, FRAMINGS, type Framing } from '../rpc/frame_decoder.js';
+import { FRAMINGS, type Framing } from '../rpc/frame_decoder.js';
+import { LIMIT_SPECS, readLimits } from '../util/limits.js';
 import type { CliCommand } from './cli_command.js';
 import { LOG_LEVEL_ENV, LOG_LEVELS, resolveLogLevel } from './logger.js';
 import { startSidecar } from './server.js';
@@ -10,12 +11,18 @@ export const usage = `elexirion serve [options]
 Speak JSON-RPC 2.0 on stdin/stdout (protocol/PROTOCOL.md). Logs go to stderr as pino JSON.
 
   --framing packet4|content-length   frame format (default packet4: Erlang {:packet, 4})
-  --max-frame-bytes N                 discard and refuse longer frames (default ${DEFAULT_MAX_FRAME_BYTES})
+  --max-frame-bytes N                 discard and refuse longer frames (default $${LIMIT_SPECS.maxFrameBytes.env},
+                                      else ${LIMIT_SPECS.maxFrameBytes.default})
   --log-level L                       ${LOG_LEVELS.join('|')} (default info, or $${LOG_LEVEL_ENV})
   --data-dir DIR                      state that outlives the process: the learner's telemetry store,
                                       ledger and promoted configs under DIR/learning
                                       (default $${DATA_DIR_ENV}, else ./.elexirion)
-  -h, --help                          this help`;
+  -h, --help                          this help
+
+Limits on what the sidecar reads (environment variables; protocol/PROTOCOL.md "Limits"):
+${Object.values(LIMIT_SPECS)
+  .map((l) => `  ${l.env.padEnd(36)}${l.default}: ${l.what}`)
+  .join('\n')}`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -44,8 +51,15 @@ export function parseServeArgs(argv: string[], env = process.env): ServeArgs {
   });
   const framing = (values.framing ?? 'packet4') as Framing;
   if (!FRAMINGS.includes(framing)) throw new UsageError(`--framing must be one of ${FRAMINGS.join(', ')}`);
+  // A bad limit variable stops the start with its name, not the first request that reads it.
+  let envLimits: ReturnType<typeof readLimits>;
+  try {
+    envLimits = readLimits(env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const rawMax = values['max-frame-bytes'];
-  const maxFrameBytes = rawMax === undefined ? DEFAULT_MAX_FRAME_BYTES : Number(rawMax);
+  const maxFrameBytes = rawMax === undefined ? envLimits.maxFrameBytes : Number(rawMax);
   if (!Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) {
     throw new UsageError('--max-frame-bytes must be a positive integer');
   }

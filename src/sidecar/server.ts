@@ -2,7 +2,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { mapDomainError } from './error_map.js';
 import { RpcEndpoint, type CallInfo, type HandlerEntry } from '../rpc/endpoint.js';
-import { DEFAULT_MAX_FRAME_BYTES, type Framing } from '../rpc/frame_decoder.js';
+import type { Framing } from '../rpc/frame_decoder.js';
 import { FramedMessageReader } from '../rpc/reader.js';
 import { FramedMessageWriter } from '../rpc/writer.js';
 import { Lifecycle } from './lifecycle.js';
@@ -11,6 +11,7 @@ import { methods as defaultMethods } from './methods/index.js';
 import { MethodRegistry, type AnyMethodDefinition, type MethodContext } from './registry.js';
 import { createServices, type Services } from './services.js';
 import { resolveDataDir } from './data_dir.js';
+import { limits } from '../util/limits.js';
 
 export interface SidecarOptions {
   framing?: Framing;
@@ -24,6 +25,10 @@ export interface SidecarOptions {
   peerTimeoutMs?: number;
   maxInFlightRequests?: number;
   maxQueuedNotifications?: number;
+  /** Replies from the peer longer than this fail their request with -32012 (default: limits). */
+  maxResultBytes?: number;
+  /** Stop reading input while more than this many reply bytes wait for the peer (default: limits). */
+  maxStdoutBufferBytes?: number;
   /** How long teardown may take before the process leaves anyway (ms). */
   exitDeadlineMs?: number;
   /** Called to leave the process; default `process.exit`. */
@@ -59,13 +64,23 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
   const exitFn = opts.exit ?? ((code: number) => process.exit(code));
   const deadline = opts.exitDeadlineMs ?? DEFAULT_EXIT_DEADLINE_MS;
 
-  const reader = new FramedMessageReader(input, { framing, maxFrameBytes: opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
+  const reader = new FramedMessageReader(input, { framing, maxFrameBytes: opts.maxFrameBytes ?? limits().maxFrameBytes });
   const writer = new FramedMessageWriter(output, framing);
+  const maxStdoutBufferBytes = opts.maxStdoutBufferBytes ?? limits().maxStdoutBufferBytes;
+  writer.watchBuffer(
+    maxStdoutBufferBytes,
+    () => {
+      logger.debug({ bufferedBytes: writer.bufferedBytes, maxStdoutBufferBytes }, 'stdout is full: input paused until the peer reads');
+      reader.pause();
+    },
+    () => reader.resume(),
+  );
 
   let terminating: Promise<void> | undefined;
   const terminate = (code: number, reason: string): Promise<void> => {
     if (terminating) return terminating;
     terminating = (async () => {
+      endpoint.peerWarnings.flush();
       logger.info({ code, reason }, 'sidecar exiting');
       endpoint.cancelAll();
       endpoint.peer.close();
@@ -145,7 +160,9 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
         return call.signal;
       },
       get logger() {
-        return (childLogger ??= logger.child(call.id === undefined ? { method: call.method } : { method: call.method, id: call.id }));
+        // String(id) for an id kept as written (above 2^53): logs show its digits.
+        const id = typeof call.id === 'object' && call.id !== null ? String(call.id) : call.id;
+        return (childLogger ??= logger.child(id === undefined ? { method: call.method } : { method: call.method, id }));
       },
       progress: (value: unknown) => {
         // Progress comes before the reply: once the request was cancelled (answered -32800),
@@ -174,6 +191,8 @@ export function startSidecar(opts: SidecarOptions = {}): Sidecar {
     maxInFlightRequests: opts.maxInFlightRequests,
     maxQueuedNotifications: opts.maxQueuedNotifications,
     peerTimeoutMs: opts.peerTimeoutMs,
+    maxResultBytes: opts.maxResultBytes ?? limits().maxResultBytes,
+    inboundFrameBytes: () => reader.lastFrameBytes,
   });
 
   writer.onError(([err]) => {

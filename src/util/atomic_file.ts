@@ -9,20 +9,139 @@
  *
  * `appendLineDurable` / `readJsonLines`: append + fsync for logs; a torn last line (a crash
  * mid-append) is ignored on read and cut before the next append.
+ *
+ * Confinement (`{ root }`): the output folder is the user's, and a path text that stays inside
+ * it proves nothing when one of its folders is a symlink to somewhere else. So writes given a
+ * root create the destination's folders one at a time, refusing any component that is a
+ * symlink resolving outside the root (or is not a folder), and check the real path of the
+ * destination folder again right before the rename: at write time, not only when a run starts.
+ * Temp files are created with O_EXCL (never through an existing file or link).
  */
-import { closeSync, fsyncSync, openSync, promises as fsp } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, promises as fsp, realpathSync, statSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 export const TEMP_SUFFIX = '.tmp';
 
-/** True for the name (not path) of a temp file left by `writeFileAtomic`/`writeFileExclusive`. */
+/** Our temp-file names: `.NAME.<pid>.<8 hex>.tmp` (see `tempPathFor`). */
+const OWN_TEMP_NAME = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
+/**
+ * True for the name (not path) of a temp file written by `writeFileAtomic`/`writeFileExclusive`
+ * (pattern `.NAME.<pid>.<8 hex>.tmp`). A user's `.notes.tmp` is not one: scans skip ours only,
+ * and nothing but the writing process ever removes one.
+ */
 export function isTempFile(name: string): boolean {
-  return name.startsWith('.') && name.endsWith(TEMP_SUFFIX);
+  return OWN_TEMP_NAME.test(name);
 }
 
 function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+}
+
+/** A destination outside its output folder once symlinks are resolved (answered -32012). */
+export class ConfinementError extends Error {
+  override readonly name = 'ConfinementError';
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly root: string,
+  ) {
+    super(message);
+  }
+}
+
+function isInside(realRoot: string, real: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep);
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** The parts of `dir` below `root`, refused when the text already leaves it. */
+function partsBelow(root: string, dir: string): string[] {
+  const rel = relative(resolve(root), resolve(dir));
+  if (rel === '') return [];
+  if (rel.split(sep)[0] === '..' || isAbsolute(rel)) {
+    throw new ConfinementError(`refusing to write to ${dir}: it is outside the output folder ${root}`, dir, root);
+  }
+  return rel.split(sep);
+}
+
+function escapeError(root: string, at: string, real: string, target: string): ConfinementError {
+  return new ConfinementError(
+    `refusing to write to ${target}: ${at} is a symlink to ${real}, outside the output folder ${root}`,
+    target,
+    root,
+  );
+}
+
+/**
+ * One existing component of the destination: `real` is where it leads and `isDir` whether
+ * that is a folder. A symlink is fine only when it leads inside the root.
+ */
+function checkComponent(isLink: boolean, isDir: boolean, cur: string, real: string, realRoot: string, root: string, target: string): void {
+  if (isLink && !isInside(realRoot, real)) throw escapeError(root, cur, real, target);
+  if (!isDir) throw new ConfinementError(`refusing to write to ${target}: ${cur} is not a folder`, target, root);
+}
+
+/**
+ * `mkdir -p dir` below `root`, component by component, refusing a symlink component that
+ * leads outside `root` (before anything is created through it). The root itself may be a
+ * symlink: it is the user's choice of output folder. Synchronous: it is a handful of lstat
+ * calls, and the run journal (synchronous) needs it too.
+ */
+export function mkdirConfinedSync(root: string, dir: string): void {
+  const parts = partsBelow(root, dir);
+  const base = resolve(root);
+  mkdirSync(base, { recursive: true });
+  const realRoot = realpathSync(base);
+  let cur = base;
+  for (const part of parts) {
+    cur = join(cur, part);
+    for (;;) {
+      let st: Stats;
+      try {
+        st = lstatSync(cur);
+      } catch (err) {
+        if (errCode(err) !== 'ENOENT') throw err;
+        try {
+          mkdirSync(cur);
+        } catch (e) {
+          if (errCode(e) !== 'EEXIST') throw e;
+        }
+        continue;
+      }
+      const link = st.isSymbolicLink();
+      let real = cur;
+      let isDir = st.isDirectory();
+      if (link) {
+        try {
+          real = realpathSync(cur);
+          isDir = statSync(cur).isDirectory();
+        } catch {
+          isDir = false; // a dangling link
+        }
+      }
+      checkComponent(link, isDir, cur, real, realRoot, root, dir);
+      break;
+    }
+  }
+  const real = realpathSync(dir);
+  if (!isInside(realRoot, real)) throw escapeError(root, dir, real, dir);
+}
+
+/** Refuses when the real path of `dir` (an existing folder) is not inside the real `root`. */
+export async function assertRealInside(root: string, dir: string): Promise<void> {
+  const realRoot = await fsp.realpath(resolve(root));
+  const real = await fsp.realpath(dir);
+  if (!isInside(realRoot, real)) throw escapeError(root, dir, real, dir);
+}
+
+export interface ConfinedWriteOptions {
+  /** The output folder the destination must stay inside, symlinks resolved. */
+  root?: string;
 }
 
 /** Makes a rename/creation durable. Some filesystems refuse fsync on a directory: best effort. */
@@ -53,9 +172,11 @@ export function fsyncDirSync(dir: string): void {
 }
 
 /** Writes `data` to a fresh temp file next to `path` and fsyncs it; returns the temp path. */
-async function writeTemp(path: string, data: string | Uint8Array): Promise<string> {
-  await fsp.mkdir(dirname(path), { recursive: true });
+async function writeTemp(path: string, data: string | Uint8Array, opts: ConfinedWriteOptions): Promise<string> {
+  if (opts.root !== undefined) mkdirConfinedSync(opts.root, dirname(path));
+  else await fsp.mkdir(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
+  // 'wx' = O_CREAT | O_EXCL: never opens an existing file, nor follows a planted symlink.
   const fh = await fsp.open(tmp, 'wx', 0o644);
   try {
     await fh.writeFile(data);
@@ -70,9 +191,11 @@ async function writeTemp(path: string, data: string | Uint8Array): Promise<strin
 }
 
 /** Replaces `path` with `data` atomically (temp + fsync + rename + directory fsync). */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = await writeTemp(path, data);
+export async function writeFileAtomic(path: string, data: string | Uint8Array, opts: ConfinedWriteOptions = {}): Promise<void> {
+  const tmp = await writeTemp(path, data, opts);
   try {
+    // At write time: a folder swapped for a symlink since the temp file was made is refused.
+    if (opts.root !== undefined) await assertRealInside(opts.root, dirname(path));
     await fsp.rename(tmp, path);
   } catch (err) {
     await fsp.rm(tmp, { force: true });
@@ -85,9 +208,10 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
  * Creates `path` atomically, failing with EEXIST when it already exists: temp + fsync, then a
  * hard link to the target (link never replaces), then the temp file is removed.
  */
-export async function writeFileExclusive(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = await writeTemp(path, data);
+export async function writeFileExclusive(path: string, data: string | Uint8Array, opts: ConfinedWriteOptions = {}): Promise<void> {
+  const tmp = await writeTemp(path, data, opts);
   try {
+    if (opts.root !== undefined) await assertRealInside(opts.root, dirname(path));
     await fsp.link(tmp, path);
   } finally {
     await fsp.rm(tmp, { force: true });
@@ -96,8 +220,8 @@ export async function writeFileExclusive(path: string, data: string | Uint8Array
 }
 
 /** `writeFileAtomic` of pretty JSON with a final newline. */
-export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+export async function writeJsonAtomic(path: string, value: unknown, opts: ConfinedWriteOptions = {}): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', opts);
 }
 
 /** Reads a JSON file; `undefined` when it does not exist. Parse errors propagate. */

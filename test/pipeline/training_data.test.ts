@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -94,7 +94,7 @@ describe('TrainingDataManager', () => {
     expect(rec!.metadata).toEqual({ pipeline_config: config, quality_score: 8.0, source: 'successful_execution' });
   });
 
-  it('a writer killed mid-write never leaves a torn example; its temp files are ignored and cleaned', async () => {
+  it('a writer killed mid-write never leaves a torn example; its temp files are ignored and left alone', async () => {
     const dist = resolve(process.env['ELEXIRION_DIST'] ?? 'dist');
     const modulePath = join(dist, 'pipeline', 'training_data.js');
     if (!existsSync(modulePath)) {
@@ -137,12 +137,79 @@ for (let i = 0; ; i++) {
       }
       expect(midWriteKills).toBeGreaterThan(0);
       const m = new TrainingDataManager(data);
-      const report = await m.validate(); // cleans temp files of dead writers
+      const before = (await readdir(data)).sort();
+      const report = await m.validate();
       expect(report.problems).toEqual([]);
       expect(report.valid).toBeGreaterThanOrEqual(3);
-      expect((await readdir(data)).filter((n) => !n.endsWith('.json'))).toEqual([]);
+      // Reading is read-only: the dead writer's temp files are skipped, not removed.
+      expect((await readdir(data)).sort()).toEqual(before);
     } finally {
       await rm(child, { force: true });
     }
+  });
+
+  it('reading never deletes a file it did not write: .notes.tmp and foreign temp names survive', async () => {
+    const m = new TrainingDataManager(dir);
+    await m.createExample(OTP.input, OTP.expected, {}, { id: 'one' });
+    // A user's scratch file, and a name that looks like ours but whose "pid" is long gone.
+    await writeFile(join(dir, '.notes.tmp'), 'my notes');
+    await writeFile(join(dir, '.one.json.999999999.deadbeef.tmp'), 'half');
+    expect((await m.listExamples()).map((r) => r.id)).toEqual(['one']);
+    await m.validate();
+    await loadTrainingData({ dir });
+    expect(await readFile(join(dir, '.notes.tmp'), 'utf8')).toBe('my notes');
+    expect((await readdir(dir)).sort()).toEqual(['.notes.tmp', '.one.json.999999999.deadbeef.tmp', 'one.json']);
+  });
+
+  it('refuses non-UTF-8 bytes with the file name and byte offset', async () => {
+    const m = new TrainingDataManager(dir);
+    await m.createExample(OTP.input, OTP.expected, {}, { id: 'good' });
+    const body = Buffer.concat([Buffer.from('{"id":"bad","input":{"code":"caf'), Buffer.from([0xe9]), Buffer.from('"},"expected_output":{},"created_at":"2026-01-01T00:00:00Z"}')]);
+    await writeFile(join(dir, 'bad.json'), body);
+    const err = await m.listExamples().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDataError);
+    const problems = (err as TrainingDataError).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.file).toBe('bad.json');
+    expect(problems[0]!.message).toMatch(/not valid UTF-8: bad byte at offset 32/);
+  });
+
+  it('refuses entries that are not regular files, and a file where the folder should be, without opening them', async () => {
+    const m = new TrainingDataManager(dir);
+    await m.createExample(OTP.input, OTP.expected, {}, { id: 'good' });
+    await mkdir(join(dir, 'folder.json'));
+    execFileSync('mkfifo', [join(dir, 'pipe.json')]);
+    const err = (await m.listExamples().catch((e: unknown) => e)) as TrainingDataError;
+    expect(err).toBeInstanceOf(TrainingDataError);
+    expect(err.problems.map((p) => [p.file, /not a regular file/.test(p.message)])).toEqual([
+      ['folder.json', true],
+      ['pipe.json', true],
+    ]);
+    const notDir = new TrainingDataManager(join(dir, 'good.json'));
+    await expect(notDir.listExamples()).rejects.toMatchObject({ name: 'InputRefusedError', data: { path: join(dir, 'good.json') } });
+    const under = new TrainingDataManager(join(dir, 'good.json', 'sub'));
+    await expect(under.listExamples()).rejects.toMatchObject({ name: 'InputRefusedError', data: { kind: 'not-a-directory' } });
+  });
+
+  it('bounds the example count, the file size and the folder size (env limits)', async () => {
+    const m = new TrainingDataManager(dir);
+    for (const id of ['a', 'b', 'c']) await m.createExample(OTP.input, OTP.expected, {}, { id });
+    const saved = { ...process.env };
+    try {
+      process.env.ELEXIRION_MAX_EXAMPLES = '2';
+      await expect(m.listExamples()).rejects.toMatchObject({ name: 'InputRefusedError', data: { limit: 'ELEXIRION_MAX_EXAMPLES', max: 2, actual: 3 } });
+      expect(() => examplesFromInline([{ input: {}, expected_output: {} }, { input: {}, expected_output: {} }, { input: {}, expected_output: {} }])).toThrow(/ELEXIRION_MAX_EXAMPLES/);
+      delete process.env.ELEXIRION_MAX_EXAMPLES;
+      process.env.ELEXIRION_MAX_TRAINING_FILE_BYTES = '100';
+      const err = (await m.listExamples().catch((e: unknown) => e)) as TrainingDataError;
+      expect(err.problems.map((p) => p.file)).toEqual(['a.json', 'b.json', 'c.json']);
+      expect(err.problems[0]!.message).toMatch(/ELEXIRION_MAX_TRAINING_FILE_BYTES/);
+      delete process.env.ELEXIRION_MAX_TRAINING_FILE_BYTES;
+      process.env.ELEXIRION_MAX_TRAINING_DIR_BYTES = '500';
+      await expect(m.listExamples()).rejects.toMatchObject({ name: 'InputRefusedError', data: { limit: 'ELEXIRION_MAX_TRAINING_DIR_BYTES', path: dir } });
+    } finally {
+      process.env = saved;
+    }
+    expect(await m.listExamples()).toHaveLength(3);
   });
 });

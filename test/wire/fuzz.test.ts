@@ -1,5 +1,10 @@
-import { beforeAll, expect, it } from 'vitest';
-import { ensureBuilt } from '../support/build.js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ensureBuilt, ROOT } from '../support/build.js';
+import { aliasBombYaml } from '../support/hostile_files.js';
 import { Rng } from '../../src/util/rng.js';
 import { SidecarProcess } from '../support/sidecar_process.js';
 
@@ -168,3 +173,101 @@ it(`survives ${FRAMES} random and mutated frames, answering each request exactly
   expect((await s.close()).code).toBe(0);
   expect(s.stdoutProblems()).toEqual([]);
 });
+
+// Issue #12's attacks mixed into the random stream, on an initialized server: hostile pipeline
+// files (alias bomb, 200 MB sparse YAML, FIFO, /dev/zero, a directory, a file used as a
+// folder), ids above 2^53, 10 KB ids, and floods of bad frames. Still 0 crashes and exactly
+// one reply per request (the file attacks answer -32012 asynchronously, so each burst waits
+// for every expected reply, not only for its probe).
+const ATTACK_FRAMES = Number(process.env.WIRE_FUZZ_ATTACK_FRAMES ?? 3000);
+let hostileDir: string;
+afterAll(() => {
+  if (hostileDir) rmSync(hostileDir, { recursive: true, force: true });
+});
+
+function hostilePaths(): string[] {
+  hostileDir = mkdtempSync(join(tmpdir(), 'fuzz-hostile-'));
+  const bomb = join(hostileDir, 'bomb.yaml');
+  writeFileSync(bomb, aliasBombYaml());
+  const huge = join(hostileDir, 'huge.yaml');
+  writeFileSync(huge, 'workflow:\n');
+  truncateSync(huge, 200 * 1024 * 1024);
+  const fifo = join(hostileDir, 'fifo.yaml');
+  execFileSync('mkfifo', [fifo]);
+  const folder = join(hostileDir, 'folder.yaml');
+  mkdirSync(folder);
+  const plain = join(hostileDir, 'plain');
+  writeFileSync(plain, 'x');
+  return [bomb, huge, fifo, '/dev/zero', folder, join(plain, 'pipeline.yaml')];
+}
+
+it(`survives the issue #12 attacks mixed into ${ATTACK_FRAMES} random frames, one reply per request (seed ${SEED})`, async () => {
+  const paths = hostilePaths();
+  const data = join(ROOT, 'examples/code_analysis/training_data');
+  const s = new SidecarProcess('packet4', ['--max-frame-bytes', String(MAX_FRAME)], { ELEXIRION_LOG_LEVEL: 'silent' });
+  await s.initialize('1.0');
+  const random = generator(SEED + 1);
+  const rng = new Rng(SEED + 2);
+  let counter = 0;
+  const attack = (): { body: Buffer; ids: Id[] | undefined } => {
+    const r = rng.random();
+    const id = `a${++counter}`;
+    if (r < 0.4) {
+      const path = paths[Math.floor(rng.random() * paths.length)]!;
+      const req = { jsonrpc: '2.0', id, method: 'evaluate', params: { pipeline: { path }, trainingData: { dir: data }, lm: 'offline', outDir: join(hostileDir, 'out') } };
+      return { body: Buffer.from(JSON.stringify(req)), ids: [id] };
+    }
+    if (r < 0.6) {
+      // An id above 2^53, written raw: the reply carries it (the test's JSON.parse rounds both sides).
+      const raw = `${9007199254740993n + BigInt(++counter)}`;
+      const body = Buffer.from(`{"jsonrpc":"2.0","id":${raw},"method":"ping"}`);
+      return { body, ids: [JSON.parse(raw) as number] };
+    }
+    if (r < 0.7) return { body: Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: `${'k'.repeat(4000)}${id}`, method: 'ping' })), ids: [`${'k'.repeat(4000)}${id}`] };
+    return { body: Buffer.from('{"jsonrpc":"2.0","id":1,"method"'), ids: [null] }; // a bad frame (flood material)
+  };
+  let sent = 0;
+  let attacks = 0;
+  for (let burst = 0; sent < ATTACK_FRAMES; burst++) {
+    const expectedIds: Id[] = [];
+    for (let i = 0; i < BURST && sent < ATTACK_FRAMES; i++, sent++) {
+      let b: Buffer;
+      let ids: Id[] | undefined;
+      if (rng.random() < 0.3) {
+        ({ body: b, ids } = attack());
+        attacks += 1;
+      } else {
+        b = random();
+        ids = expectedReply(b);
+      }
+      if (ids) expectedIds.push(...ids);
+      s.sendBody(b);
+    }
+    const probe = `probe-${burst}`;
+    s.send({ jsonrpc: '2.0', method: 'ping', id: probe });
+    const gotIds: Id[] = [];
+    let probed = false;
+    while (!probed || gotIds.length < expectedIds.length) {
+      const f = await s.next(15_000);
+      for (const m of Array.isArray(f) ? f : [f]) {
+        const id = (m as { id: Id }).id;
+        if (id === probe) probed = true;
+        else gotIds.push(id);
+      }
+    }
+    const key = (x: Id) => JSON.stringify(x);
+    expect(gotIds.map(key).sort(), `burst ${burst} (seed ${SEED})`).toEqual(expectedIds.map(key).sort());
+  }
+  expect(attacks).toBeGreaterThan(ATTACK_FRAMES / 5);
+  // The file attacks reached the file checks: refused -32012 each, naming the path.
+  const refused = s.received.filter((m) => (m as { error?: { code?: number; data?: { path?: string } } }).error?.code === -32012);
+  expect(refused.length).toBeGreaterThan(attacks / 5);
+  expect(refused.every((m) => paths.includes((m as { error: { data: { path: string } } }).error.data.path))).toBe(true);
+  expect(s.exitInfo).toBeUndefined(); // still alive
+  s.send({ jsonrpc: '2.0', method: 'ping', id: 'final' });
+  expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 'final', result: {} });
+  const t0 = performance.now();
+  expect((await s.close()).code).toBe(0);
+  expect(performance.now() - t0).toBeLessThan(2000);
+  expect(s.stdoutProblems()).toEqual([]);
+}, 240_000);

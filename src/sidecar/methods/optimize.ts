@@ -107,10 +107,12 @@ export default defineMethod({
           // The optimizer's own `done` is not the run's: scoring and writing come after it.
           onProgress: (e) => progress(e.phase === 'done' ? { ...e, phase: 'compiled' } : e),
           runDir: run.runDir,
+          outputRoot: run.outDir,
           concurrency: run.concurrency,
           meter: run.meter,
         });
 
+        if (report.journalDamage) ctx.logger.warn({ journalDamage: report.journalDamage }, 'run journal damaged: replay stopped at the damaged line, the rest was redone');
         let cutShort = report.cutShort;
         let cutShortReason = report.cutShortReason;
         let bestScore = report.bestScore ?? baseline.score;
