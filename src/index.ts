@@ -44,3 +44,7 @@ export { Lifecycle, type LifecycleState } from './sidecar/lifecycle.js';
 export { startSidecar, type Sidecar, type SidecarOptions } from './sidecar/server.js';
 export { createLogger, redactSecrets, resolveLogLevel, type LogLevel } from './sidecar/logger.js';
 export { methods } from './sidecar/methods/index.js';
+
+// --- run: one home for an optimization run, usable without the sidecar (#11)
+export * as run from './run/index.js';
+export { optimizeRun, evaluateRun, type RunHost } from './run/index.js';
