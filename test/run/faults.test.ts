@@ -82,7 +82,7 @@ describe('resume through provider faults', () => {
     if (phase === 'baseline') {
       // Nothing to compare with yet: a clean error saying the run can be resumed.
       expect(broken.error).toMatchObject({ code: -32011, data: { runId, phase: 'baseline', resumable: true } });
-      expect(broken.error.message).toContain(`resume with runId ${runId}`);
+      expect(broken.error!.message).toContain(`resume with runId ${runId}`);
     } else {
       expect(broken.error).toBeUndefined();
       expect(broken.result.cutShort).toBe(true);

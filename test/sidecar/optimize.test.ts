@@ -173,7 +173,7 @@ describe('dry run', () => {
   it('is refused for optimizers that cannot estimate, naming the optimizer', async () => {
     const r = await elixir.request('optimize', { ...baseParams(), optimizer: { name: 'bootstrap_few_shot', options: { dryRun: true } } });
     expect(r.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['optimizer', 'options', 'dryRun'] }] } });
-    expect(r.error.message).toContain('BootstrapFewShot cannot estimate');
+    expect(r.error!.message).toContain('BootstrapFewShot cannot estimate');
     expect(elixir.callbacks).toHaveLength(0);
   });
 });
