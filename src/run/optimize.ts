@@ -187,7 +187,8 @@ async function compileScoreWrite(
     const optimizedConfig = compiled.renderConfig() as unknown as Record<string, unknown>;
     const saved = saveProgram(compiled) as unknown as Record<string, unknown>;
     if (verdict.written) await writeOptimized(run.outDir, run.name, optimizedConfig, saved);
-    const work = { replayed: (report.journal?.replayed ?? 0) + journal.work.replayed, recorded: (report.journal?.recorded ?? 0) + journal.work.recorded };
+    // Units found done when the run started, and all the run's units now (the journals' entries).
+    const recorded = (report.journal?.recorded ?? 0) + journal.work.recorded;
     progress({ phase: 'done', score: bestScore, bestScore, message: verdict.written ? paths.yamlPath : verdict.reason });
     return {
       runId: run.runId,
@@ -201,7 +202,7 @@ async function compileScoreWrite(
       cutShort,
       ...(cutShortReason ? { cutShortReason } : {}),
       verdict,
-      ...(doneBefore > 0 ? { resumed: { done: work.replayed, total: work.replayed + work.recorded } } : {}),
+      ...(doneBefore > 0 ? { resumed: { done: doneBefore, total: doneBefore + recorded } } : {}),
     };
   } finally {
     journal.close();
