@@ -11,13 +11,13 @@ import { FaultyProvider, type Fault } from './fault_provider.js';
 // request with the same run id, once the provider is back, ends with the files an
 // uninterrupted run writes, byte for byte. Candidates run in "Elixir" (the fake executor),
 // whose LM calls come back to the sidecar as lm/generate and go out to the provider over HTTP.
-const params = (lm: string, outDir: string, runId: string) => ({
+const params = (lm: string, outDir: string, runId: string, concurrency = 1) => ({
   pipeline: { path: join(ROOT, 'examples/code_analysis/pipeline.yaml') },
   trainingData: { dir: join(ROOT, 'examples/code_analysis/training_data') },
   lm,
   optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3 } },
   seed: 7,
-  concurrency: 1,
+  concurrency,
   outDir,
   runId,
   progressToken: runId,
@@ -63,21 +63,24 @@ const journalText = (out: string, runId: string) =>
 describe('resume through provider faults', () => {
   // `at` picks the first failing request: while scoring the baseline, mid-optimization, while
   // scoring the optimized program.
-  const cases: Array<{ fault: Fault; at: (r: typeof reference) => number; phase: string }> = [
-    { fault: '429', at: () => 3, phase: 'baseline' },
-    { fault: '500', at: (r) => r.baselineRequests + 4, phase: 'optimize' },
-    { fault: 'drop', at: (r) => r.requests - 2, phase: 'final' },
+  // The reference ran one execution at a time; a run with 4 at once commits its work in the
+  // same order, so it resumes to the same files too.
+  const cases: Array<{ fault: Fault; at: (r: typeof reference) => number; phase: string; concurrency: number }> = [
+    { fault: '429', at: () => 3, phase: 'baseline', concurrency: 1 },
+    { fault: '500', at: (r) => r.baselineRequests + 4, phase: 'optimize', concurrency: 1 },
+    { fault: 'drop', at: (r) => r.requests - 2, phase: 'final', concurrency: 1 },
+    { fault: '500', at: (r) => r.baselineRequests + 6, phase: 'optimize', concurrency: 4 },
   ];
 
-  it.each(cases)('$fault while in $phase: ends cleanly, resumes to the same files', async ({ fault, at, phase }) => {
+  it.each(cases)('$fault while in $phase (concurrency $concurrency): ends cleanly, resumes to the same files', async ({ fault, at, phase, concurrency }) => {
     const provider = await FaultyProvider.start();
     started.push(provider);
     const e = await sidecar();
     const out = mkdtempSync(join(tmpdir(), `elexirion-faults-${fault}-`));
-    const runId = `run-${fault}`;
+    const runId = `run-${fault}-${concurrency}`;
 
     provider.failFrom(at(reference), fault);
-    const broken = await e.request('optimize', params(provider.spec, out, runId));
+    const broken = await e.request('optimize', params(provider.spec, out, runId, concurrency));
     expect(provider.failed).toBeGreaterThan(0);
     if (phase === 'baseline') {
       // Nothing to compare with yet: a clean error saying the run can be resumed.
@@ -95,7 +98,7 @@ describe('resume through provider faults', () => {
     expect(journalText(out, runId)).not.toContain('openai:');
 
     provider.heal();
-    const resumed = await e.request('optimize', params(provider.spec, out, runId));
+    const resumed = await e.request('optimize', params(provider.spec, out, runId, concurrency));
     expect(resumed.error).toBeUndefined();
     expect(resumed.result.cutShort).toBe(false);
     expect(resumed.result.resumed.done).toBeGreaterThan(0);
