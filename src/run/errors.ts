@@ -39,3 +39,14 @@ export class RunParamsError extends Error {
     super(issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; '));
   }
 }
+
+/** Input the run reads is unusable (e.g. training data without examples); `field` names the param. */
+export class RunInputError extends Error {
+  override readonly name = 'RunInputError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -7,7 +7,7 @@ export { optimizeRun } from './optimize.js';
 export { evaluateRun } from './evaluate.js';
 export type { RunHost, RunLMs, RunIdentity } from './host.js';
 export { RunFaults, isTransientFault } from './faults.js';
-export { RunFailedError, RunInterruptedError, RunParamsError } from './errors.js';
+export { RunFailedError, RunInputError, RunInterruptedError, RunParamsError } from './errors.js';
 export { prepareRun, newRunId, metricSpecOf, DEFAULT_CONCURRENCY, DEFAULT_EXECUTION_TIMEOUT_MS, DEFAULT_METRIC, type PreparedRun, type RunParams } from './prepare.js';
 export { splitExamples, DEFAULT_VAL_FRACTION } from './split.js';
 export { canonicalOptimizerName, canEstimate, DEFAULT_OPTIMIZER, ESTIMATING_OPTIMIZERS } from './optimizer_names.js';

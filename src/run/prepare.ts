@@ -17,7 +17,7 @@ import {
 import type { PipelineConfig } from '../pipeline/schema.js';
 import { examplesFromInline, toExample, TrainingDataManager } from '../pipeline/training_data.js';
 import type { EvaluateParams, OptimizeParams } from '../protocol/run.js';
-import { RunParamsError } from './errors.js';
+import { RunInputError } from './errors.js';
 import type { RunHost } from './host.js';
 import { splitExamples } from './split.js';
 import { checkBudget, checkRunId, resolveOutDir, runDirOf } from './validate.js';
@@ -82,7 +82,7 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
 
   const config = await loadPipelineSource(params.pipeline);
   const { examples, ids } = await loadExamplesWithIds(params.trainingData);
-  if (examples.length === 0) throw new RunParamsError([{ path: ['trainingData'], message: 'the training data holds no examples' }]);
+  if (examples.length === 0) throw new RunInputError('trainingData', 'the training data holds no examples');
   const { trainset, valset } = splitExamples(examples, seed, params.valFraction);
   const metricSpec = metricSpecOf(params, config);
   const metric = getMetric(metricSpec.name, metricSpec.options ?? {}, {

@@ -37,6 +37,8 @@ export function mapDomainError(err: unknown): RpcError | undefined {
       return new RpcError(ErrorCode.ExecutionFailed, e.message);
     case 'RunParamsError':
       return invalidParams(e.issues as Array<{ path: Array<string | number>; message: string }>);
+    case 'RunInputError':
+      return new RpcError(ErrorCode.InvalidInput, e.message, { field: e.field });
     case 'RunFailedError':
       return new RpcError(ErrorCode.RunFailed, e.message, { reason: e.reason, phase: e.phase });
     case 'RunInterruptedError':

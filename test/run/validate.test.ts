@@ -49,3 +49,14 @@ describe('a run validates before it spends', () => {
     expect(err.issues?.[0]?.path).toEqual(['runId']);
   });
 });
+
+describe('a run without examples', () => {
+  it('is refused naming trainingData', async () => {
+    const { RunInputError } = await import('../../src/run/index.js');
+    const host = inProcessHost();
+    const err = await optimizeRun(codeAnalysisParams({ trainingData: { examples: [] } }), host).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunInputError);
+    expect(err).toMatchObject({ field: 'trainingData' });
+    expect(host.executions).toBe(0);
+  });
+});
