@@ -47,7 +47,7 @@ const yaml = join(out, 'pipelines', 'optimized', 'code_analysis.yaml');
 if (!existsSync(yaml)) {
   // Not an error: a run whose lift is not above noise (or was cut short) writes no config; the
   // verdict above says why. --write-anyway writes it regardless.
-  process.stdout.write(`\nNo optimized config was written (see the verdict above); pass --write-anyway to write it regardless.\n`);
+  process.stdout.write(`\nNo optimized config was written (a dry run, or a verdict that found no lift above noise: see above).\n`);
   process.exit(0);
 }
 process.stdout.write(`\nOptimized pipeline: ${relative(process.cwd(), yaml)}\n`);
