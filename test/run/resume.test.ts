@@ -36,7 +36,15 @@ describe('resume through a provider fault, in process', () => {
 
     const host = inProcessHost();
     const lm = flaky(host.lms.get('offline'));
-    host.executorFor = () => referenceExecutor(lm);
+    // The pipeline as written renders no worked examples: its executions are the baseline's.
+    let baselineExecutions = 0;
+    host.executorFor = () => {
+      const inner = referenceExecutor(lm);
+      return (config, inputs, ctx) => {
+        if (!JSON.stringify(config).includes('### Example')) baselineExecutions += 1;
+        return inner(config, inputs, ctx);
+      };
+    };
     const progress: RunProgress[] = [];
     host.progress = (v) => progress.push(v);
     const params = codeAnalysisParams({ ...base, runId: 'flaky' });
@@ -49,8 +57,10 @@ describe('resume through a provider fault, in process', () => {
     const journal = readFileSync(`${params.outDir}/.elexirion/runs/flaky/journal.jsonl`, 'utf8');
     expect(journal).not.toContain('429');
 
+    expect(baselineExecutions).toBe(6);
     lm.failFrom = undefined;
     const resumed = (await optimizeRun(params, host)) as OptimizeRunResult;
+    expect(baselineExecutions).toBe(6); // the baseline was journaled: read back, not run again
     expect(resumed.resumed!.done).toBeGreaterThanOrEqual(6 + 3); // the baseline and the walked examples
     expect(progress.filter((p) => p.phase === 'resume').map((p) => p.message)).toEqual([
       expect.stringMatching(new RegExp(`^resuming run flaky: ${resumed.resumed!.done} of \\d+ done$`)),
