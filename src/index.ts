@@ -20,3 +20,7 @@ export * from './pipeline/metrics/index.js';
 // --- the HTML report of a run
 export { writeReport, writeLearningReport, REPORT_FILE } from './report/write_report.js';
 export { RunRecorder } from './report/recorder.js';
+
+// --- run: one home for an optimization run (prepare, baseline, compile, verdict, write), usable without the sidecar
+export * as run from './run/index.js';
+export { optimizeRun, evaluateRun, type RunHost } from './run/index.js';

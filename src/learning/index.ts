@@ -11,7 +11,7 @@ export * from './telemetry_ingester.js';
 export * from './quality_score.js';
 export * from './usage_export.js';
 export * from './time_spec.js';
-export * from './percentile.js';
+export * from '../util/percentile.js';
 export { canonicalJson, hashJson as canonicalHash } from '../util/canonical_json.js';
 export * from './production_examples.js';
 export * from './cron.js';

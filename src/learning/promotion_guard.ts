@@ -9,8 +9,9 @@
 //     margin instead (stricter: the whole interval clears the margin).
 //   - and there must be at least `minExamples` (5) pairs.
 // Otherwise the candidate is rejected with the reason. Same seed and scores -> same decision.
-import { Rng } from '../util/rng.js';
-import { nearestRankIndex } from './percentile.js';
+import { bootstrapMeanInterval } from '../util/paired_bootstrap.js';
+
+export { bootstrapMeanInterval };
 
 export interface GuardConfig {
   margin: number;
@@ -45,24 +46,6 @@ const mean = (xs: ArrayLike<number>) => {
   for (let i = 0; i < xs.length; i++) s += xs[i]!;
   return xs.length ? s / xs.length : NaN;
 };
-
-/** Seeded paired-bootstrap percentile interval of the mean of `diffs`. */
-export function bootstrapMeanInterval(diffs: ArrayLike<number>, confidence: number, resamples: number, seed: number): { lower: number; upper: number } {
-  const n = diffs.length;
-  const rng = new Rng(seed);
-  const means = new Float64Array(resamples);
-  for (let r = 0; r < resamples; r++) {
-    let s = 0;
-    for (let k = 0; k < n; k++) s += diffs[rng.int(n)]!;
-    means[r] = s / n;
-  }
-  means.sort();
-  const alpha = (1 - confidence) / 2;
-  return {
-    lower: means[nearestRankIndex(alpha * 100, resamples)]!,
-    upper: means[nearestRankIndex((1 - alpha) * 100, resamples)]!,
-  };
-}
 
 export function decidePromotion(currentScores: number[], candidateScores: number[], config: Partial<GuardConfig> = {}): GuardDecision {
   const c: GuardConfig = { ...DEFAULT_GUARD, ...config };

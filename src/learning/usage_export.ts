@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import type { ExecutionRecord } from './execution_record.js';
 import { parseTimeSpec } from './time_spec.js';
-import { percentileSorted } from './percentile.js';
+import { percentileSorted } from '../util/percentile.js';
 import { canonicalJson } from '../util/canonical_json.js';
 
 export const ExportQuerySchema = z.object({

@@ -14,7 +14,7 @@ import { BudgetExceededError } from '../lm/budget.js';
 import { currentMeter } from '../lm/meter.js';
 import { runOrdered } from './concurrency.js';
 import { writeFileAtomic } from '../util/atomic_file.js';
-import { AbortedError, type RunContext } from './run.js';
+import { AbortedError, isTransientFault, type RunContext } from './run.js';
 import type { ProgressEvent } from './types.js';
 
 export const DEFAULT_MAX_ERRORS = 10;
@@ -92,6 +92,16 @@ export interface EvalSettings {
   failureScore: number;
   /** What is being evaluated, sent as the progress events' message (`baseline`, `minibatch`, ...). */
   label?: string;
+  /** Items already scored (read back from a run journal): taken as they are, not run again. */
+  known?: (index: number) => KnownItem | undefined;
+  /** Called as each item is committed, in devset order (a run journals it here). */
+  onCommit?: (item: EvaluationItem) => void;
+}
+
+/** An item's outcome as a journal keeps it. */
+export interface KnownItem {
+  score: number;
+  error?: string;
 }
 
 /** Metric value as a number: true -> 1, false -> 0, `{score, feedback}` -> score. */
@@ -120,9 +130,11 @@ export async function evaluateProgram(
   let errors = 0;
   let committed = 0;
   let sum = 0;
-  await runOrdered<{ prediction: Prediction; score: number }>(
+  await runOrdered<{ prediction: Prediction | null; score: number; knownError?: string }>(
     devset.length,
     async (i) => {
+      const known = s.known?.(i);
+      if (known) return { prediction: null, score: known.score, ...(known.error !== undefined ? { knownError: known.error } : {}) };
       host.checkStop();
       const example = devset[i] as Example;
       const prediction = await program.call(example.inputs().toDict());
@@ -132,19 +144,22 @@ export async function evaluateProgram(
     (i, outcome) => {
       const example = devset[i] as Example;
       committed += 1;
-      if (outcome.ok) {
+      const knownError = outcome.ok ? outcome.value.knownError : undefined;
+      if (outcome.ok && knownError === undefined) {
         results[i] = { index: i, example, prediction: outcome.value.prediction, score: outcome.value.score };
         sum += outcome.value.score;
+        s.onCommit?.(results[i]!);
       } else {
         errors += 1;
-        results[i] = { index: i, example, prediction: null, score: s.failureScore, error: errorText(outcome.error) };
-        sum += s.failureScore;
+        const text = outcome.ok ? (knownError as string) : errorText(outcome.error);
+        const score = outcome.ok ? outcome.value.score : s.failureScore;
+        results[i] = { index: i, example, prediction: null, score, error: text };
+        sum += score;
+        s.onCommit?.(results[i]!);
         if (errors >= s.maxErrors) {
-          throw new EvaluationError(
-            `evaluation stopped after ${errors} errors (maxErrors ${s.maxErrors}); last: ${errorText(outcome.error)}`,
-            errors,
-            { cause: outcome.error },
-          );
+          throw new EvaluationError(`evaluation stopped after ${errors} errors (maxErrors ${s.maxErrors}); last: ${text}`, errors, {
+            ...(outcome.ok ? {} : { cause: outcome.error }),
+          });
         }
       }
       // Per item: `trial` counts items done, `score` is the running mean so far.
@@ -174,7 +189,7 @@ function standaloneHost(signal: AbortSignal | undefined, onProgress: ((e: Progre
       currentMeter()?.check();
     },
     isStop(e) {
-      return e instanceof BudgetExceededError || e instanceof AbortedError || Boolean(signal?.aborted);
+      return e instanceof BudgetExceededError || e instanceof AbortedError || isTransientFault(e) || Boolean(signal?.aborted);
     },
     progress(e) {
       if (!onProgress) return;

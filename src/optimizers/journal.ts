@@ -107,6 +107,9 @@ function checksum(text: string): string {
 export class RunJournal {
   private readonly entries = new Map<string, unknown>();
   private fd: number | undefined;
+  private readonly readBack = new Set<string>();
+  private readonly appendedKeys = new Set<string>();
+  private appendedCount = 0;
   /** Records read back from disk when the journal was opened (0 for a fresh run). */
   readonly replayable: number;
   /** Set when replay stopped at a damaged line (see the module comment). */
@@ -171,13 +174,22 @@ export class RunJournal {
   }
 
   get<T = unknown>(key: string): T | undefined {
-    return this.entries.get(key) as T | undefined;
+    const v = this.entries.get(key) as T | undefined;
+    if (v !== undefined && !this.appendedKeys.has(key)) this.readBack.add(key);
+    return v;
+  }
+
+  /** Units of work this session read back instead of running (resume) and recorded anew. */
+  get work(): { replayed: number; recorded: number } {
+    return { replayed: this.readBack.size, recorded: this.appendedCount };
   }
 
   /** Appends and fsyncs one record; a key written twice keeps its first value. */
   append(key: string, value: unknown): void {
     if (this.entries.has(key)) return;
     this.entries.set(key, value);
+    this.appendedKeys.add(key);
+    this.appendedCount += 1;
     this.writeLine({ type: 'entry', key, value });
   }
 
@@ -256,4 +268,23 @@ function parseJournal(text: string): ParsedJournal {
     pos = nl + 1;
   }
   return { records, goodBytes };
+}
+
+/**
+ * Entries in the journal of `runDir` (0 when there is none), without opening it for writing:
+ * how much of an interrupted run is done, for the "resuming run X: N of M done" report.
+ */
+export function journaledEntries(runDir: string): number {
+  let text: string;
+  try {
+    text = readJournalText(join(runDir, JOURNAL_FILE));
+  } catch {
+    return 0;
+  }
+  try {
+    // Entries up to a damaged line, if any: those are what a resume replays.
+    return parseJournal(text).records.filter((r) => (r as { type?: unknown }).type === 'entry').length;
+  } catch {
+    return 0; // damaged: opening it will say so
+  }
 }

@@ -83,6 +83,20 @@ export function summaryCallCount(trainsetSize: number, batchSize: number): numbe
   return Math.min(MAX_SUMMARY_BATCHES, Math.ceil(trainsetSize / batchSize)) + 1;
 }
 
+/**
+ * What an offline stand-in LM (DummyLM) answers for a text field it knows nothing about: the
+ * field's name and 8 hex digits. Such an answer is not an instruction or a summary; the
+ * proposer treats it as no answer, so no placeholder ever reaches a written config.
+ */
+export function isStandInAnswer(field: string, text: string): boolean {
+  return new RegExp(`^${field}-[0-9a-f]{8}$`).test(text.trim());
+}
+
+function realAnswer(field: string, value: unknown): string {
+  const text = String(value ?? '').trim();
+  return isStandInAnswer(field, text) ? '' : text;
+}
+
 function exampleText(e: Example): string {
   return JSON.stringify(e.toDict());
 }
@@ -111,7 +125,7 @@ export async function summarizeDataset(trainset: readonly Example[], opts: { lm:
     }
   }
   const out = await promptCall(opts.lm, 'mipro-data-summary', undefined, () => new Predict(OBSERVATION_SUMMARIZER).call({ observations }));
-  return String(out.get('summary') ?? '').trim();
+  return realAnswer('summary', out.get('summary'));
 }
 
 /** The program's structure as the proposer sees it. */
@@ -147,7 +161,11 @@ export interface ProposeArgs {
   fewshotAware: boolean;
 }
 
-/** One proposed instruction (trimmed); throws what the LM or adapter throws. */
+/**
+ * One proposed instruction (trimmed), or '' when the LM gave none (an offline stand-in's
+ * placeholder counts as none: the caller keeps the original instruction); throws what the LM
+ * or adapter throws.
+ */
 export async function proposeInstruction(a: ProposeArgs): Promise<string> {
   const inputs = {
     dataset_description: a.dataAware ? a.datasetSummary || 'Not available.' : 'Not available.',
@@ -159,7 +177,7 @@ export async function proposeInstruction(a: ProposeArgs): Promise<string> {
     tip: TIPS[a.tipKey] || 'None.',
   };
   const out = await promptCall(a.lm, a.rolloutId, a.temperature, () => new Predict(GENERATE_INSTRUCTION).call(inputs));
-  return String(out.get('proposed_instruction') ?? '').trim();
+  return realAnswer('proposed_instruction', out.get('proposed_instruction'));
 }
 
 export function pickTip(rng: Rng): string {

@@ -25,6 +25,17 @@ export class AbortedError extends Error {
   }
 }
 
+/**
+ * A provider failure that may pass (rate limit, overload, 5xx, timeout, dropped connection)
+ * still failing after the provider's own retries: the run ends cleanly with the best so far
+ * and the failed unit of work is not journaled, so resuming the run redoes it. Matched by
+ * name, as the LM layer's errors may come from another copy of the module.
+ */
+export function isTransientFault(e: unknown): boolean {
+  const err = e as { name?: unknown; retryable?: unknown; kind?: unknown } | null;
+  return err?.name === 'LMError' && err.retryable === true && err.kind !== 'aborted';
+}
+
 export class RunContext {
   readonly trials: TrialRecord[] = [];
   baselineScore: number | undefined;
@@ -52,6 +63,7 @@ export class RunContext {
   isStop(e: unknown): boolean {
     if (e instanceof BudgetExceededError || e instanceof RunStopped || e instanceof AbortedError) return true;
     if (this.signal?.aborted) return true; // whatever the abort made the LM throw
+    if (isTransientFault(e)) return true;
     return (e as { name?: unknown })?.name === 'BudgetExceededError';
   }
 
@@ -89,6 +101,7 @@ export class RunContext {
     if (this.bestScore !== undefined) r.bestScore = this.bestScore;
     if (this.bootstrapped !== undefined) r.bootstrapped = this.bootstrapped;
     if (this.journal?.damage) r.journalDamage = this.journal.damage;
+    if (this.journal) r.journal = this.journal.work;
     return r;
   }
 }
@@ -157,7 +170,7 @@ export async function runCompile<M extends Module>(
         const program = fallback(ctx);
         program.compiled = true;
         if (opts.runDir) await saveProgramToFile(program, join(opts.runDir, 'program.json'), { root: opts.outputRoot });
-        const reason = stopReason(err, ctx);
+        const reason = stopReason(err, ctx.signal);
         const report = ctx.report(args.optimizer, { cutShort: true, cutShortReason: reason, wallMs: Math.round(performance.now() - started) });
         ctx.progress({ phase: 'cut_short', message: reason, ...(ctx.bestScore !== undefined ? { bestScore: ctx.bestScore } : {}) });
         return { program, report };
@@ -169,8 +182,12 @@ export async function runCompile<M extends Module>(
   }
 }
 
-function stopReason(err: unknown, ctx: RunContext): string {
+export function stopReason(err: unknown, signal: AbortSignal | undefined): string {
   if (err instanceof BudgetExceededError) return `budget: ${err.message}`;
-  if (ctx.signal?.aborted || err instanceof AbortedError) return 'aborted';
+  // A provider fault seen elsewhere in the run (e.g. by an LM call Elixir made for it) aborts
+  // the run with that fault as the reason.
+  const fault = isTransientFault(err) ? err : signal?.aborted && isTransientFault(signal.reason) ? signal.reason : undefined;
+  if (fault) return `provider: ${(fault as Error).message}`;
+  if (signal?.aborted || err instanceof AbortedError) return 'aborted';
   return err instanceof Error ? err.message : String(err);
 }

@@ -78,6 +78,8 @@ export interface CompileReport {
   /** Errors seen (and tolerated) while bootstrapping or evaluating. */
   errors?: number;
   wallMs?: number;
+  /** With a run journal: units of work read back from it (resume) and recorded anew. */
+  journal?: { replayed: number; recorded: number };
   /** MIPROv2 with `dryRun: true`: what the run would spend (nothing was spent). */
   estimate?: RunEstimate;
   /** The resumed journal had a damaged line: replay stopped there (see journal.ts). */

@@ -60,7 +60,13 @@ const runParamsShape = {
   executionTimeoutMs: z.int().positive().optional().describe('Per pipeline/execute call; default 120000'),
 };
 
-export const OptimizeParams = z.object(runParamsShape);
+export const OptimizeParams = z.object({
+  ...runParamsShape,
+  writeAnyway: z
+    .boolean()
+    .optional()
+    .describe('Write the optimized config and program even when the verdict finds no lift above noise (default false)'),
+});
 export type OptimizeParams = z.infer<typeof OptimizeParams>;
 
 export const EvaluateParams = z.object(runParamsShape);

@@ -21,6 +21,11 @@ export const ErrorCode = {
   InvalidInput: -32012,
   /** Elixir's executor failed a pipeline candidate. */
   ExecutionFailed: -32013,
+  /**
+   * A run stopped with nothing to conclude: its metric cannot score (an unparseable judge) or
+   * every execution failed; `data.reason` says which (`metric_cannot_score`, `executions_failed`).
+   */
+  RunFailed: -32014,
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

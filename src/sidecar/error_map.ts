@@ -1,4 +1,4 @@
-import { ErrorCode, RpcError } from '../rpc/errors.js';
+import { ErrorCode, RpcError, invalidParams } from '../rpc/errors.js';
 
 /**
  * Domain errors -> JSON-RPC errors a client can match on (codes in protocol/PROTOCOL.md).
@@ -40,6 +40,15 @@ export function mapDomainError(err: unknown): RpcError | undefined {
       return new RpcError(ErrorCode.InvalidInput, e.message);
     case 'PipelineExecutionError':
       return new RpcError(ErrorCode.ExecutionFailed, e.message);
+    case 'RunParamsError':
+      return invalidParams(e.issues as Array<{ path: Array<string | number>; message: string }>);
+    case 'RunInputError':
+      return new RpcError(ErrorCode.InvalidInput, e.message, { field: e.field });
+    case 'RunFailedError':
+      return new RpcError(ErrorCode.RunFailed, e.message, { reason: e.reason, phase: e.phase });
+    case 'RunInterruptedError':
+      // The provider gave out before there was anything to keep: resumable with the same run id.
+      return new RpcError(ErrorCode.LMFailed, e.message, { runId: e.runId, phase: e.phase, kind: e.kind, resumable: true });
     case 'EvaluationError':
       return new RpcError(ErrorCode.ExecutionFailed, e.message, { errors: e.errors });
     default:

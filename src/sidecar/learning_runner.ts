@@ -1,7 +1,7 @@
 /**
- * The learner's optimizer runner and example sink, built on the `optimize` machinery
- * (pipeline_run.ts): the same pipeline loading, seeded split, metric, meter and
- * `pipeline/execute` executor, outside any request.
+ * The learner's optimizer runner and example sink, built on the run home (src/run/): the
+ * same pipeline loading, seeded split, metric, meter, held-out scoring and `pipeline/execute`
+ * executor as `optimize`, outside any request.
  *
  * A run of pipeline NAME:
  *   1. pipeline: the current promoted config if there is one, else the registered YAML;
@@ -21,7 +21,7 @@ import type { OptimizerRunner, RunOutcome } from '../learning/continuous_learner
 import type { ExampleSink } from '../learning/production_examples.js';
 import { pipelineFileName } from '../learning/config_registry.js';
 import type { LearningService } from './learning_service.js';
-import { canonicalOptimizerName, prepareRun, progressSink, type RunEnv } from './pipeline_run.js';
+import { sidecarHost, type RunEnv } from './pipeline_run.js';
 import type { Services } from './services.js';
 
 /** Where the production examples of a pipeline live. */
@@ -85,7 +85,8 @@ export function createLearningRunner(services: Services, learning: LearningServi
   return async ({ pipeline, mode, current, signal, trigger }): Promise<RunOutcome> => {
     const reg = learning.pipeline(pipeline);
     if (!reg) throw new Error(`pipeline "${pipeline}" is not registered (initialize options.learning.pipelines)`);
-    const [opt, { runWithMeter }] = await Promise.all([import('../optimizers/index.js'), import('../lm/meter.js')]);
+    const [{ prepareRun, canonicalOptimizerName, checkOptimizer, scoreHeldOut, progressSink, RunFaults }, { RunContext }, { runWithMeter }] =
+      await Promise.all([import('../run/index.js'), import('../optimizers/run.js'), import('../lm/meter.js')]);
     const logger = services.logger.child({ component: 'learning', pipeline, mode });
 
     const records = [
@@ -95,6 +96,7 @@ export function createLearningRunner(services: Services, learning: LearningServi
     if (records.length === 0) throw new Error(`pipeline "${pipeline}" has no training examples`);
 
     const env: RunEnv = { services, peer: services.peer, signal, logger };
+    const host = await sidecarHost(env);
     const runId = runIdFor(pipeline);
     const lmSpec = reg.lm ?? learning.defaultLM;
     const run = await prepareRun(
@@ -112,54 +114,56 @@ export function createLearningRunner(services: Services, learning: LearningServi
         seed: reg.seed ?? 0,
         runId,
       },
-      env,
+      host,
     );
     run.runDir = join(learning.dir, 'runs', runId);
 
-    const lm = (await services.lms()).get(run.lmSpec);
     const name = canonicalOptimizerName(reg.optimizer?.name ?? (mode === 'full' ? 'MIPROv2' : 'BootstrapFewShot'));
     const options = reg.optimizer?.options ?? (name === 'MIPROv2' ? { auto: 'light' } : {});
-    const optimizer = opt.createOptimizer(name, options, { promptModel: lm, taskModel: lm });
+    const optimizer = checkOptimizer(name, options, run.lm);
     logger.info({ runId, trigger, optimizer: name, train: run.trainset.length, heldOut: run.valset.length }, 'learning run started');
-    const progress = progressSink({ progress: learning.progress(pipeline) }, run.meter);
+    const progress = progressSink(learning.progress(pipeline), run.meter);
+    const faults = new RunFaults();
+    const runSignal = AbortSignal.any([signal, faults.signal]);
 
-    return services.runs.with(run.runId, run.meter, () =>
-      runWithMeter(run.meter, async (): Promise<RunOutcome> => {
-        // The optimizer never sees the held-out examples: it compiles (and, for the searching
-        // optimizers, selects) on the training part only.
-        const { program } = await optimizer.compile(run.program, {
-          trainset: run.trainset,
-          metric: run.metric,
-          seed: run.seed,
-          signal,
-          runDir: run.runDir,
-          concurrency: run.concurrency,
-          meter: run.meter,
-          // as in `optimize`: the optimizer's own `done` is not the run's (the guard scores come after)
-          onProgress: (e) => progress(e.phase === 'done' ? { ...e, phase: 'compiled' } : e),
-        });
-        const score = (p: typeof run.program, phase: string) => {
-          progress({ phase, message: `scoring on ${run.valset.length} held-out examples` });
-          return new opt.Evaluate({
-            devset: run.valset,
+    return services.runs.with(
+      run.runId,
+      run.meter,
+      () =>
+        runWithMeter(run.meter, async (): Promise<RunOutcome> => {
+          // The optimizer never sees the held-out examples: it compiles (and, for the searching
+          // optimizers, selects) on the training part only.
+          const { program } = await optimizer.compile(run.program, {
+            trainset: run.trainset,
             metric: run.metric,
+            seed: run.seed,
+            signal: runSignal,
+            runDir: run.runDir,
             concurrency: run.concurrency,
-            signal,
-            onProgress: (e) => progress({ ...e, phase }),
-          }).run(p);
-        };
-        const cur = await score(run.program, 'guard-current');
-        const cand = await score(program, 'guard-candidate');
-        const u = run.meter.usage.snapshot();
-        logger.info({ runId, current: cur.score, candidate: cand.score, calls: u.calls }, 'learning run scored');
-        return {
-          candidateConfig: program.renderConfig(),
-          currentScores: cur.results.map((r) => r.score),
-          candidateScores: cand.results.map((r) => r.score),
-          currentConfig: run.program.renderConfig(),
-          cost: { usd: u.costUsd, calls: u.calls, inputTokens: u.inputTokens, outputTokens: u.outputTokens },
-        };
-      }),
+            meter: run.meter,
+            // as in `optimize`: the optimizer's own `done` is not the run's (the guard scores come after)
+            onProgress: (e) => progress(e.phase === 'done' ? { ...e, phase: 'compiled' } : e),
+          });
+          // The config in force and the candidate, per example on the same held-out part: the
+          // promotion guard pairs these scores.
+          const score = (p: typeof run.program, phase: string) => {
+            progress({ phase, message: `scoring on ${run.valset.length} held-out examples` });
+            const ctx = new RunContext(run.meter, run.seed, run.concurrency, runSignal, (e) => progress({ ...e, phase }), undefined);
+            return scoreHeldOut(ctx, p, run.valset, run.metric, { phase, metricName: run.metricSpec.name });
+          };
+          const cur = await score(run.program, 'guard-current');
+          const cand = await score(program, 'guard-candidate');
+          const u = run.meter.usage.snapshot();
+          logger.info({ runId, current: cur.score, candidate: cand.score, calls: u.calls }, 'learning run scored');
+          return {
+            candidateConfig: program.renderConfig(),
+            currentScores: cur.perExample,
+            candidateScores: cand.perExample,
+            currentConfig: run.program.renderConfig(),
+            cost: { usd: u.costUsd, calls: u.calls, inputTokens: u.inputTokens, outputTokens: u.outputTokens },
+          };
+        }),
+      faults,
     );
   };
 }

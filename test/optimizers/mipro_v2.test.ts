@@ -1,3 +1,4 @@
+import type { LM } from '../../src/lm/types.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +77,16 @@ describe('MIPROv2', () => {
       return system.includes(original) ? r : { ...r, text: '[[ ## answer ## ]]\nno idea\n\n[[ ## completed ## ]]' };
     };
     settings.configure({ lm: task.lm });
-    const prompt = followLM();
+    // Proposals that read like instructions: a stand-in's bare placeholder counts as no proposal.
+    const follow = followLM();
+    const prompt: LM = {
+      provider: follow.provider,
+      model: follow.model,
+      generate: async (m, o) => {
+        const r = await follow.generate(m, o);
+        return { ...r, text: r.text.replace(/proposed_instruction-([0-9a-f]{8})/g, 'Answer the question carefully (variant $1).') };
+      },
+    };
     const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 6, promptModel: prompt, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
     const { report, program } = await opt.compile(new QA(), { ...data, metric: exact, seed: 1 });
     expect(report.trials[0]!.kind).toBe('baseline');

@@ -24,6 +24,16 @@ const learningOptions = (guard: Record<string, unknown> = { margin: 0 }) => ({
         path: PIPELINE,
         trainingData: DATA,
         optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 4, maxLabeledDemos: 8 } },
+        // The learner's mechanics, not the example's content metric: JSON of the right shape and severity.
+        metric: {
+          name: 'composite',
+          options: {
+            metrics: [
+              { name: 'valid_json', options: { requiredKeys: ['findings', 'recommendations', 'severity'] } },
+              { name: 'exact_match', options: { fields: ['severity'] } },
+            ],
+          },
+        },
         seed: 7,
         valFraction: 0.5,
       },

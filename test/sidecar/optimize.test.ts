@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -30,8 +30,8 @@ const baseParams = () => ({
   pipeline: { path: PIPELINE },
   trainingData: { dir: DATA },
   lm: 'offline',
-  // No metric: the workflow's own `dspy.metric` block decides.
-  optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3, maxLabeledDemos: 3 } },
+  // No metric: the workflow's own `dspy.metric` block decides (findings overlap, severity).
+  optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3 } },
   seed: 7,
   outDir: out,
   progressToken: 'opt-1',
@@ -45,6 +45,10 @@ describe('optimize over the wire', () => {
     const res = r.result;
     expect(res.bestScore).toBeGreaterThan(res.baselineScore);
     expect(res.cutShort).toBe(false);
+    expect(res.verdict).toMatchObject({ metric: 'composite', heldOut: 6, improved: true, written: true });
+    expect(res.verdict.scale).toMatch(/^0-100/);
+    expect(res.verdict.ci95[0]).toBeGreaterThan(0);
+    expect(res.verdict.lift).toBeCloseTo(res.bestScore - res.baselineScore, 2);
     expect(res.optimizedYamlPath).toBe(join(out, 'pipelines/optimized/code_analysis.yaml'));
     expect(res.programPath).toBe(join(out, 'optimized_modules/code_analysis.json'));
     expect(existsSync(res.optimizedYamlPath)).toBe(true);
@@ -53,7 +57,16 @@ describe('optimize over the wire', () => {
     expect(yaml).toContain('### Example 1');
     const program = JSON.parse(readFileSync(res.programPath, 'utf8'));
     const [path] = Object.keys(program).filter((k) => k !== 'metadata');
-    expect(program[path!].demos).toHaveLength(3);
+    const demos = program[path!].demos as Array<Record<string, unknown>>;
+    expect(demos.filter((d) => d.augmented).length).toBeGreaterThan(0);
+    // Every demo is right for its input: its findings are those of the training example whose code it shows.
+    const expected = new Map(
+      readdirSync(DATA).map((f) => {
+        const e = JSON.parse(readFileSync(join(DATA, f), 'utf8'));
+        return [e.input.code, e.expected_output.findings];
+      }),
+    );
+    for (const d of demos) expect(d.findings).toEqual(expected.get(d.code as string));
     // The run's LM calls were made by "Elixir" through lm/generate, and counted for the run.
     expect(res.usage.calls).toBeGreaterThan(0);
     expect(elixir.callbacks.filter((c) => c.method === 'pipeline/execute').length).toBeGreaterThan(10);
@@ -72,13 +85,20 @@ describe('optimize over the wire', () => {
     expect(readFileSync(a.result.optimizedYamlPath, 'utf8')).toBe(readFileSync(b.result.optimizedYamlPath, 'utf8'));
   });
 
-  it('stops cleanly at its budget, counting the calls Elixir makes for the run', async () => {
+  it('stops cleanly at its budget, counting the calls Elixir makes for the run; an unscored result is not written', async () => {
     const r = await elixir.request('optimize', { ...baseParams(), budget: { maxCalls: 12 } });
     expect(r.error).toBeUndefined();
     expect(r.result.cutShort).toBe(true);
     expect(r.result.cutShortReason).toMatch(/budget/);
     expect(r.result.usage.calls).toBeLessThanOrEqual(12);
-    expect(existsSync(r.result.optimizedYamlPath)).toBe(true);
+    expect(r.result.verdict).toMatchObject({ improved: false, written: false });
+    expect(r.result.verdict.reason).toMatch(/cut short/);
+    expect(r.result.optimizedYamlPath).toBeUndefined();
+    expect(existsSync(join(out, 'pipelines'))).toBe(false);
+    // asked to, it writes the best so far
+    const anyway = await elixir.request('optimize', { ...baseParams(), budget: { maxCalls: 12 }, writeAnyway: true, outDir: join(out, 'anyway') });
+    expect(anyway.result.verdict.written).toBe(true);
+    expect(existsSync(anyway.result.optimizedYamlPath)).toBe(true);
   });
 
   it('names the bad field of invalid params', async () => {
@@ -107,9 +127,13 @@ describe('optimize over the wire', () => {
     expect(bad.error?.message).toContain('no_such_step');
   });
 
-  it('refuses an output name that escapes the output directory, writing nothing', async () => {
-    const r = await elixir.request('optimize', { ...baseParams(), name: '../escape' });
-    expect(r.error?.code).toBe(-32012);
+  it('refuses an output name that cannot be written before any execution, writing nothing', async () => {
+    for (const name of ['../escape', 'x'.repeat(300)]) {
+      const r = await elixir.request('optimize', { ...baseParams(), name });
+      expect(r.error?.code).toBe(-32012);
+      expect(r.error?.message).toMatch(/output name/);
+    }
+    expect(elixir.callbacks).toHaveLength(0);
     expect(existsSync(join(out, 'pipelines'))).toBe(false);
   });
 
@@ -146,9 +170,11 @@ describe('dry run', () => {
     expect(existsSync(join(out, 'pipelines'))).toBe(false);
   });
 
-  it('is refused for optimizers that cannot estimate', async () => {
-    const r = await elixir.request('optimize', { ...baseParams(), optimizer: { name: 'BootstrapFewShot', options: { dryRun: true } } });
+  it('is refused for optimizers that cannot estimate, naming the optimizer', async () => {
+    const r = await elixir.request('optimize', { ...baseParams(), optimizer: { name: 'bootstrap_few_shot', options: { dryRun: true } } });
     expect(r.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['optimizer', 'options', 'dryRun'] }] } });
+    expect(r.error!.message).toContain('BootstrapFewShot cannot estimate');
+    expect(elixir.callbacks).toHaveLength(0);
   });
 });
 
@@ -156,7 +182,7 @@ describe('evaluate over the wire', () => {
   it('scores every example and reports each by its training-data id', async () => {
     const r = await elixir.request('evaluate', { ...baseParams(), optimizer: undefined });
     expect(r.error).toBeUndefined();
-    expect(r.result.results).toHaveLength(23);
+    expect(r.result.results).toHaveLength(24);
     expect(r.result.results.every((x: { exampleId: unknown }) => typeof x.exampleId === 'string')).toBe(true);
     expect(statSync(out).isDirectory()).toBe(true);
   });

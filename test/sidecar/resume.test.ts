@@ -29,6 +29,8 @@ const params = (outDir: string, runId: string) => ({
   concurrency: 1,
   outDir,
   runId,
+  progressToken: runId,
+  writeAnyway: true, // the files are compared whatever the verdict
 });
 
 const executions = (e: FakeElixir) => e.callbacks.filter((c) => c.method === 'pipeline/execute').length;
@@ -58,6 +60,11 @@ describe('resume after kill -9 of the sidecar', () => {
     const resumed = await again.request('optimize', params(out, 'run-b'));
     expect(resumed.error).toBeUndefined();
     expect(resumed.result.trials.some((t: { resumed?: boolean }) => t.resumed)).toBe(true);
+    // it says so: the baseline and the optimizer's finished units were read back, not redone
+    expect(resumed.result.resumed.done).toBeGreaterThan(6);
+    const note = again.notifications.find((n) => n.method === '$/progress' && n.params.value.phase === 'resume');
+    expect(note?.params.value.message).toMatch(new RegExp(`^resuming run run-b: ${resumed.result.resumed.done} of \\d+ done$`));
+    expect(resumed.result.baselineScore).toBe(uninterrupted.result.baselineScore);
     expect(executions(again)).toBeLessThan(fullExecutions);
     expect(readFileSync(resumed.result.programPath, 'utf8')).toBe(readFileSync(uninterrupted.result.programPath, 'utf8'));
     expect(resumed.result.bestScore).toBe(uninterrupted.result.bestScore);

@@ -10,7 +10,7 @@
 import { Predict, Signature, type Metric } from '../../dspy/index.js';
 import { pipelineLogger } from '../log.js';
 import { expectedOutputOf, predictedOutputOf, recordOf } from './fields.js';
-import { asText, JUDGE_PASS_SCORE, readScore, runJudge, type JudgeOptions } from './judge.js';
+import { asText, JUDGE_PASS_SCORE, judgedScore, runJudge, type JudgeOptions } from './judge.js';
 
 export const CODE_ANALYSIS_JUDGE_INSTRUCTIONS =
   'You are a senior Elixir/OTP reviewer grading a code analysis. Compare the analysis with the expected analysis: ' +
@@ -58,8 +58,9 @@ export class CodeAnalysisEvaluator {
       { analysis_output: asText(analysis), expected_output: asText(expectedOutputOf(example)) },
       this.options.logger ?? pipelineLogger(),
     );
-    const score = readScore(out?.['score']);
-    if (out === undefined || score === undefined) return undefined;
+    if (out === undefined) return undefined;
+    const score = judgedScore(out, 'score');
+    if (score === undefined) return undefined;
     return { score, reasoning: typeof out['reasoning'] === 'string' ? out['reasoning'] : '', passed: score >= this.threshold };
   }
 

@@ -7,3 +7,4 @@ export * from './code_analysis_evaluator.js';
 export * from './refactoring_evaluator.js';
 export * from './composite.js';
 export * from './registry.js';
+export * from './unscorable.js';

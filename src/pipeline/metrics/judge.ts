@@ -6,6 +6,7 @@ import { Predict, withTrace, type Prediction } from '../../dspy/index.js';
 import type { LM } from '../../lm/types.js';
 import { pipelineLogger, type Logger } from '../log.js';
 import { recordOf } from './fields.js';
+import { noteUnscorable } from './unscorable.js';
 
 export const JUDGE_PASS_SCORE = 7.0;
 
@@ -53,6 +54,7 @@ export async function runJudge(
     const name = (err as Error)?.name ?? '';
     if (name === 'AdapterParseError' || name === 'TypeCoercionError') {
       logger.warn({ err: { name, message: (err as Error).message } }, 'judge output could not be parsed: failing closed');
+      noteUnscorable(`the judge's output could not be parsed (${(err as Error).message.slice(0, 200)})`);
       return undefined;
     }
     throw err;
@@ -63,4 +65,14 @@ export async function runJudge(
 export function asText(value: unknown): string {
   if (typeof value === 'string') return value;
   return JSON.stringify(value ?? null, null, 2) ?? 'null';
+}
+
+/** Fail-closed reading of a judge's score field: an unreadable one is noted as unscorable. */
+export function judgedScore(out: Record<string, unknown>, field: string): number | undefined {
+  const score = readScore(out[field]);
+  if (score === undefined) {
+    const raw = JSON.stringify(out[field] ?? null) ?? 'null';
+    noteUnscorable(`the judge's ${field} ${raw.slice(0, 80)} is not a number from 0 to 10`);
+  }
+  return score;
 }

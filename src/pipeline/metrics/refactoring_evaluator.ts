@@ -14,7 +14,7 @@
 import { Predict, Signature, type Metric } from '../../dspy/index.js';
 import { pipelineLogger } from '../log.js';
 import { predictedOutputOf, recordOf } from './fields.js';
-import { asText, JUDGE_PASS_SCORE, readScore, runJudge, type JudgeOptions } from './judge.js';
+import { asText, JUDGE_PASS_SCORE, judgedScore, runJudge, type JudgeOptions } from './judge.js';
 
 export const REFACTORING_JUDGE_INSTRUCTIONS =
   'You are a senior Elixir/OTP engineer reviewing a refactoring plan for the given code. Rate `feasibility` (0-10): ' +
@@ -84,8 +84,8 @@ export class RefactoringEvaluator {
       this.options.logger ?? pipelineLogger(),
     );
     if (out === undefined) return undefined;
-    const feasibility = readScore(out['feasibility']);
-    const quality = readScore(out['quality']);
+    const feasibility = judgedScore(out, 'feasibility');
+    const quality = judgedScore(out, 'quality');
     if (feasibility === undefined || quality === undefined) return undefined;
     return {
       feasibility,

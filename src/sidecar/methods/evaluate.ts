@@ -1,6 +1,6 @@
 import { EvaluateParams, type EvaluateResult } from '../../protocol/run.js';
-import { prepareRun, progressSink, usageSummary } from '../pipeline_run.js';
 import { defineMethod } from '../registry.js';
+import { sidecarHost } from '../pipeline_run.js';
 
 /** Scores the pipeline as written on every example, each one executed for real in Elixir. */
 export default defineMethod({
@@ -8,31 +8,7 @@ export default defineMethod({
   kind: 'request',
   params: EvaluateParams,
   async handler(params, ctx): Promise<EvaluateResult> {
-    const [{ Evaluate }, { runWithMeter }] = await Promise.all([
-      import('../../optimizers/evaluate.js'),
-      import('../../lm/meter.js'),
-    ]);
-    const run = await prepareRun(params, ctx);
-    const progress = progressSink(ctx, run.meter);
-    return ctx.services.runs.with(run.runId, run.meter, () =>
-      runWithMeter(run.meter, async () => {
-        const r = await new Evaluate({
-          devset: run.examples,
-          metric: run.metric,
-          concurrency: run.concurrency,
-          signal: ctx.signal,
-          onProgress: (e) => progress({ ...e, phase: 'evaluate' }),
-        }).run(run.program);
-        return {
-          score: r.score,
-          results: r.results.map((item) => ({
-            exampleId: run.ids.get(item.example) ?? item.index,
-            score: item.score,
-            ...(item.error ? { error: item.error } : {}),
-          })),
-          usage: usageSummary(run.meter),
-        };
-      }),
-    );
+    const { evaluateRun } = await import('../../run/evaluate.js');
+    return evaluateRun(params, await sidecarHost(ctx, (v) => ctx.progress(v)));
   },
 });

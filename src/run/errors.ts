@@ -1,0 +1,52 @@
+/**
+ * Why a run stopped without a result worth writing. Matched by `name` in the sidecar's error
+ * map (src/sidecar/error_map.ts), which turns them into JSON-RPC errors a client can act on.
+ */
+
+/** The metric cannot score (an unparseable judge), or every execution failed: nothing to conclude. */
+export class RunFailedError extends Error {
+  override readonly name = 'RunFailedError';
+  constructor(
+    readonly reason: 'metric_cannot_score' | 'executions_failed',
+    readonly phase: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A provider fault, the budget or a cancellation stopped the run before the pipeline as written
+ * was scored: there is no best so far. What was scored is journaled; the same run id resumes.
+ */
+export class RunInterruptedError extends Error {
+  override readonly name = 'RunInterruptedError';
+  constructor(
+    readonly runId: string,
+    readonly phase: string,
+    readonly kind: 'provider' | 'budget' | 'aborted' | 'other',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Params that cannot make a run, each issue naming the field as written on the wire. */
+export class RunParamsError extends Error {
+  override readonly name = 'RunParamsError';
+  constructor(readonly issues: Array<{ path: Array<string | number>; message: string }>) {
+    super(issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; '));
+  }
+}
+
+/** Input the run reads is unusable (e.g. training data without examples); `field` names the param. */
+export class RunInputError extends Error {
+  override readonly name = 'RunInputError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,32 @@
+import type { Meter } from '../lm/meter.js';
+import type { UsageSummary } from '../protocol/common.js';
+import type { RunProgress } from '../protocol/run.js';
+
+/** The run's LM usage as the wire reports it (`sent` / `aborted` when the meter counts them). */
+export function usageSummary(meter: Meter): UsageSummary {
+  const u = meter.usage.snapshot() as ReturnType<Meter['usage']['snapshot']> & { sent?: number; aborted?: number };
+  return {
+    calls: u.calls,
+    cacheHits: u.cacheHits,
+    inputTokens: u.inputTokens,
+    outputTokens: u.outputTokens,
+    costUsd: u.costUsd,
+    ...(typeof u.sent === 'number' ? { sent: u.sent } : {}),
+    ...(typeof u.aborted === 'number' ? { aborted: u.aborted } : {}),
+  };
+}
+
+export type ProgressSink = (e: Partial<RunProgress> & { phase: string }) => void;
+
+/** Progress events with the run's totals so far; a broken listener never breaks the run. */
+export function progressSink(report: ((value: RunProgress) => void) | undefined, meter: Meter): ProgressSink {
+  return (e) => {
+    if (!report) return;
+    const u = meter.usage.snapshot();
+    try {
+      report({ ...e, calls: e.calls ?? u.calls, costUsd: e.costUsd ?? u.costUsd });
+    } catch {
+      /* reporting must not break the run */
+    }
+  };
+}
