@@ -22,13 +22,17 @@
  *     predictor from the whole pool.)
  *  6. Every exception counts as an error; the maxErrors-th is rethrown (default 10).
  *
- * Concurrency: examples run `concurrency` at a time, but outcomes are committed strictly in
- * trainset order (see concurrency.ts), so the demos are the first successes in trainset order,
- * the same as a sequential run; work done speculatively past the quota is discarded.
+ * Concurrency: examples run up to `concurrency` at a time, but outcomes are committed strictly
+ * in trainset order (see concurrency.ts), so the demos are the first successes in trainset
+ * order, the same as a sequential run. Only as many examples are launched as the remaining
+ * quota can use, counting those in flight as potential successes, plus a slack of 10% of the
+ * examples the walk surely needs (launch_policy.ts): at most 1.1x the sequential walk's LM
+ * calls. Work in flight when the quota fills is cancelled (and still counted as sent).
  */
 import { setMaxListeners } from 'node:events';
 import { Example, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
 import { runOrdered } from './concurrency.js';
+import { mayLaunchExample } from './launch_policy.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
 import { canonicalJson } from '../util/canonical_json.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
@@ -127,6 +131,8 @@ export class BootstrapRun<M extends Module> {
     const quota = s.maxBootstrappedDemos;
     const pendingSuccesses = new Set<number>();
     let committed = 0;
+    let committedFailures = 0;
+    let inFlight = 0;
     // Examples started speculatively past the point where the quota fills are cancelled, not
     // awaited: their LM calls see this signal (with the run's own) and stop at once.
     this.speculation = new AbortController();
@@ -135,9 +141,14 @@ export class BootstrapRun<M extends Module> {
       await runOrdered<ExampleOutcome>(
         trainset.length,
         async (i) => {
-          const outcome = await this.outcomeFor(i);
-          if (outcome.demos) pendingSuccesses.add(i);
-          return outcome;
+          inFlight += 1;
+          try {
+            const outcome = await this.outcomeFor(i);
+            if (outcome.demos) pendingSuccesses.add(i);
+            return outcome;
+          } finally {
+            inFlight -= 1;
+          }
         },
         (i, settled) => {
           pendingSuccesses.delete(i);
@@ -151,6 +162,7 @@ export class BootstrapRun<M extends Module> {
               if (this.errorCount >= s.maxErrors) throw rebuildError(a, a.error, i);
             }
           }
+          if (!outcome.demos) committedFailures += 1;
           if (outcome.demos) {
             this.bootstrapped.add(i);
             for (const [name, demos] of Object.entries(outcome.demos)) {
@@ -171,8 +183,10 @@ export class BootstrapRun<M extends Module> {
         },
         {
           limit: ctx.concurrency,
-          // Do not start more examples once the successes already known fill the quota.
-          mayLaunch: () => this.bootstrapped.size + pendingSuccesses.size < quota,
+          // Examples in flight count as potential successes (launch_policy.ts): a walk sends at
+          // most 10% more LM calls than the sequential walk.
+          mayLaunch: () =>
+            mayLaunchExample({ quota, knownSuccesses: this.bootstrapped.size + pendingSuccesses.size, inFlight, committedFailures }),
           isFatal: (e) => ctx.isStop(e),
         },
       );
