@@ -195,6 +195,8 @@ export function usageSummary(meter: Meter): UsageSummary {
   return {
     calls: u.calls,
     cacheHits: u.cacheHits,
+    sent: u.sent,
+    aborted: u.aborted,
     inputTokens: u.inputTokens,
     outputTokens: u.outputTokens,
     costUsd: u.costUsd,

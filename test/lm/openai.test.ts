@@ -115,8 +115,11 @@ describe('OpenAICompatibleLM against a fake chat-completions server', () => {
     const before = Date.now();
     const res = await m.generate(msgs('q'));
     expect(res.text).toBe('fine');
-    expect(m.limiter!.pausedUntil).toBeGreaterThanOrEqual(before + 20);
-    expect(m.usage.snapshot().calls).toBe(1);
+    expect(m.limiter!.pausedUntilFor('llama3')).toBeGreaterThanOrEqual(before + 20);
+    expect(m.limiter!.pausedUntilFor('another-model')).toBeLessThan(before);
+    // One call, two requests reached the server (the 429 and its retry): both are counted.
+    expect(m.usage.snapshot()).toMatchObject({ calls: 1, sent: 2, aborted: 0 });
+    expect(fake.requests).toHaveLength(2);
   });
 });
 
