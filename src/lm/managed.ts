@@ -114,6 +114,8 @@ export class ManagedLM implements LM {
   readonly meter: Meter;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  /** Requests on their way to the provider, by cache key (see `generate`). */
+  private readonly flights = new Map<string, Promise<LMResponse>>();
 
   constructor(inner: ProviderLM, opts: ManagedLMOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -181,6 +183,43 @@ export class ManagedLM implements LM {
       }
     }
 
+    // The same request already on its way (two walks built side by side asking the teacher the
+    // same thing): wait for that answer, as a sequential run would have found it in the cache.
+    const coalesce = this.cache !== undefined && key !== undefined && !options.bypassCache;
+    const leader = coalesce ? this.flights.get(key) : undefined;
+    if (leader) {
+      let shared: LMResponse | undefined;
+      try {
+        shared = await (options.signal ? raceAbort(leader, options.signal) : leader);
+      } catch (e) {
+        if (options.signal?.aborted) throw e;
+        // The first caller failed (or was cancelled): this one asks on its own.
+      }
+      if (shared) {
+        const rec: UsageRecord = { model: shared.model, inputTokens: 0, outputTokens: 0, cached: true, costUsd: 0 };
+        for (const m of meters) m.record(rec);
+        return { text: shared.text, usage: { ...shared.usage }, model: shared.model, cached: true, costUsd: 0 };
+      }
+    }
+    if (!coalesce || this.flights.has(key)) return this.fromProvider(messages, options, meters, key);
+    let settle: (r: LMResponse | undefined) => void = () => {};
+    const flight = new Promise<LMResponse>((resolve, reject) => {
+      settle = (r) => (r ? resolve(r) : reject(new Error('the shared request failed')));
+    });
+    flight.catch(() => {});
+    this.flights.set(key, flight);
+    let result: LMResponse | undefined;
+    try {
+      result = await this.fromProvider(messages, options, meters, key);
+      return result;
+    } finally {
+      this.flights.delete(key);
+      settle(result);
+    }
+  }
+
+  /** Steps 3-5: budget slot, rate limiter, the provider (under the deadline), usage, cache write. */
+  private async fromProvider(messages: ChatMessage[], options: GenerateOptions, meters: Meter[], key: string | undefined): Promise<LMResponse> {
     // A dollar cap cannot be enforced on calls we cannot price: refuse rather than spend blind.
     const billable = this.inner.billable ?? this.inner.provider !== 'dummy';
     if (billable && meters.some((m) => m.budget?.maxUsd !== undefined) && !this.prices.lookup(this.inner.model)) {

@@ -31,7 +31,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Example, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
-import { runOrdered } from './concurrency.js';
+import { runOrdered, type Slots } from './concurrency.js';
 import { mayLaunchExample } from './launch_policy.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
 import { canonicalJson } from '../util/canonical_json.js';
@@ -108,6 +108,8 @@ export class BootstrapRun<M extends Module> {
     teacher: Module | undefined,
     private readonly s: BootstrapSettings,
     private readonly scope: string,
+    /** Shared with walks built at the same time, so together they keep to the run's concurrency. */
+    private readonly slots?: Slots,
   ) {
     this.student = student.resetCopy() as M;
     let t = (teacher ?? student).deepCopy();
@@ -143,7 +145,7 @@ export class BootstrapRun<M extends Module> {
         async (i) => {
           inFlight += 1;
           try {
-            const outcome = await this.outcomeFor(i);
+            const outcome = await (this.slots ? this.slots.run(() => this.outcomeFor(i)) : this.outcomeFor(i));
             if (outcome.demos) pendingSuccesses.add(i);
             return outcome;
           } finally {

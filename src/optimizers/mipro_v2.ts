@@ -32,6 +32,7 @@
 import { Example, settings, type Metric, type Module } from '../dspy/index.js';
 import type { LM } from '../lm/types.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapSettings } from './bootstrap_fewshot.js';
+import { allInOrder, Slots } from './concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';
@@ -301,18 +302,28 @@ export class MIPROv2 {
     // 1. demo-set candidates: demoSets[predictorIndex][setIndex]
     const demoSets: Example[][][] = p.predictors.map(() => []);
     const seeds = this.demoSeeds(p);
-    for (const [k, seed] of seeds.entries()) {
-      ctx.checkStop();
-      const key = `demos/${seed}`;
-      let sets = ctx.journal?.get<Array<Array<Record<string, unknown>>>>(key)?.map((ds) => ds.map((d) => new Example(d)));
-      if (!sets) {
-        const program = await this.inTask(() => this.demoCandidate(ctx, student, seed, opts, p));
-        sets = program.namedPredictors().map(([, pred]) => pred.demos);
-        ctx.journal?.append(key, sets.map((ds) => ds.map((d) => d.toDict())));
-      }
-      sets.forEach((ds, i) => demoSets[i]?.push(ds));
-      ctx.progress({ phase: 'demos', trial: k + 1, totalTrials: seeds.length, message: `demo set for seed ${seed}` });
-    }
+    // The demo-set walks do not depend on each other and all are needed: they run side by side
+    // (together within the run's concurrency) and are taken in seed order, as DSPy's loop does.
+    const slots = new Slots(ctx.concurrency);
+    await allInOrder(
+      seeds.length,
+      ctx.concurrency,
+      async (k) => {
+        const seed = seeds[k] as number;
+        const saved = ctx.journal?.get<Array<Array<Record<string, unknown>>>>(`demos/${seed}`);
+        if (saved) return { sets: saved.map((ds) => ds.map((d) => new Example(d))), fresh: false };
+        ctx.checkStop();
+        const program = await this.inTask(() => this.demoCandidate(ctx, student, seed, opts, p, slots));
+        return { sets: program.namedPredictors().map(([, pred]) => pred.demos), fresh: true };
+      },
+      (k, { sets, fresh }) => {
+        const seed = seeds[k] as number;
+        if (fresh) ctx.journal?.append(`demos/${seed}`, sets.map((ds) => ds.map((d) => d.toDict())));
+        sets.forEach((ds, i) => demoSets[i]?.push(ds));
+        ctx.progress({ phase: 'demos', trial: k + 1, totalTrials: seeds.length, message: `demo set for seed ${seed}` });
+      },
+      (e) => ctx.isStop(e),
+    );
 
     // 2. instruction candidates: instructions[predictorIndex][candidateIndex]
     const named = student.namedPredictors();
@@ -455,7 +466,7 @@ export class MIPROv2 {
     return ctx.bestProgram as M;
   }
 
-  private async demoCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, p: Plan): Promise<M> {
+  private async demoCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, p: Plan, slots: Slots): Promise<M> {
     if (seed === -3) return student.resetCopy() as M;
     if (seed === -2) {
       return applyLabeledDemos(student.resetCopy() as M, p.trainset, p.boot.maxLabeledDemos, true, new Rng(deriveSeed(ctx.seed, 'labeled')));
@@ -466,6 +477,6 @@ export class MIPROv2 {
       trainset = new Rng(deriveSeed(ctx.seed, 'shuffle', seed)).shuffle([...p.trainset]);
       s = { ...p.boot, maxBootstrappedDemos: this.sizeForSeed(seed, ctx.seed, p.boot) };
     }
-    return new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, s, `demos/${seed}/bootstrap`).run();
+    return new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, s, `demos/${seed}/bootstrap`, slots).run();
   }
 }

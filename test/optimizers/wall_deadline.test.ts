@@ -42,8 +42,9 @@ describe('wall-clock budget against a one-hour retry-after', () => {
         seed: 0,
       }),
     );
-    // While the run waits out slow-model's pause, other-model's requests go through.
-    await new Promise((r) => setTimeout(r, 500));
+    // Once both examples in flight met their 429, the run waits out slow-model's pause (no
+    // request of it can arrive now); meanwhile other-model's requests go through.
+    while (fake.requests.length < 2) await new Promise((r) => setTimeout(r, 10));
     fake.reset();
     await expect(other.generate([{ role: 'user', content: 'hi' }])).resolves.toMatchObject({ text: 'ok' });
     for (let i = 0; i < 50; i++) fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } });
