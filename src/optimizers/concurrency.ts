@@ -116,10 +116,24 @@ export async function runOrdered<R>(
  */
 export class Slots {
   private free: number;
+  private limit: number;
   private readonly waiting: Array<() => void> = [];
 
   constructor(limit: number) {
-    this.free = Math.max(1, Math.floor(limit));
+    this.limit = Math.max(1, Math.floor(limit));
+    this.free = this.limit;
+  }
+
+  /** Raises the limit (work that ran in the background gets the whole pool). */
+  widen(limit: number): void {
+    const more = Math.floor(limit) - this.limit;
+    if (more <= 0) return;
+    this.limit += more;
+    this.free += more;
+    while (this.free > 0 && this.waiting.length > 0) {
+      this.free -= 1;
+      (this.waiting.shift() as () => void)();
+    }
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {

@@ -83,6 +83,22 @@ describe('LM requests sent vs the sequential walk (counted by the provider)', ()
     );
   });
 
+  it('BootstrapFewShotWithRandomSearch stopping early at stopAtScore builds nothing past the stop', async () => {
+    const r = await checkAgainstSequential((concurrency) =>
+      // Starts at the labeled candidate (-2), which reaches stopAtScore: the walk of -1 must not start.
+      new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 3, maxBootstrappedDemos: 4, maxLabeledDemos: 2, stopAtScore: 0, restrict: [-2, -1, 0, 1] }).compile(new QA(), {
+        trainset,
+        valset,
+        metric: exact,
+        concurrency,
+        seed: 2,
+      }),
+    );
+    // Only the labeled candidate is scored: one call per valset example, no bootstrap walk.
+    expect(r.sequential).toBe(valset.length);
+    for (const f of r.figures) expect(f.requests).toBe(valset.length);
+  });
+
   it('MIPROv2 (small configuration)', async () => {
     await checkAgainstSequential((concurrency) =>
       new MIPROv2({ auto: null, numCandidates: 4, numTrials: 4, minibatchSize: 6, maxBootstrappedDemos: 3, maxLabeledDemos: 2 }).compile(new QA(), {
