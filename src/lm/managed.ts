@@ -282,6 +282,10 @@ export class ManagedLM implements LM {
       }
       this.logFailure(e, Date.now() - started);
       if (deadline?.signal.aborted && !options.signal?.aborted) throw deadline.signal.reason;
+      // A caller's abort reads the same whatever the provider (or the race above) threw.
+      if (options.signal?.aborted && !(e instanceof LMError) && !(e instanceof BudgetExceededError)) {
+        throw new LMError(`${this.inner.provider}: request aborted`, { kind: 'aborted', provider: this.inner.provider, cause: e });
+      }
       throw e;
     } finally {
       release?.();
