@@ -9,7 +9,10 @@
 // no schedule beats, over the phases of the sequential run, ceil(calls / 16) x 20 ms for a
 // phase whose calls are independent (a bootstrap walk, an evaluation) and calls x 20 ms for one
 // whose calls depend on each other (MIPROv2's dataset summary and instruction proposals).
-// Phases are read off the sequential run's progress events. Target <= 1.2x. A bootstrap walk
+// Phases are read off the sequential run's progress events. Target <= 1.2x. (Independent
+// phases that the sequential algorithm runs one after another, such as random search's next walk
+// and the current candidate's scoring, or MIPROv2's demo-set walks and dataset summary, are
+// overlapped at concurrency > 1, so a run can beat this figure.) A bootstrap walk
 // cannot both send no speculative call and finish in ceil(calls / 16) rounds: a walk that is
 // only a few calls long takes a round or two more than that "ideal" (see launch_policy.ts).
 // Imports the compiled code: run through `npm run bench` (which builds first).

@@ -305,45 +305,39 @@ export class MIPROv2 {
     // The demo-set walks do not depend on each other and all are needed: they run side by side
     // (together within the run's concurrency) and are taken in seed order, as DSPy's loop does.
     const slots = new Slots(ctx.concurrency);
-    await allInOrder(
-      seeds.length,
-      ctx.concurrency,
-      async (k) => {
-        const seed = seeds[k] as number;
-        const saved = ctx.journal?.get<Array<Array<Record<string, unknown>>>>(`demos/${seed}`);
-        if (saved) return { sets: saved.map((ds) => ds.map((d) => new Example(d))), fresh: false };
-        ctx.checkStop();
-        const program = await this.inTask(() => this.demoCandidate(ctx, student, seed, opts, p, slots));
-        return { sets: program.namedPredictors().map(([, pred]) => pred.demos), fresh: true };
-      },
-      (k, { sets, fresh }) => {
-        const seed = seeds[k] as number;
-        if (fresh) ctx.journal?.append(`demos/${seed}`, sets.map((ds) => ds.map((d) => d.toDict())));
-        sets.forEach((ds, i) => demoSets[i]?.push(ds));
-        ctx.progress({ phase: 'demos', trial: k + 1, totalTrials: seeds.length, message: `demo set for seed ${seed}` });
-      },
-      (e) => ctx.isStop(e),
-    );
+    // The dataset summary (stage 2) needs no demo set: at concurrency > 1 it is written while
+    // the walks run, on one of their slots.
+    const summaryJob = ctx.concurrency > 1 ? slots.run(() => this.datasetSummary(ctx, p)) : undefined;
+    summaryJob?.catch(() => {}); // awaited below, or after a failed stage 1
+    try {
+      await allInOrder(
+        seeds.length,
+        ctx.concurrency,
+        async (k) => {
+          const seed = seeds[k] as number;
+          const saved = ctx.journal?.get<Array<Array<Record<string, unknown>>>>(`demos/${seed}`);
+          if (saved) return { sets: saved.map((ds) => ds.map((d) => new Example(d))), fresh: false };
+          ctx.checkStop();
+          const program = await this.inTask(() => this.demoCandidate(ctx, student, seed, opts, p, slots));
+          return { sets: program.namedPredictors().map(([, pred]) => pred.demos), fresh: true };
+        },
+        (k, { sets, fresh }) => {
+          const seed = seeds[k] as number;
+          if (fresh) ctx.journal?.append(`demos/${seed}`, sets.map((ds) => ds.map((d) => d.toDict())));
+          sets.forEach((ds, i) => demoSets[i]?.push(ds));
+          ctx.progress({ phase: 'demos', trial: k + 1, totalTrials: seeds.length, message: `demo set for seed ${seed}` });
+        },
+        (e) => ctx.isStop(e),
+      );
+    } catch (err) {
+      await summaryJob?.catch(() => {}); // no work outlives the run
+      throw err;
+    }
 
     // 2. instruction candidates: instructions[predictorIndex][candidateIndex]
     const named = student.namedPredictors();
     const proposeRng = new Rng(deriveSeed(ctx.seed, 'mipro-propose'));
-    let summary = '';
-    if (this.o.dataAware && p.n > 1) {
-      const saved = ctx.journal?.get<{ summary: string }>('propose/summary');
-      if (saved) summary = saved.summary;
-      else {
-        ctx.checkStop();
-        try {
-          summary = await summarizeDataset(p.trainset, { lm: this.o.promptModel, batchSize: this.o.viewDataBatchSize });
-        } catch (err) {
-          if (ctx.isStop(err)) throw err;
-          ctx.errors += 1;
-          summary = '';
-        }
-        ctx.journal?.append('propose/summary', { summary });
-      }
-    }
+    const summary = await (summaryJob ?? this.datasetSummary(ctx, p));
     const structure = describeProgram(student);
     const instructions: string[][] = named.map(([, pred]) => [pred.signature.instructions]);
     for (const [i, [path, pred]] of named.entries()) {
@@ -464,6 +458,23 @@ export class MIPROv2 {
       }
     }
     return ctx.bestProgram as M;
+  }
+
+  /** DSPy's dataset summary for the proposer ('' when not data-aware or on a failure). */
+  private async datasetSummary(ctx: RunContext, p: Plan): Promise<string> {
+    if (!this.o.dataAware || p.n <= 1) return '';
+    const saved = ctx.journal?.get<{ summary: string }>('propose/summary');
+    if (saved) return saved.summary;
+    ctx.checkStop();
+    let summary = '';
+    try {
+      summary = await summarizeDataset(p.trainset, { lm: this.o.promptModel, batchSize: this.o.viewDataBatchSize });
+    } catch (err) {
+      if (ctx.isStop(err)) throw err;
+      ctx.errors += 1;
+    }
+    ctx.journal?.append('propose/summary', { summary });
+    return summary;
   }
 
   private async demoCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, p: Plan, slots: Slots): Promise<M> {
