@@ -131,10 +131,9 @@ export class BootstrapRun<M extends Module> {
   async run(): Promise<M> {
     const { ctx, s, trainset } = this;
     const quota = s.maxBootstrappedDemos;
-    const pendingSuccesses = new Set<number>();
+    let launched = 0;
     let committed = 0;
     let committedFailures = 0;
-    let inFlight = 0;
     // Examples started speculatively past the point where the quota fills are cancelled, not
     // awaited: their LM calls see this signal (with the run's own) and stop at once.
     this.speculation = new AbortController();
@@ -142,18 +141,11 @@ export class BootstrapRun<M extends Module> {
     if (quota > 0 && trainset.length > 0) {
       await runOrdered<ExampleOutcome>(
         trainset.length,
-        async (i) => {
-          inFlight += 1;
-          try {
-            const outcome = await (this.slots ? this.slots.run(() => this.outcomeFor(i)) : this.outcomeFor(i));
-            if (outcome.demos) pendingSuccesses.add(i);
-            return outcome;
-          } finally {
-            inFlight -= 1;
-          }
+        (i) => {
+          launched += 1;
+          return this.slots ? this.slots.run(() => this.outcomeFor(i)) : this.outcomeFor(i);
         },
         (i, settled) => {
-          pendingSuccesses.delete(i);
           committed += 1;
           if (!settled.ok) throw settled.error;
           const outcome = settled.value;
@@ -188,7 +180,7 @@ export class BootstrapRun<M extends Module> {
           // Examples in flight count as potential successes (launch_policy.ts): a walk sends at
           // most 10% more LM calls than the sequential walk.
           mayLaunch: () =>
-            mayLaunchExample({ quota, knownSuccesses: this.bootstrapped.size + pendingSuccesses.size, inFlight, committedFailures }),
+            mayLaunchExample({ quota, committedSuccesses: this.bootstrapped.size, uncommitted: launched - committed, committedFailures }),
           isFatal: (e) => ctx.isStop(e),
         },
       );

@@ -11,6 +11,13 @@ import { renderChatAnswer } from '../../src/lm/dummy.js';
 
 export class CountingOpenAI {
   requests = 0;
+  lastArrival = 0;
+
+  /** Resolves once no request has arrived for `quietMs` (a cancelled request can land late). */
+  async settled(quietMs = 100): Promise<void> {
+    while (Date.now() - this.lastArrival < quietMs) await new Promise((r) => setTimeout(r, quietMs / 4));
+  }
+
   private constructor(
     private readonly server: http.Server,
     readonly baseURL: string,
@@ -21,8 +28,10 @@ export class CountingOpenAI {
     const server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
+      // Counted when the request arrives (an aborted client may never finish its body).
+      self!.requests += 1;
+      self!.lastArrival = Date.now();
       req.on('end', () => {
-        self!.requests += 1;
         const text = answerFor(Buffer.concat(chunks).toString('utf8'), opts.wrong);
         const reply = () =>
           res.writeHead(200, { 'content-type': 'application/json' }).end(
