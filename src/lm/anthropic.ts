@@ -11,13 +11,14 @@ import Anthropic, {
   APIError,
   APIUserAbortError,
 } from '@anthropic-ai/sdk';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { parseRetryAfterMs } from './rate_limiter.js';
-import type { ChatMessage, GenerateOptions, LMResponse } from './types.js';
+import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver } from './types.js';
 
 export interface AnthropicLMOptions {
   model: string;
@@ -59,6 +60,7 @@ export class AnthropicLM implements ProviderLM {
   readonly provider = 'anthropic';
   readonly model: string;
   readonly billable = true;
+  readonly countsRequests = true;
   private client: Anthropic | undefined;
   private readonly logger: Logger;
 
@@ -96,7 +98,7 @@ export class AnthropicLM implements ProviderLM {
       logger: sdkLogger,
       logLevel: this.opts.sdkLogLevel ?? 'warn',
       openTelemetry: false,
-      fetch: observingFetch(this.opts.fetch ?? globalThis.fetch, this.opts.onResponse),
+      fetch: countingFetch(observingFetch(this.opts.fetch ?? globalThis.fetch, this.opts.onResponse)),
     });
     return this.client;
   }
@@ -128,11 +130,12 @@ export class AnthropicLM implements ProviderLM {
     };
     let raw: unknown;
     try {
-      raw = await client.messages.create(params, {
+      // The SDK retries on its own: each request it sends is reported (countingFetch).
+      raw = await callRequests.run(options.requests, () => client.messages.create(params, {
         // The SDK insists on a positive integer.
         ...(options.timeoutMs !== undefined ? { timeout: Math.max(1, Math.round(options.timeoutMs)) } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
-      });
+      }));
     } catch (e) {
       const err = this.mapError(e, options.signal);
       const key = this.opts.apiKey ?? process.env['ANTHROPIC_API_KEY'];
@@ -210,4 +213,23 @@ export class AnthropicLM implements ProviderLM {
       cause: e,
     });
   }
+}
+
+/** The RequestObserver of the call whose SDK request is running (the SDK's fetch is per client). */
+const callRequests = new AsyncLocalStorage<RequestObserver | undefined>();
+
+/** Reports each request the SDK sends to the current call's RequestObserver. */
+function countingFetch(base: typeof fetch): typeof fetch {
+  return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    const requests = callRequests.getStore();
+    requests?.onStart();
+    try {
+      const res = await base(input, init);
+      requests?.onEnd(false);
+      return res;
+    } catch (e) {
+      requests?.onEnd(init?.signal?.aborted === true);
+      throw e;
+    }
+  }) as typeof fetch;
 }

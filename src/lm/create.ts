@@ -6,7 +6,7 @@
  * under `cacheDir` (or ELEXIRION_LM_CACHE_DIR) when given; the dummy and cassettes get no cache
  * (a cache in front of a recording cassette would keep calls out of the recording). Remote
  * providers share one limiter per endpoint from `limiterRegistry` (default: process-wide),
- * fed with every HTTP response so a 429 pauses all callers of that endpoint.
+ * fed with every HTTP response so a 429 pauses the callers of that endpoint and model.
  */
 import type { Logger } from 'pino';
 import { AnthropicLM, type AnthropicLMOptions } from './anthropic.js';
@@ -85,7 +85,8 @@ function remoteProvider(
       opts.limiter ?? DEFAULT_LIMITS[spec.kind] ?? {},
     );
   }
-  const observe = limiter ? (s: number, h: Headers) => limiter!.observe(s, h) : undefined;
+  // Scoped to the model: a 429 for one model pauses only that model's requests.
+  const observe = limiter ? (s: number, h: Headers) => limiter!.observe(s, h, spec.model) : undefined;
   if (spec.kind === 'anthropic') {
     const o: AnthropicLMOptions = { logger, ...opts.anthropic, model: spec.model };
     if (opts.apiKey !== undefined) o.apiKey = opts.apiKey;

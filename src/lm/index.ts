@@ -1,5 +1,5 @@
 /** The LM layer's public API (docs/CONTRACTS.md, "LM layer"). */
-export type { ChatRole, ChatMessage, GenerateOptions, TokenUsage, LMResponse, LM } from './types.js';
+export type { ChatRole, ChatMessage, GenerateOptions, TokenUsage, LMResponse, LM, RequestObserver } from './types.js';
 export { LMError, isLMError, kindForStatus, type LMErrorKind, type LMErrorInit } from './errors.js';
 export {
   BudgetExceededError,

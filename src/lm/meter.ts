@@ -16,7 +16,11 @@ export interface MeterOptions {
   now?: () => number;
 }
 
-/** A provider-call slot taken before the call; exactly one of commit/cancel must follow. */
+/**
+ * A provider-call slot taken before the call; exactly one of commit/cancel must follow:
+ * `commit` once anything was sent (answered, failed or aborted: a provider may bill it),
+ * `cancel` only when nothing reached the provider.
+ */
 export interface MeterReservation {
   commit(record: UsageRecord): void;
   cancel(): void;
@@ -54,6 +58,12 @@ export class Meter {
       costUsd: this.usage.costUsd,
       elapsedMs: this.elapsedMs(),
     });
+  }
+
+  /** Milliseconds left before the wall-clock budget ends (undefined: no wall budget). */
+  remainingWallMs(): number | undefined {
+    const max = this.budget?.maxWallMs;
+    return max === undefined ? undefined : max - this.elapsedMs();
   }
 
   /** Only the wall-clock limit: applies to cache hits too. */

@@ -11,7 +11,7 @@ import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { exhaustedResetMs, parseRetryAfterMs } from './rate_limiter.js';
-import type { ChatMessage, GenerateOptions, LMResponse } from './types.js';
+import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver } from './types.js';
 
 export interface OpenAICompatibleLMOptions {
   /** e.g. `http://127.0.0.1:11434/v1`; `/chat/completions` is appended. */
@@ -29,6 +29,12 @@ export interface OpenAICompatibleLMOptions {
   /** First backoff delay when the server gives no retry-after. Default 500 ms, doubling, max 8 s. */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * Longest server-advised wait (retry-after) the client sits out before retrying. A longer
+   * one (a 429 asking for an hour) ends the call at once with the rate_limited error, its
+   * retryAfterMs set: waiting that long inside one call would hide the stall. Default 60 s.
+   */
+  maxRetryAfterMs?: number;
   logger?: Logger;
   onResponse?: ResponseObserver;
   fetch?: typeof fetch;
@@ -62,6 +68,7 @@ export class OpenAICompatibleLM implements ProviderLM {
   readonly provider = 'openai';
   readonly model: string;
   readonly billable = true;
+  readonly countsRequests = true;
   readonly endpoint: string;
   private readonly url: string;
   private readonly fetchFn: typeof fetch;
@@ -109,12 +116,13 @@ export class OpenAICompatibleLM implements ProviderLM {
     for (let attempt = 0; ; attempt++) {
       let err: LMError;
       try {
-        return await this.attempt(body, headers, timeoutMs, options.signal, apiKey);
+        return await this.attempt(body, headers, timeoutMs, options.signal, apiKey, options.requests);
       } catch (e) {
         err = e instanceof LMError ? e : new LMError(`openai: ${String(e)}`, { kind: 'network', provider: this.provider, cause: e });
       }
       const retryable = err.kind !== 'malformed_response' && err.kind !== 'aborted' && err.retryable;
       if (!retryable || attempt >= maxRetries) throw err;
+      if (err.retryAfterMs !== undefined && err.retryAfterMs > (this.opts.maxRetryAfterMs ?? 60_000)) throw err;
       const base = this.opts.retryBaseDelayMs ?? 500;
       const backoff = Math.min(base * 2 ** attempt, this.opts.retryMaxDelayMs ?? 8000) * (1 - Math.random() * 0.25);
       const delay = err.retryAfterMs !== undefined && err.retryAfterMs > 0 && err.retryAfterMs < 2 ** 31 ? err.retryAfterMs : backoff;
@@ -133,10 +141,18 @@ export class OpenAICompatibleLM implements ProviderLM {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     apiKey: string | undefined,
+    requests: RequestObserver | undefined,
   ): Promise<LMResponse> {
     const provider = this.provider;
     if (signal?.aborted) throw new LMError('openai: request aborted', { kind: 'aborted', provider });
     const ac = new AbortController();
+    let ended = false;
+    const end = (aborted: boolean) => {
+      if (ended) return;
+      ended = true;
+      requests?.onEnd(aborted);
+    };
+    requests?.onStart();
     const timer = setTimeout(() => ac.abort(new AttemptTimeout('timeout')), timeoutMs);
     const onAbort = () => ac.abort(signal?.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -146,7 +162,9 @@ export class OpenAICompatibleLM implements ProviderLM {
       try {
         res = await this.fetchFn(this.url, { method: 'POST', headers, body, signal: ac.signal });
         text = await res.text();
+        end(false);
       } catch (e) {
+        end(ac.signal.aborted || signal?.aborted === true);
         if (signal?.aborted) throw new LMError('openai: request aborted', { kind: 'aborted', provider, cause: e });
         if (ac.signal.aborted) {
           throw new LMError(`openai: no response within ${timeoutMs} ms`, { kind: 'timeout', provider, cause: e });
@@ -193,6 +211,7 @@ export class OpenAICompatibleLM implements ProviderLM {
         costUsd: 0,
       };
     } finally {
+      end(ac.signal.aborted || signal?.aborted === true);
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }

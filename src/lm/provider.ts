@@ -9,6 +9,8 @@ export type ResponseObserver = (status: number, headers: Headers) => void;
 export interface ProviderLM extends LM {
   /** False for LMs whose calls cost nothing (dummy, cassette replay): they are priced at $0. */
   readonly billable?: boolean;
+  /** True when the provider reports each request it sends through `GenerateOptions.requests`. */
+  readonly countsRequests?: boolean;
   /** Credential-free endpoint identity that changes completions (part of the cache key). */
   readonly endpoint?: string;
   /**

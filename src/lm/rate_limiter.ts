@@ -1,10 +1,14 @@
 /**
  * Client-side rate limiting shared by every LM that talks to the same provider endpoint:
  * max concurrent requests, requests/minute and (estimated input) tokens/minute token buckets,
- * and a provider-wide pause driven by the server: after a 429 (retry-after / reset headers),
- * or when Anthropic's `anthropic-ratelimit-*-remaining` or OpenAI's `x-ratelimit-remaining-*`
- * reach 0, every caller of that provider waits until the advertised reset. Waiters are served
- * in FIFO order. The clock is injectable so tests run on fake time.
+ * and pauses driven by the server: after a 429 (retry-after / reset headers), or when
+ * Anthropic's `anthropic-ratelimit-*-remaining` or OpenAI's `x-ratelimit-remaining-*` reach 0,
+ * the callers that limit applies to wait until the advertised reset. Provider rate limits are
+ * per model, so a response observed with a `scope` (the model) pauses only the requests
+ * acquired with that scope; other models on the same endpoint go on. A waiter whose signal
+ * aborts (its run's deadline, a cancel) leaves the queue at once, so no pause outlasts a
+ * deadline. Waiters are served in FIFO order among those not paused. The clock is injectable
+ * so tests run on fake time.
  */
 import { LMError } from './errors.js';
 
@@ -92,6 +96,7 @@ export function exhaustedResetMs(h: HeaderSource, nowMs: number): number | undef
 
 interface Waiter {
   tokens: number;
+  scope: string | undefined;
   resolve: (release: () => void) => void;
   reject: (e: unknown) => void;
   signal: AbortSignal | undefined;
@@ -102,6 +107,8 @@ export interface AcquireOptions {
   /** Estimated input tokens of the request (for the tokens/minute bucket). */
   estimatedTokens?: number;
   signal?: AbortSignal;
+  /** What a scoped pause applies to (the model); unscoped waiters only see global pauses. */
+  scope?: string;
 }
 
 export class RateLimiter {
@@ -114,6 +121,7 @@ export class RateLimiter {
   private active = 0;
   private readonly queue: Waiter[] = [];
   private pausedUntilMs = 0;
+  private readonly scopedPauses = new Map<string, number>();
   private reqBucket: number;
   private tokBucket: number;
   private lastRefill: number;
@@ -138,9 +146,15 @@ export class RateLimiter {
   get queued(): number {
     return this.queue.length;
   }
-  /** Epoch ms until which calls are held back (0 or past: not paused). */
+  /** Epoch ms until which every call is held back (0 or past: not paused). */
   get pausedUntil(): number {
     return this.pausedUntilMs;
+  }
+
+  /** Epoch ms until which calls of `scope` are held back (the global pause included). */
+  pausedUntilFor(scope: string | undefined): number {
+    const own = scope === undefined ? 0 : (this.scopedPauses.get(scope) ?? 0);
+    return Math.max(this.pausedUntilMs, own);
   }
 
   /** Waits for a slot; resolves to a release function that must be called exactly once. */
@@ -150,7 +164,7 @@ export class RateLimiter {
       return Promise.reject(new LMError('aborted while waiting for the rate limiter', { kind: 'aborted', provider: 'limiter' }));
     }
     return new Promise((resolve, reject) => {
-      const w: Waiter = { tokens: Math.max(0, opts.estimatedTokens ?? 0), resolve, reject, signal, onAbort: undefined };
+      const w: Waiter = { tokens: Math.max(0, opts.estimatedTokens ?? 0), scope: opts.scope, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         w.onAbort = () => {
           const i = this.queue.indexOf(w);
@@ -167,29 +181,39 @@ export class RateLimiter {
     });
   }
 
-  /** Holds every caller back until `untilMs` (epoch ms); never shortens an existing pause. */
-  pauseUntil(untilMs: number): void {
+  /**
+   * Holds back the callers of `scope` (every caller when no scope) until `untilMs` (epoch ms);
+   * never shortens an existing pause.
+   */
+  pauseUntil(untilMs: number, scope?: string): void {
     const capped = Math.min(untilMs, this.clock.now() + this.maxPauseMs);
-    if (capped > this.pausedUntilMs) this.pausedUntilMs = capped;
+    if (scope === undefined) {
+      if (capped > this.pausedUntilMs) this.pausedUntilMs = capped;
+    } else if (capped > (this.scopedPauses.get(scope) ?? 0)) {
+      this.scopedPauses.set(scope, capped);
+    }
     this.pump();
   }
 
-  pauseFor(ms: number): void {
-    this.pauseUntil(this.clock.now() + ms);
+  pauseFor(ms: number, scope?: string): void {
+    this.pauseUntil(this.clock.now() + ms, scope);
   }
 
-  /** Feed every HTTP response (including retried attempts) through here. */
-  observe(status: number, headers: HeaderSource): void {
+  /**
+   * Feed every HTTP response (including retried attempts) through here, with the model it was
+   * for as `scope`: the pause it asks for then holds back only that model's requests.
+   */
+  observe(status: number, headers: HeaderSource, scope?: string): void {
     const now = this.clock.now();
     const retryAfter = parseRetryAfterMs(headers, now);
     const reset = exhaustedResetMs(headers, now);
     if (status === 429) {
       const wait = Math.max(retryAfter ?? 0, reset ?? 0);
-      this.pauseFor(wait > 0 ? wait : this.defaultPauseMs);
+      this.pauseFor(wait > 0 ? wait : this.defaultPauseMs, scope);
     } else if ((status === 529 || status === 503) && retryAfter !== undefined && retryAfter > 0) {
-      this.pauseFor(retryAfter);
+      this.pauseFor(retryAfter, scope);
     } else if (reset !== undefined) {
-      this.pauseFor(reset);
+      this.pauseFor(reset, scope);
     }
   }
 
@@ -223,8 +247,24 @@ export class RateLimiter {
         this.schedule(this.pausedUntilMs);
         return;
       }
+      // The first waiter whose scope is not paused; paused ones keep their place in line.
+      let index = -1;
+      let wakeAt = Infinity;
+      for (let i = 0; i < this.queue.length; i++) {
+        const until = this.pausedUntilFor(this.queue[i]!.scope);
+        if (now >= until) {
+          index = i;
+          break;
+        }
+        wakeAt = Math.min(wakeAt, until);
+      }
+      if (index < 0) {
+        this.schedule(wakeAt);
+        return;
+      }
+      if (wakeAt < Infinity) this.schedule(wakeAt);
       this.refill(now);
-      const w = this.queue[0]!;
+      const w = this.queue[index]!;
       if (this.requestsPerMinute !== undefined && this.reqBucket < 1) {
         this.schedule(now + ((1 - this.reqBucket) * 60_000) / this.requestsPerMinute);
         return;
@@ -236,7 +276,7 @@ export class RateLimiter {
       }
       if (this.requestsPerMinute !== undefined) this.reqBucket -= 1;
       if (this.tokensPerMinute !== undefined) this.tokBucket -= need;
-      this.queue.shift();
+      this.queue.splice(index, 1);
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       this.active += 1;
       let released = false;

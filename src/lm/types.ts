@@ -22,6 +22,19 @@ export interface GenerateOptions {
   /** Per-call timeout; providers also have their own default. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Told of each request a provider sends for this call, retries included (ManagedLM counts
+   * them so every request a provider may bill is metered). Providers that report requests set
+   * `countsRequests` (provider.ts); for the others one dispatched call is one request.
+   */
+  requests?: RequestObserver;
+}
+
+export interface RequestObserver {
+  /** A request is about to go out. */
+  onStart(): void;
+  /** That request ended; `aborted` when it was cut off before its answer (abort, timeout). */
+  onEnd(aborted: boolean): void;
 }
 
 export interface TokenUsage {

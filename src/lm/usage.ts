@@ -1,8 +1,14 @@
 /**
- * Counts every LM call: calls, cache hits, billed tokens and cost, in total and per model.
+ * Counts every LM call: calls, cache hits, requests sent, aborted requests, billed tokens and
+ * cost, in total and per model.
  *
- * `calls` includes cache hits (`cacheHits` is the subset served from the cache). Cache hits
- * add no tokens and no cost: the tracker counts what was paid for, not what was read.
+ * - `calls`: LM calls made, cache hits included (`cacheHits` is the subset served from the
+ *   cache), failed calls included once they were handed to the provider.
+ * - `sent`: requests that reached a provider (what `maxCalls` caps and a provider bills): cache
+ *   hits excluded; a provider's own retries each count; aborted ones count.
+ * - `aborted`: sent requests cut off before their answer (cancelled, timed out, deadline). Their
+ *   tokens are unknown: the input tokens are charged from an estimate, no output tokens.
+ * Cache hits add no tokens and no cost: the tracker counts what was paid for, not what was read.
  */
 
 export interface UsageRecord {
@@ -11,11 +17,17 @@ export interface UsageRecord {
   outputTokens: number;
   cached: boolean;
   costUsd: number;
+  /** Requests this call sent to the provider (retries included). Default: 1 unless cached. */
+  requests?: number;
+  /** Of those, the requests cut off before their answer. Default 0. */
+  aborted?: number;
 }
 
 export interface ModelUsage {
   calls: number;
   cacheHits: number;
+  sent: number;
+  aborted: number;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
@@ -26,7 +38,7 @@ export interface UsageSnapshot extends ModelUsage {
 }
 
 function emptyUsage(): ModelUsage {
-  return { calls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+  return { calls: 0, cacheHits: 0, sent: 0, aborted: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
 }
 
 function add(into: ModelUsage, r: UsageRecord): void {
@@ -35,6 +47,8 @@ function add(into: ModelUsage, r: UsageRecord): void {
     into.cacheHits += 1;
     return;
   }
+  into.sent += r.requests ?? 1;
+  into.aborted += r.aborted ?? 0;
   into.inputTokens += r.inputTokens;
   into.outputTokens += r.outputTokens;
   into.costUsd += r.costUsd;
@@ -54,9 +68,9 @@ export class UsageTracker {
     add(m, r);
   }
 
-  /** Calls that reached a provider (what `maxCalls` caps). */
+  /** Requests that reached a provider (what `maxCalls` caps). */
   get providerCalls(): number {
-    return this.total.calls - this.total.cacheHits;
+    return this.total.sent;
   }
 
   get tokens(): number {
@@ -78,6 +92,9 @@ export class UsageTracker {
     const addSnap = (into: ModelUsage, s: ModelUsage) => {
       into.calls += s.calls;
       into.cacheHits += s.cacheHits;
+      // Snapshots written before `sent` existed: every non-cached call was one request.
+      into.sent += s.sent ?? s.calls - s.cacheHits;
+      into.aborted += s.aborted ?? 0;
       into.inputTokens += s.inputTokens;
       into.outputTokens += s.outputTokens;
       into.costUsd += s.costUsd;

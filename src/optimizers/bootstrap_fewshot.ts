@@ -22,13 +22,17 @@
  *     predictor from the whole pool.)
  *  6. Every exception counts as an error; the maxErrors-th is rethrown (default 10).
  *
- * Concurrency: examples run `concurrency` at a time, but outcomes are committed strictly in
- * trainset order (see concurrency.ts), so the demos are the first successes in trainset order,
- * the same as a sequential run; work done speculatively past the quota is discarded.
+ * Concurrency: examples run up to `concurrency` at a time, but outcomes are committed strictly
+ * in trainset order (see concurrency.ts), so the demos are the first successes in trainset
+ * order, the same as a sequential run. Only as many examples are launched as the remaining
+ * quota can use, counting those in flight as potential successes, plus a slack of 10% of the
+ * examples the walk surely needs (launch_policy.ts): at most 1.1x the sequential walk's LM
+ * calls. Work in flight when the quota fills is cancelled (and still counted as sent).
  */
 import { setMaxListeners } from 'node:events';
 import { Example, isMetricFeedback, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
-import { runOrdered } from './concurrency.js';
+import { runOrdered, type Slots } from './concurrency.js';
+import { mayLaunchExample } from './launch_policy.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
 import { canonicalJson } from '../util/canonical_json.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
@@ -105,6 +109,8 @@ export class BootstrapRun<M extends Module> {
     teacher: Module | undefined,
     private readonly s: BootstrapSettings,
     private readonly scope: string,
+    /** Shared with walks built at the same time, so together they keep to the run's concurrency. */
+    private readonly slots?: Slots,
   ) {
     this.student = student.resetCopy() as M;
     let t = (teacher ?? student).deepCopy();
@@ -126,8 +132,9 @@ export class BootstrapRun<M extends Module> {
   async run(): Promise<M> {
     const { ctx, s, trainset } = this;
     const quota = s.maxBootstrappedDemos;
-    const pendingSuccesses = new Set<number>();
+    let launched = 0;
     let committed = 0;
+    let committedFailures = 0;
     // Examples started speculatively past the point where the quota fills are cancelled, not
     // awaited: their LM calls see this signal (with the run's own) and stop at once.
     this.speculation = new AbortController();
@@ -135,13 +142,11 @@ export class BootstrapRun<M extends Module> {
     if (quota > 0 && trainset.length > 0) {
       await runOrdered<ExampleOutcome>(
         trainset.length,
-        async (i) => {
-          const outcome = await this.outcomeFor(i);
-          if (outcome.demos) pendingSuccesses.add(i);
-          return outcome;
+        (i) => {
+          launched += 1;
+          return this.slots ? this.slots.run(() => this.outcomeFor(i)) : this.outcomeFor(i);
         },
         (i, settled) => {
-          pendingSuccesses.delete(i);
           committed += 1;
           if (!settled.ok) throw settled.error;
           const outcome = settled.value;
@@ -152,6 +157,7 @@ export class BootstrapRun<M extends Module> {
               if (this.errorCount >= s.maxErrors) throw rebuildError(a, a.error, i);
             }
           }
+          if (!outcome.demos) committedFailures += 1;
           if (outcome.demos) {
             this.bootstrapped.add(i);
             for (const [name, demos] of Object.entries(outcome.demos)) {
@@ -172,8 +178,10 @@ export class BootstrapRun<M extends Module> {
         },
         {
           limit: ctx.concurrency,
-          // Do not start more examples once the successes already known fill the quota.
-          mayLaunch: () => this.bootstrapped.size + pendingSuccesses.size < quota,
+          // Examples in flight count as potential successes (launch_policy.ts): a walk sends at
+          // most 10% more LM calls than the sequential walk.
+          mayLaunch: () =>
+            mayLaunchExample({ quota, committedSuccesses: this.bootstrapped.size, uncommitted: launched - committed, committedFailures }),
           isFatal: (e) => ctx.isStop(e),
         },
       );

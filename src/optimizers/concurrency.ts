@@ -109,3 +109,67 @@ export async function runOrdered<R>(
     launch();
   });
 }
+
+/**
+ * A pool of `limit` slots shared by several concurrent loops (bootstrap walks built side by
+ * side), so together they never have more than `limit` tasks running.
+ */
+export class Slots {
+  private free: number;
+  private limit: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(limit: number) {
+    this.limit = Math.max(1, Math.floor(limit));
+    this.free = this.limit;
+  }
+
+  /** Raises the limit (work that ran in the background gets the whole pool). */
+  widen(limit: number): void {
+    const more = Math.floor(limit) - this.limit;
+    if (more <= 0) return;
+    this.limit += more;
+    this.free += more;
+    while (this.free > 0 && this.waiting.length > 0) {
+      this.free -= 1;
+      (this.waiting.shift() as () => void)();
+    }
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free -= 1;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // the slot passes straight to the next waiter
+      else this.free += 1;
+    }
+  }
+}
+
+/**
+ * Runs `count` independent jobs at once (each limits its own work; pass them a shared Slots),
+ * or one after the other at concurrency 1, and hands their results to `commit` in index order,
+ * as a sequential loop would. The first job to fail in index order ends the run with its error
+ * once every job has settled.
+ */
+export async function allInOrder<R>(
+  count: number,
+  concurrency: number,
+  job: (index: number) => Promise<R>,
+  commit: (index: number, value: R) => void,
+  isFatal: (error: unknown) => boolean,
+): Promise<void> {
+  await runOrdered<R>(
+    count,
+    job,
+    (i, settled) => {
+      if (!settled.ok) throw settled.error;
+      commit(i, settled.value);
+      return 'continue';
+    },
+    { limit: concurrency > 1 ? Math.max(1, count) : 1, isFatal },
+  );
+}

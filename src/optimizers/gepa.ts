@@ -300,7 +300,7 @@ export class GEPA {
     if (this.o.dryRun) {
       const estimate = this.estimate(student, opts);
       opts.onProgress?.({ phase: 'dry_run', calls: 0, costUsd: 0, message: estimate.summary });
-      const usage = { calls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, byModel: {} };
+      const usage = { calls: 0, cacheHits: 0, sent: 0, aborted: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, byModel: {} };
       const report: CompileReport = { optimizer: this.name, trials: [], usage, cutShort: false, seed: opts.seed ?? 0, estimate };
       return { program: student.deepCopy(), report };
     }

@@ -32,6 +32,7 @@
 import { Example, settings, type Metric, type Module } from '../dspy/index.js';
 import type { LM } from '../lm/types.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapSettings } from './bootstrap_fewshot.js';
+import { allInOrder, Slots } from './concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';
@@ -266,7 +267,7 @@ export class MIPROv2 {
     const p = this.plan(student, opts);
     if (this.o.dryRun) {
       const estimate = this.estimate(student, opts);
-      const usage = { calls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, byModel: {} };
+      const usage = { calls: 0, cacheHits: 0, sent: 0, aborted: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, byModel: {} };
       opts.onProgress?.({ phase: 'dry_run', calls: 0, costUsd: 0, message: estimate.summary });
       const report: CompileReport = { optimizer: this.name, trials: [], usage, cutShort: false, seed: opts.seed ?? 0, estimate };
       return { program: student.deepCopy(), report };
@@ -301,38 +302,42 @@ export class MIPROv2 {
     // 1. demo-set candidates: demoSets[predictorIndex][setIndex]
     const demoSets: Example[][][] = p.predictors.map(() => []);
     const seeds = this.demoSeeds(p);
-    for (const [k, seed] of seeds.entries()) {
-      ctx.checkStop();
-      const key = `demos/${seed}`;
-      let sets = ctx.journal?.get<Array<Array<Record<string, unknown>>>>(key)?.map((ds) => ds.map((d) => new Example(d)));
-      if (!sets) {
-        const program = await this.inTask(() => this.demoCandidate(ctx, student, seed, opts, p));
-        sets = program.namedPredictors().map(([, pred]) => pred.demos);
-        ctx.journal?.append(key, sets.map((ds) => ds.map((d) => d.toDict())));
-      }
-      sets.forEach((ds, i) => demoSets[i]?.push(ds));
-      ctx.progress({ phase: 'demos', trial: k + 1, totalTrials: seeds.length, message: `demo set for seed ${seed}` });
+    // The demo-set walks do not depend on each other and all are needed: they run side by side
+    // (together within the run's concurrency) and are taken in seed order, as DSPy's loop does.
+    const slots = new Slots(ctx.concurrency);
+    // The dataset summary (stage 2) needs no demo set: at concurrency > 1 it is written while
+    // the walks run, on one of their slots.
+    const summaryJob = ctx.concurrency > 1 ? slots.run(() => this.datasetSummary(ctx, p)) : undefined;
+    summaryJob?.catch(() => {}); // awaited below, or after a failed stage 1
+    try {
+      await allInOrder(
+        seeds.length,
+        ctx.concurrency,
+        async (k) => {
+          const seed = seeds[k] as number;
+          const saved = ctx.journal?.get<Array<Array<Record<string, unknown>>>>(`demos/${seed}`);
+          if (saved) return { sets: saved.map((ds) => ds.map((d) => new Example(d))), fresh: false };
+          ctx.checkStop();
+          const program = await this.inTask(() => this.demoCandidate(ctx, student, seed, opts, p, slots));
+          return { sets: program.namedPredictors().map(([, pred]) => pred.demos), fresh: true };
+        },
+        (k, { sets, fresh }) => {
+          const seed = seeds[k] as number;
+          if (fresh) ctx.journal?.append(`demos/${seed}`, sets.map((ds) => ds.map((d) => d.toDict())));
+          sets.forEach((ds, i) => demoSets[i]?.push(ds));
+          ctx.progress({ phase: 'demos', trial: k + 1, totalTrials: seeds.length, message: `demo set for seed ${seed}` });
+        },
+        (e) => ctx.isStop(e),
+      );
+    } catch (err) {
+      await summaryJob?.catch(() => {}); // no work outlives the run
+      throw err;
     }
 
     // 2. instruction candidates: instructions[predictorIndex][candidateIndex]
     const named = student.namedPredictors();
     const proposeRng = new Rng(deriveSeed(ctx.seed, 'mipro-propose'));
-    let summary = '';
-    if (this.o.dataAware && p.n > 1) {
-      const saved = ctx.journal?.get<{ summary: string }>('propose/summary');
-      if (saved) summary = saved.summary;
-      else {
-        ctx.checkStop();
-        try {
-          summary = await summarizeDataset(p.trainset, { lm: this.o.promptModel, batchSize: this.o.viewDataBatchSize });
-        } catch (err) {
-          if (ctx.isStop(err)) throw err;
-          ctx.errors += 1;
-          summary = '';
-        }
-        ctx.journal?.append('propose/summary', { summary });
-      }
-    }
+    const summary = await (summaryJob ?? this.datasetSummary(ctx, p));
     const structure = describeProgram(student);
     const instructions: string[][] = named.map(([, pred]) => [pred.signature.instructions]);
     for (const [i, [path, pred]] of named.entries()) {
@@ -455,7 +460,24 @@ export class MIPROv2 {
     return ctx.bestProgram as M;
   }
 
-  private async demoCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, p: Plan): Promise<M> {
+  /** DSPy's dataset summary for the proposer ('' when not data-aware or on a failure). */
+  private async datasetSummary(ctx: RunContext, p: Plan): Promise<string> {
+    if (!this.o.dataAware || p.n <= 1) return '';
+    const saved = ctx.journal?.get<{ summary: string }>('propose/summary');
+    if (saved) return saved.summary;
+    ctx.checkStop();
+    let summary = '';
+    try {
+      summary = await summarizeDataset(p.trainset, { lm: this.o.promptModel, batchSize: this.o.viewDataBatchSize });
+    } catch (err) {
+      if (ctx.isStop(err)) throw err;
+      ctx.errors += 1;
+    }
+    ctx.journal?.append('propose/summary', { summary });
+    return summary;
+  }
+
+  private async demoCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, p: Plan, slots: Slots): Promise<M> {
     if (seed === -3) return student.resetCopy() as M;
     if (seed === -2) {
       return applyLabeledDemos(student.resetCopy() as M, p.trainset, p.boot.maxLabeledDemos, true, new Rng(deriveSeed(ctx.seed, 'labeled')));
@@ -466,6 +488,6 @@ export class MIPROv2 {
       trainset = new Rng(deriveSeed(ctx.seed, 'shuffle', seed)).shuffle([...p.trainset]);
       s = { ...p.boot, maxBootstrappedDemos: this.sizeForSeed(seed, ctx.seed, p.boot) };
     }
-    return new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, s, `demos/${seed}/bootstrap`).run();
+    return new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, s, `demos/${seed}/bootstrap`, slots).run();
   }
 }

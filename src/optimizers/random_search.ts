@@ -18,6 +18,7 @@
  */
 import type { Module } from '../dspy/index.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
+import { Slots } from './concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { loadProgram, programToJson, saveProgram, type SavedProgram } from './program_io.js';
@@ -103,25 +104,33 @@ export class BootstrapFewShotWithRandomSearch {
         },
       },
       async (ctx) => {
-        for (const [i, seed] of seeds.entries()) {
-          ctx.checkStop();
-          const key = `candidate/${seed}`;
-          const saved = ctx.journal?.get<CandidateRecord>(key);
-          let program: M;
-          let score: number;
-          if (saved) {
-            program = loadProgram(student.resetCopy() as M, saved.program);
-            score = saved.score;
-          } else {
-            program = await this.buildCandidate(ctx, student, seed, opts);
-            score = (await evaluateInRun(ctx, program, valset, opts.metric, { maxErrors: this.opts.maxErrors ?? DEFAULT_MAX_ERRORS, label: `candidate seed ${seed}` })).score;
-            ctx.journal?.append(key, { seed, score, program: saveProgram(program) } satisfies CandidateRecord);
+        const ahead = new BuildAhead<M>(ctx, this.stopAtScore === undefined, (seed, slots) => this.buildCandidate(ctx, student, seed, opts, slots));
+        try {
+          for (const [i, seed] of seeds.entries()) {
+            ctx.checkStop();
+            const key = `candidate/${seed}`;
+            const saved = ctx.journal?.get<CandidateRecord>(key);
+            let program: M;
+            let score: number;
+            if (saved) {
+              program = loadProgram(student.resetCopy() as M, saved.program);
+              score = saved.score;
+            } else {
+              program = await ahead.take(seed);
+              // The next candidate's walk runs while this one is scored.
+              const next = seeds[i + 1];
+              if (next !== undefined && !ctx.journal?.get<CandidateRecord>(`candidate/${next}`)) ahead.start(next);
+              score = (await evaluateInRun(ctx, program, valset, opts.metric, { maxErrors: this.opts.maxErrors ?? DEFAULT_MAX_ERRORS, label: `candidate seed ${seed}` })).score;
+              ctx.journal?.append(key, { seed, score, program: saveProgram(program) } satisfies CandidateRecord);
+            }
+            ctx.trials.push({ trial: i, kind: 'candidate', seed, score, size: valset.length, ...(saved ? { resumed: true } : {}) });
+            if (seed === -3) ctx.baselineScore = score;
+            ctx.offer(program, score);
+            ctx.progress({ phase: 'candidate', trial: i + 1, totalTrials: seeds.length, score, bestScore: ctx.bestScore as number, message: `seed ${seed}` });
+            if (this.stopAtScore !== undefined && score >= this.stopAtScore) break;
           }
-          ctx.trials.push({ trial: i, kind: 'candidate', seed, score, size: valset.length, ...(saved ? { resumed: true } : {}) });
-          if (seed === -3) ctx.baselineScore = score;
-          ctx.offer(program, score);
-          ctx.progress({ phase: 'candidate', trial: i + 1, totalTrials: seeds.length, score, bestScore: ctx.bestScore as number, message: `seed ${seed}` });
-          if (this.stopAtScore !== undefined && score >= this.stopAtScore) break;
+        } finally {
+          await ahead.settle();
         }
         return ctx.bestProgram as M;
       },
@@ -129,7 +138,7 @@ export class BootstrapFewShotWithRandomSearch {
     );
   }
 
-  private async buildCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions): Promise<M> {
+  private async buildCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, slots?: Slots): Promise<M> {
     const base = bootstrapSettings(this.opts);
     if (seed === -3) return student.resetCopy() as M;
     if (seed === -2) {
@@ -142,7 +151,47 @@ export class BootstrapFewShotWithRandomSearch {
       const size = new Rng(deriveSeed(ctx.seed, 'size', seed)).randint(Math.min(this.minNumSamples, base.maxBootstrappedDemos), base.maxBootstrappedDemos);
       settings = { ...base, maxBootstrappedDemos: size };
     }
-    const run = new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, settings, `candidate/${seed}/bootstrap`);
+    const run = new BootstrapRun(ctx, student, trainset, opts.metric, opts.teacher, settings, `candidate/${seed}/bootstrap`, slots);
     return run.run();
+  }
+}
+
+/**
+ * Builds the next candidate while the current one is scored. Without stopAtScore every
+ * candidate is built whatever the scores, so a walk started early makes only calls the
+ * sequential search makes too; it runs on a quarter of the run's concurrency beside the scoring
+ * and gets all of it once its turn comes. With stopAtScore (a candidate past the stopping one
+ * must cost nothing) or at concurrency 1, each candidate is built when its turn comes.
+ */
+class BuildAhead<M extends Module> {
+  private readonly early = new Map<number, { program: Promise<M>; slots: Slots }>();
+  private readonly enabled: boolean;
+
+  constructor(
+    private readonly ctx: RunContext,
+    allCandidatesNeeded: boolean,
+    private readonly build: (seed: number, slots?: Slots) => Promise<M>,
+  ) {
+    this.enabled = allCandidatesNeeded && ctx.concurrency > 1;
+  }
+
+  start(seed: number): void {
+    if (!this.enabled || this.early.has(seed)) return;
+    const slots = new Slots(Math.max(1, Math.ceil(this.ctx.concurrency / 4)));
+    const program = this.build(seed, slots);
+    program.catch(() => {}); // taken (and rethrown) at its turn
+    this.early.set(seed, { program, slots });
+  }
+
+  take(seed: number): Promise<M> {
+    const e = this.early.get(seed);
+    if (!e) return this.build(seed);
+    e.slots.widen(this.ctx.concurrency);
+    return e.program;
+  }
+
+  /** No build outlives the run. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.early.values()].map((e) => e.program));
   }
 }

@@ -200,7 +200,12 @@ describe('createLM("anthropic:...") end to end', () => {
     const before = Date.now();
     await lm.generate(msgs('q'));
     expect(lm.limiter).toBeDefined();
-    expect(lm.limiter!.pausedUntil).toBeGreaterThanOrEqual(before + 30);
+    // The pause holds back this model's requests, not every model on the endpoint.
+    expect(lm.limiter!.pausedUntilFor(lm.model)).toBeGreaterThanOrEqual(before + 30);
+    expect(lm.limiter!.pausedUntilFor('another-model')).toBeLessThan(before);
+    // The SDK's own retry is a second request the provider received: counted as sent.
+    expect(fake.messageRequests).toHaveLength(2);
+    expect(lm.usage.snapshot()).toMatchObject({ calls: 1, sent: 2, aborted: 0 });
   });
 
   it('never writes the API key to a log line, even at debug level on a failing call', async () => {

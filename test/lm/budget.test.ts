@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetExceededError } from '../../src/lm/budget.js';
 import { createCache } from '../../src/lm/cache.js';
+import { LMError } from '../../src/lm/errors.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { Meter, currentMeter, runWithMeter } from '../../src/lm/meter.js';
 import { UsageTracker } from '../../src/lm/usage.js';
@@ -39,12 +40,22 @@ describe('budgets', () => {
     expect(meter.usage.snapshot().calls).toBe(5);
   });
 
-  it('a failed provider call gives its slot back', async () => {
+  it('a call that failed at the provider still takes its slot (the provider may bill it)', async () => {
     const p = new ScriptedProvider('m', { fail: (n) => (n === 1 ? new Error('boom') : undefined) });
     const lm = new ManagedLM(p, { budget: { maxCalls: 1 }, logger: quiet() });
     await expect(lm.generate(msgs('a'))).rejects.toThrow('boom');
+    await budgetError(lm.generate(msgs('a')));
+    expect(lm.usage.snapshot()).toMatchObject({ calls: 1, sent: 1, aborted: 0 });
+  });
+
+  it('a call refused before anything was sent gives its slot back', async () => {
+    const p = new ScriptedProvider('m', {
+      fail: (n) => (n === 1 ? new LMError('no recording', { kind: 'cassette_miss', provider: 'cassette' }) : undefined),
+    });
+    const lm = new ManagedLM(p, { budget: { maxCalls: 1 }, logger: quiet() });
+    await expect(lm.generate(msgs('a'))).rejects.toMatchObject({ kind: 'cassette_miss' });
     await expect(lm.generate(msgs('a'))).resolves.toMatchObject({ text: 'answer 2' });
-    await budgetError(lm.generate(msgs('b')));
+    expect(lm.usage.snapshot()).toMatchObject({ calls: 1, sent: 1 });
   });
 
   it('cache hits are free: they take no call slot', async () => {
@@ -135,12 +146,14 @@ describe('UsageTracker', () => {
     expect(u.snapshot()).toEqual({
       calls: 3,
       cacheHits: 1,
+      sent: 2,
+      aborted: 0,
       inputTokens: 11,
       outputTokens: 3,
       costUsd: 0.75,
       byModel: {
-        a: { calls: 2, cacheHits: 1, inputTokens: 10, outputTokens: 2, costUsd: 0.5 },
-        b: { calls: 1, cacheHits: 0, inputTokens: 1, outputTokens: 1, costUsd: 0.25 },
+        a: { calls: 2, cacheHits: 1, sent: 1, aborted: 0, inputTokens: 10, outputTokens: 2, costUsd: 0.5 },
+        b: { calls: 1, cacheHits: 0, sent: 1, aborted: 0, inputTokens: 1, outputTokens: 1, costUsd: 0.25 },
       },
     });
   });

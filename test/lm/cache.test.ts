@@ -187,3 +187,33 @@ describe('MemoryCache', () => {
     expect((await c.get('c'))?.text).toBe('c');
   });
 });
+
+describe('concurrent identical requests', () => {
+  const q: ChatMessage[] = [{ role: 'user', content: 'same question' }];
+
+  it('share one provider request; the others count as cache hits, as they would sequentially', async () => {
+    const p = new ScriptedProvider('m', { delayMs: 5 });
+    const lm = new ManagedLM(p, { cache: createCache(), logger: captureLogger().logger });
+    const answers = await Promise.all([lm.generate(q), lm.generate(q), lm.generate(q)]);
+    expect(p.calls).toBe(1);
+    expect(answers.map((a) => a.text)).toEqual(['answer 1', 'answer 1', 'answer 1']);
+    expect(answers.map((a) => a.cached)).toEqual([false, true, true]);
+    expect(lm.usage.snapshot()).toMatchObject({ calls: 3, cacheHits: 2, sent: 1 });
+  });
+
+  it('when the shared request fails, the others ask on their own', async () => {
+    const p = new ScriptedProvider('m', { delayMs: 5, fail: (n) => (n === 1 ? new Error('boom') : undefined) });
+    const lm = new ManagedLM(p, { cache: createCache(), logger: captureLogger().logger });
+    const [first, second] = await Promise.allSettled([lm.generate(q), lm.generate(q)]);
+    expect(first.status).toBe('rejected');
+    expect(second).toMatchObject({ status: 'fulfilled', value: { text: 'answer 2', cached: false } });
+    expect(p.calls).toBe(2);
+  });
+
+  it('without a cache (or with bypassCache) nothing is shared', async () => {
+    const p = new ScriptedProvider('m', { delayMs: 5 });
+    const lm = new ManagedLM(p, { cache: createCache(), logger: captureLogger().logger });
+    await Promise.all([lm.generate(q, { bypassCache: true }), lm.generate(q, { bypassCache: true })]);
+    expect(p.calls).toBe(2);
+  });
+});

@@ -68,6 +68,28 @@ describe('OpenAICompatibleLM against a fake chat-completions server', () => {
     expect(fake.requests).toHaveLength(2);
   });
 
+  it('does not sit out a retry-after of an hour: the call ends at once, saying how long the server asked', async () => {
+    fake.enqueue({ kind: 'status', status: 429, headers: { 'retry-after': '3600' } }, { kind: 'ok', text: 'too late' });
+    const started = Date.now();
+    const e = await failure(lm({ maxRetries: 2 }).generate(msgs('q')));
+    expect(e).toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 3_600_000 });
+    expect(fake.requests).toHaveLength(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    fake.reset();
+  });
+
+  it('reports each request it sends, retries included, to the call\'s observer', async () => {
+    fake.enqueue({ kind: 'status', status: 500 }, { kind: 'ok', text: 'fine' });
+    const seen: boolean[] = [];
+    let started = 0;
+    const res = await lm({ retryBaseDelayMs: 1 }).generate(msgs('q'), {
+      requests: { onStart: () => (started += 1), onEnd: (aborted) => seen.push(aborted) },
+    });
+    expect(res.text).toBe('fine');
+    expect(started).toBe(2);
+    expect(seen).toEqual([false, false]);
+  });
+
   it('gives typed errors after retries: 5xx -> server, 429 -> rate_limited; 400 is not retried', async () => {
     fake.enqueue({ kind: 'status', status: 500 }, { kind: 'status', status: 502 }, { kind: 'status', status: 500 });
     expect(await failure(lm({ maxRetries: 2 }).generate(msgs('q')))).toMatchObject({ kind: 'server', status: 500 });
@@ -115,8 +137,11 @@ describe('OpenAICompatibleLM against a fake chat-completions server', () => {
     const before = Date.now();
     const res = await m.generate(msgs('q'));
     expect(res.text).toBe('fine');
-    expect(m.limiter!.pausedUntil).toBeGreaterThanOrEqual(before + 20);
-    expect(m.usage.snapshot().calls).toBe(1);
+    expect(m.limiter!.pausedUntilFor('llama3')).toBeGreaterThanOrEqual(before + 20);
+    expect(m.limiter!.pausedUntilFor('another-model')).toBeLessThan(before);
+    // One call, two requests reached the server (the 429 and its retry): both are counted.
+    expect(m.usage.snapshot()).toMatchObject({ calls: 1, sent: 2, aborted: 0 });
+    expect(fake.requests).toHaveLength(2);
   });
 });
 

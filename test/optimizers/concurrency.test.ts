@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runOrdered } from '../../src/optimizers/concurrency.js';
+import { Slots, allInOrder, runOrdered } from '../../src/optimizers/concurrency.js';
 
 class Fatal extends Error {}
 
@@ -38,5 +38,53 @@ describe('runOrdered', () => {
       { limit: 1, isFatal: (e) => e instanceof Fatal },
     );
     await expect(run).rejects.toBeInstanceOf(Fatal);
+  });
+});
+
+describe('Slots and allInOrder', () => {
+  it('jobs side by side keep to the shared limit and commit in index order', async () => {
+    const slots = new Slots(2);
+    let active = 0;
+    let maxActive = 0;
+    const committed: number[] = [];
+    await allInOrder(
+      3,
+      16,
+      // Each job runs 3 tasks through the shared slots; the last job finishes first.
+      (j) =>
+        Promise.all(
+          [0, 1, 2].map(() =>
+            slots.run(async () => {
+              active += 1;
+              maxActive = Math.max(maxActive, active);
+              await new Promise((r) => setTimeout(r, (3 - j) * 2));
+              active -= 1;
+            }),
+          ),
+        ).then(() => j),
+      (i, v) => committed.push(i * 10 + v),
+      () => false,
+    );
+    expect(maxActive).toBe(2);
+    expect(committed).toEqual([0, 11, 22]);
+  });
+
+  it('at concurrency 1 the jobs run one after the other', async () => {
+    const started: number[] = [];
+    const finished: number[] = [];
+    await allInOrder(
+      3,
+      1,
+      async (j) => {
+        started.push(j);
+        expect(finished).toHaveLength(j);
+        await new Promise((r) => setTimeout(r, 1));
+        finished.push(j);
+        return j;
+      },
+      () => {},
+      () => false,
+    );
+    expect(started).toEqual([0, 1, 2]);
   });
 });
