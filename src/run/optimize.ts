@@ -59,7 +59,7 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
   if (options.dryRun === false && optimizerName !== 'MIPROv2') delete options.dryRun;
 
   const run = await prepareRun(params, host);
-  const paths = checkOutputs(run.outDir, run.name);
+  const paths = checkOutputs(run.outDir, run.name, run.runDir);
   const llmSteps = run.config.workflow.steps.filter((s) => isLlmStep(s)).length;
   // One program run of a pipeline is one execution, which makes one LM call per LLM step.
   if (dryRun && options.callsPerForward === undefined) options.callsPerForward = Math.max(1, llmSteps);

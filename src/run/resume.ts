@@ -16,7 +16,7 @@ export const SCORES_DIR = 'scores';
 /** Opens (or finds again) the journal of the run's held-out scores. */
 export function openScoresJournal(
   runDir: string,
-  run: { program: Module; valset: readonly Example[]; metricSpec: MetricSpec; seed: number },
+  run: { program: Module; valset: readonly Example[]; metricSpec: MetricSpec; seed: number; outDir?: string },
 ): RunJournal {
   return RunJournal.open(join(runDir, SCORES_DIR), {
     optimizer: 'held-out scores',
@@ -26,6 +26,7 @@ export function openScoresJournal(
       metric: run.metricSpec,
       seed: run.seed,
     }),
+    ...(run.outDir !== undefined ? { root: run.outDir } : {}),
   });
 }
 

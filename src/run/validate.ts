@@ -3,6 +3,7 @@
  * the whole optimization had been paid for (an output name that cannot be written, an option
  * misspelled, a dollar cap on a model without a price).
  */
+import { assertConfinedSync } from '../util/atomic_file.js';
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LM } from '../lm/types.js';
@@ -25,8 +26,12 @@ export function checkRunId(runId: string): string {
   return runId;
 }
 
-/** Where the outputs of `name` go under `outDir`; refused now if they could not be written. */
-export function checkOutputs(outDir: string, name: string): OptimizedPaths {
+/**
+ * Where the outputs of `name` go under `outDir`; refused now if they could not be written,
+ * including when a folder on the way (or the run directory `runDir`) is a symlink leading
+ * outside `outDir`.
+ */
+export function checkOutputs(outDir: string, name: string, runDir?: string): OptimizedPaths {
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
     throw new UnsafePathError(`refusing output name of ${Buffer.byteLength(name, 'utf8')} bytes: name must be at most ${MAX_NAME_BYTES} bytes`);
   }
@@ -38,6 +43,7 @@ export function checkOutputs(outDir: string, name: string): OptimizedPaths {
     return paths; // created when written
   }
   if (!st.isDirectory()) throw new UnsafePathError(`outDir ${outDir} exists and is not a directory`);
+  for (const target of [paths.yamlPath, paths.programPath, ...(runDir ? [runDir] : [])]) assertConfinedSync(outDir, target);
   return paths;
 }
 

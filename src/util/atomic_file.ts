@@ -132,6 +132,45 @@ export function mkdirConfinedSync(root: string, dir: string): void {
   if (!isInside(realRoot, real)) throw escapeError(root, dir, real, dir);
 }
 
+/**
+ * Checks, without creating anything, that the existing part of the path to `target` below
+ * `root` holds no symlink leading outside `root`: what a run verifies before its first LM call,
+ * so a planted link fails the run up front rather than after the spending (writes check again).
+ */
+export function assertConfinedSync(root: string, target: string): void {
+  const parts = partsBelow(root, target);
+  const base = resolve(root);
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(base);
+  } catch {
+    return; // the output folder does not exist yet: nothing below it can be a link
+  }
+  let cur = base;
+  for (const part of parts) {
+    cur = join(cur, part);
+    let st: Stats;
+    try {
+      st = lstatSync(cur);
+    } catch {
+      return; // the rest will be created by the write, component by component
+    }
+    const link = st.isSymbolicLink();
+    let real = cur;
+    let isDir = st.isDirectory();
+    if (link) {
+      try {
+        real = realpathSync(cur);
+        isDir = statSync(cur).isDirectory();
+      } catch {
+        isDir = false;
+      }
+    }
+    if (cur === resolve(target) && !link && !isDir) return; // the file itself: replaced by rename
+    checkComponent(link, isDir, cur, real, realRoot, root, target);
+  }
+}
+
 /** Refuses when the real path of `dir` (an existing folder) is not inside the real `root`. */
 export async function assertRealInside(root: string, dir: string): Promise<void> {
   const realRoot = await fsp.realpath(resolve(root));
