@@ -57,6 +57,7 @@ const runParamsShape = {
     .optional()
     .describe('Per-step signature overrides by step name: a DSPy signature string ("code, goal -> plan: list[str]") or {inputs, outputs, instructions}'),
   name: z.string().min(1).optional().describe('Output name; default the workflow name'),
+  report: z.boolean().optional().describe('Write run.json and the HTML report into the run directory (default true)'),
   executionTimeoutMs: z.int().positive().optional().describe('Per pipeline/execute call; default 120000'),
 };
 
@@ -104,6 +105,7 @@ export const OptimizeRunResult = z.object({
   cutShort: z.boolean(),
   cutShortReason: z.string().optional(),
   verdict: RunVerdict.optional(),
+  reportPath: z.string().optional().describe('The self-contained HTML report of the run (in its run directory)'),
   resumed: z
     .object({ done: z.int().nonnegative(), total: z.int().nonnegative() })
     .optional()

@@ -81,18 +81,19 @@ function chartDiv(id: string): string {
 export function runCharts(d: ReportData): ChartSpec[] {
   const r = d.record;
   const specs: ChartSpec[] = [];
-  if (r.trials.length) {
+  if (d.trials.length) {
     const series: ChartSpec['series'] = [
-      { label: 'trial score', values: r.trials.map((t) => t.score), points: true, color: '#3b6fd8' },
+      { label: 'trial score', values: d.trials.map((t) => t.score), points: true, color: '#3b6fd8' },
       { label: 'best so far', values: d.bestSoFar, color: '#1f8a3a' },
     ];
     const base = d.baseline?.mean ?? r.baselineScore;
-    if (base !== undefined) series.push({ label: 'baseline', values: r.trials.map(() => base), color: '#7a7a7a' });
+    if (base !== undefined) series.push({ label: 'baseline', values: d.trials.map(() => base), color: '#7a7a7a' });
     if (d.baseline) {
-      series.push({ label: 'baseline 95% low', values: r.trials.map(() => d.baseline?.ci95[0] ?? null), dash: true, color: '#b0b0b0' });
-      series.push({ label: 'baseline 95% high', values: r.trials.map(() => d.baseline?.ci95[1] ?? null), dash: true, color: '#b0b0b0' });
+      series.push({ label: 'baseline 95% low', values: d.trials.map(() => d.baseline?.ci95[0] ?? null), dash: true, color: '#b0b0b0' });
+      series.push({ label: 'baseline 95% high', values: d.trials.map(() => d.baseline?.ci95[1] ?? null), dash: true, color: '#b0b0b0' });
     }
-    specs.push({ id: 'chart-trials', title: 'Score per trial (0-100)', xLabel: 'trial', yLabel: 'score', x: r.trials.map((_, i) => i), series });
+    const title = r.trials.length ? 'Score per trial (0-100)' : 'Score before and after (0-100; the optimizer has no trials)';
+    specs.push({ id: 'chart-trials', title, xLabel: 'trial', yLabel: 'score', x: d.trials.map((_, i) => i), series });
   }
   if (r.timeline.length) {
     specs.push({
@@ -186,10 +187,12 @@ export function renderRunReport(d: ReportData): string {
   ];
   parts.push(table(['setting', 'value'], settingsRows));
 
+  const charts = runCharts(d);
+  const has = (id: string) => charts.some((c) => c.id === id);
   parts.push('<h2>Search</h2>');
-  parts.push(chartDiv('chart-trials'));
+  if (has('chart-trials')) parts.push(chartDiv('chart-trials'));
   parts.push('<h2>Spend</h2>');
-  if (r.timeline.length) parts.push(chartDiv('chart-usage'));
+  if (has('chart-usage')) parts.push(chartDiv('chart-usage'));
   if (d.phases.length) parts.push(table(['phase', 'LM calls', 'cost (USD)'], d.phases.map((p) => [escapeHtml(p.phase), num(p.calls), num(p.costUsd, 4)])));
   if (r.usage) {
     const u = r.usage;
@@ -203,7 +206,7 @@ export function renderRunReport(d: ReportData): string {
 
   if (r.pareto && r.pareto.candidates.length) {
     parts.push('<h2>Quality and cost</h2>');
-    parts.push(chartDiv('chart-pareto'));
+    if (has('chart-pareto')) parts.push(chartDiv('chart-pareto'));
     const front = new Set(r.pareto.front);
     parts.push(
       table(
@@ -215,7 +218,7 @@ export function renderRunReport(d: ReportData): string {
 
   if (r.examples.length) {
     parts.push('<h2>Held-out examples</h2>');
-    parts.push(chartDiv('chart-examples'));
+    if (has('chart-examples')) parts.push(chartDiv('chart-examples'));
     parts.push(`<h3>Examples that flipped (${d.flipped.length})</h3>`);
     parts.push(
       `<div id="flipped">${table(
@@ -239,7 +242,7 @@ export function renderRunReport(d: ReportData): string {
       for (const demo of p.after.demos) parts.push(`<pre class="demo">${escapeHtml(JSON.stringify(demo, null, 2))}</pre>`);
     }
   }
-  return page(`Run ${r.runId}`, parts.join('\n'), runCharts(d));
+  return page(`Run ${r.runId}`, parts.join('\n'), charts);
 }
 
 export function learningCharts(d: LearningData): ChartSpec[] {

@@ -23,7 +23,7 @@ export interface RecorderFinish {
   verdict?: RunRecordInput['verdict'];
   resumed?: RunRecordInput['resumed'];
   /** Held-out examples with the per-example scores of the baseline and the best program. */
-  heldOut?: { examples: readonly Example[]; baseline: readonly number[]; best: readonly number[] };
+  heldOut?: { examples: readonly Example[]; baseline: readonly number[]; best: readonly number[]; ids?: ReadonlyMap<Example, string | number> };
   before?: Module;
   after?: Module;
   pareto?: RunRecordInput['pareto'];
@@ -72,7 +72,7 @@ export class RunRecorder {
       timeline: this.timeline,
       examples: f.heldOut
         ? f.heldOut.examples.map((ex, i) => ({
-            id: (ex.get('id') as string | number | undefined) ?? i,
+            id: f.heldOut?.ids?.get(ex) ?? (ex.get('id') as string | number | undefined) ?? i,
             baseline: f.heldOut?.baseline[i] ?? 0,
             best: f.heldOut?.best[i] ?? 0,
             input: ex.inputs().toDict(),
@@ -85,9 +85,10 @@ export class RunRecorder {
     return RunRecord.parse(input);
   }
 
-  async write(runDir: string, f: RecorderFinish): Promise<string> {
+  /** Writes `run.json` into the run directory (`root`: the output folder it must stay inside). */
+  async write(runDir: string, f: RecorderFinish, opts: { root?: string } = {}): Promise<string> {
     const path = join(runDir, RUN_RECORD_FILE);
-    await writeFileAtomic(path, JSON.stringify(this.build(f)) + '\n');
+    await writeFileAtomic(path, JSON.stringify(this.build(f)) + '\n', opts.root !== undefined ? { root: opts.root } : {});
     return path;
   }
 }

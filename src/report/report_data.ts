@@ -28,6 +28,8 @@ export interface DiffPart {
 
 export interface ReportData {
   record: RunRecord;
+  /** What the score chart plots (see chartTrials). */
+  trials: RunRecord['trials'];
   /** Mean baseline score (0-100) with a 95% bootstrap interval over held-out examples. */
   baseline?: { mean: number; ci95: [number, number] };
   bestSoFar: number[];
@@ -85,12 +87,28 @@ export function instructionDiff(before: string, after: string): DiffPart[] {
   return diffWords(before, after).map((c) => ({ text: c.value, op: c.added ? 'added' : c.removed ? 'removed' : 'same' }));
 }
 
+/**
+ * The trials the score chart plots: the optimizer's own, or, for an optimizer that compiles in
+ * one pass (BootstrapFewShot, LabeledFewShot: no trials), the baseline and the final score.
+ */
+export function chartTrials(record: RunRecord): RunRecord['trials'] {
+  if (record.trials.length > 0) return record.trials;
+  const out: RunRecord['trials'] = [];
+  const base = record.verdict?.baselineScore ?? record.baselineScore;
+  const best = record.verdict?.bestScore ?? record.bestScore;
+  if (base !== undefined) out.push({ trial: 0, kind: 'baseline', score: base });
+  if (best !== undefined) out.push({ trial: out.length, kind: 'final', score: best });
+  return out;
+}
+
 export function reportData(record: RunRecord): ReportData {
   let best = -Infinity;
-  const bestSoFar = record.trials.map((t) => (best = Math.max(best, t.score)));
+  const trials = chartTrials(record);
+  const bestSoFar = trials.map((t) => (best = Math.max(best, t.score)));
   const baselines = record.examples.map((e) => e.baseline);
   const data: ReportData = {
     record,
+    trials,
     bestSoFar,
     phases: phaseSpend(record.timeline),
     flipped: flippedExamples(record.examples),

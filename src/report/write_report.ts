@@ -8,10 +8,10 @@ import { reportData } from './report_data.js';
 
 export const REPORT_FILE = 'report.html';
 
-export async function writeReport(runDir: string, out?: string): Promise<string> {
+export async function writeReport(runDir: string, out?: string, opts: { root?: string } = {}): Promise<string> {
   const path = out ?? join(runDir, REPORT_FILE);
   const html = renderRunReport(reportData(await readRunDir(runDir)));
-  await writeFileAtomic(path, html);
+  await writeFileAtomic(path, html, opts.root !== undefined ? { root: opts.root } : {});
   return path;
 }
 

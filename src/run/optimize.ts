@@ -36,6 +36,9 @@ import { journaledWork, openScoresJournal, plannedOptimizerUnits, resumeMessage 
 import { scoreHeldOut, type HeldOutScores } from './score.js';
 import { checkOptimizer, checkOutputs } from './validate.js';
 import { decideVerdict } from './verdict.js';
+import type { GepaReport } from '../optimizers/gepa.js';
+import { RunRecorder, type RecorderFinish } from '../report/recorder.js';
+import { writeReport } from '../report/write_report.js';
 
 /** Everything the stages of one run share. */
 interface RunPlan {
@@ -50,6 +53,8 @@ interface RunPlan {
   signal: AbortSignal;
   progress: ProgressSink;
   paths: OptimizedPaths;
+  /** Records run.json for the HTML report (absent with `report: false`). */
+  recorder: RunRecorder | undefined;
 }
 
 export async function optimizeRun(params: OptimizeParams, host: RunHost): Promise<OptimizeResult> {
@@ -64,7 +69,26 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
   // One program run of a pipeline is one execution, which makes one LM call per LLM step.
   if (dryRun && options.callsPerForward === undefined) options.callsPerForward = Math.max(1, llmSteps);
   const optimizer = checkOptimizer(optimizerName, options, run.lm);
-  const progress = progressSink(host.progress?.bind(host), run.meter);
+  const recorder =
+    params.report === false
+      ? undefined
+      : new RunRecorder({
+          runId: run.runId,
+          settings: {
+            optimizer: optimizerName,
+            options,
+            seed: run.seed,
+            lm: run.lmSpec,
+            metric: run.metricSpec.name,
+            ...(params.budget ? { budget: params.budget } : {}),
+            pipeline: run.name,
+          },
+        });
+  const report = (v: Parameters<NonNullable<RunHost['progress']>>[0]) => {
+    recorder?.onProgress(v);
+    host.progress?.(v);
+  };
+  const progress = progressSink(report, run.meter);
 
   if (dryRun) return dryRunEstimate(run, optimizer, llmSteps, progress);
 
@@ -80,6 +104,7 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
     signal: host.signal ? AbortSignal.any([host.signal, faults.signal]) : faults.signal,
     progress,
     paths,
+    recorder,
   };
   const body = () => runWithMeter(run.meter, () => runStages(plan));
   return host.track ? host.track(run.runId, { meter: run.meter, faults }, body) : body();
@@ -147,6 +172,16 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
     if (verdict.written) await writeOptimized(run.outDir, run.name, optimizedConfig, saved);
     // Units found done when the run started, and all the run's units now (the journals' entries).
     const recorded = (report.journal?.recorded ?? 0) + journal.work.recorded;
+    const resumed = doneBefore > 0 ? { resumed: { done: doneBefore, total: doneBefore + recorded } } : {};
+    const reportPath = await writeRunReport(plan, {
+      report,
+      verdict,
+      ...resumed,
+      heldOut: { examples: run.valset, baseline: baseline.perExample, best: best?.perExample ?? baseline.perExample, ids: run.ids },
+      before: run.program,
+      after: compiled,
+      ...paretoOf(report),
+    });
     progress({ phase: 'done', score: bestScore, bestScore, message: verdict.written ? plan.paths.yamlPath : verdict.reason });
     return {
       runId: run.runId,
@@ -160,11 +195,42 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
       cutShort: cutShortReason !== undefined,
       ...(cutShortReason !== undefined ? { cutShortReason } : {}),
       verdict,
-      ...(doneBefore > 0 ? { resumed: { done: doneBefore, total: doneBefore + recorded } } : {}),
+      ...(reportPath ? { reportPath } : {}),
+      ...resumed,
     };
   } finally {
     journal.close();
   }
+}
+
+/**
+ * run.json and the HTML report, into the run directory. A report that cannot be written is
+ * logged and left out: it never fails a run whose outputs are already decided.
+ */
+async function writeRunReport(plan: RunPlan, finish: RecorderFinish): Promise<string | undefined> {
+  if (!plan.recorder) return undefined;
+  const { runDir, outDir } = plan.run;
+  try {
+    await plan.recorder.write(runDir, finish, { root: outDir });
+    return await writeReport(runDir, undefined, { root: outDir });
+  } catch (err) {
+    plan.host.logger?.warn({ err: (err as Error).message, runDir }, 'the run report could not be written');
+    return undefined;
+  }
+}
+
+/** GEPA's candidates and quality/cost front, for the report. */
+function paretoOf(report: CompileReport): Pick<RecorderFinish, 'pareto'> {
+  const g = (report as CompileReport & { gepa?: GepaReport }).gepa;
+  if (!g) return {};
+  return {
+    pareto: {
+      candidates: g.candidates.map((c) => ({ candidate: c.index, score: c.score, costUsd: c.costUsd, tokens: c.tokens })),
+      front: g.front.map((p) => p.candidate),
+      selected: g.selected,
+      rule: typeof g.selection === 'string' ? g.selection : `cheapest within ${g.selection.cheapestWithin} points`,
+    },
+  };
 }
 
 function scoringContext(plan: RunPlan, phase: string): RunContext {

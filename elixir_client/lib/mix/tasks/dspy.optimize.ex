@@ -8,7 +8,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
       mix dspy.optimize --pipeline PATH --training-data DIR [--optimizer NAME] [--lm SPEC]
                         [--metric NAME] [--out DIR] [--seed N] [--budget-usd X]
                         [--concurrency N] [--val-fraction X] [--run-id ID] [--dry-run]
-                        [--write-anyway] [--verbose] [--timeout-min N]
+                        [--write-anyway] [--no-report] [--verbose] [--timeout-min N]
                         [--cluster-nodes NODE,NODE,... [--cluster-per-node N] [--cookie C]]
       mix dspy.optimize --help
 
@@ -22,6 +22,8 @@ defmodule Mix.Tasks.Dspy.Optimize do
       (non-zero exit)
     * `--write-anyway` - write the optimized config even when the best is not better than
       the baseline beyond noise
+    * `--no-report` - do not write the run's HTML report (by default `report.html` in the run
+      directory, its path printed at the end; `mix dspy.report RUN_ID` writes it again)
     * `--verbose` - the sidecar's logs on the terminal (progress then prints plain lines)
     * `--timeout-min` - give up waiting after this many minutes (default 120)
     * `--cluster-nodes` - run the candidate executions on these BEAM nodes
@@ -75,6 +77,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
     run_id: :string,
     dry_run: :boolean,
     write_anyway: :boolean,
+    report: :boolean,
     verbose: :boolean,
     out: :string,
     seed: :integer,
@@ -134,6 +137,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
         seed: opts[:seed],
         budget_usd: opts[:budget_usd],
         write_anyway: opts[:write_anyway],
+        report: opts[:report] != false,
         timeout: :timer.minutes(opts[:timeout_min] || 120)
       ]
 

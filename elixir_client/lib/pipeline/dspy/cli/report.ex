@@ -22,7 +22,8 @@ defmodule Pipeline.DSPy.CLI.Report do
       usage(r["usage"] || %{}),
       trials(r["trials"]),
       r["optimizedYamlPath"] && "  optimized pipeline: #{r["optimizedYamlPath"]}",
-      r["programPath"] && "  program: #{r["programPath"]}"
+      r["programPath"] && "  program: #{r["programPath"]}",
+      r["reportPath"] && "  report: #{r["reportPath"]}"
     ]
     |> Enum.filter(&is_binary/1)
     |> Enum.join("\n")

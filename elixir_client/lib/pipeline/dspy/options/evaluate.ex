@@ -14,6 +14,7 @@ defmodule Pipeline.DSPy.Options.Evaluate do
         :dry_run,
         :out,
         :name,
-        :write_anyway
+        :write_anyway,
+        :report
       ])
 end

@@ -27,6 +27,7 @@ defmodule Pipeline.DSPy.Options.Optimize do
         :name,
         :execution_timeout_ms,
         :write_anyway,
+        :report,
         :params,
         :on_progress,
         :timeout,

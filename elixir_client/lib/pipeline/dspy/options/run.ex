@@ -93,6 +93,11 @@ defmodule Pipeline.DSPy.Options.Run do
       doc:
         "write the optimized config even when the best is not better than the baseline beyond noise"
     ],
+    report: [
+      type: :boolean,
+      default: true,
+      doc: "write `run.json` and the self-contained HTML report into the run directory (`reportPath` in the result)"
+    ],
     params: [type: :keyword_or_map, doc: "extra wire params, merged as given (escape hatch)"],
     on_progress: [
       type: {:fun, 1},
@@ -153,6 +158,7 @@ defmodule Pipeline.DSPy.Options.Run do
             Map.new(opts[:signatures], fn {k, v} -> {to_string(k), wire_map(v)} end)
         )
         |> put("writeAnyway", if(opts[:write_anyway], do: true))
+        |> put("report", if(opts[:report] == false, do: false))
         |> Map.merge(Map.new(opts[:params] || %{}, fn {k, v} -> {to_string(k), v} end))
 
       {:ok, params}
