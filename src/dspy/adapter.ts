@@ -4,9 +4,11 @@
  * JSONAdapter differ in the structure they ask for and how they parse.
  */
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
+import { observed } from './callbacks.js';
 import { Example } from './example.js';
 import { coerceValue, TypeCoercionError } from './field_types.js';
 import { pyJsonDumps } from './json_text.js';
+import { settings } from './settings.js';
 import { fieldTypeSpec, type Field, type Signature } from './signature.js';
 
 export type Demo = Example | Record<string, unknown>;
@@ -28,8 +30,11 @@ export class AdapterParseError extends Error {
 export interface Adapter {
   readonly name: string;
   format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[];
-  /** Throws AdapterParseError when a field is missing or does not fit its type. */
-  parse(signature: Signature, completion: string): Record<string, unknown>;
+  /**
+   * Throws (or rejects with) AdapterParseError when a field is missing or does not fit its
+   * type. Text adapters parse synchronously; TwoStepAdapter parses with an LM call.
+   */
+  parse(signature: Signature, completion: string): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Format, call the LM, parse (with the adapter's own fallback, if any). */
   call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult>;
 }
@@ -47,7 +52,7 @@ export const INCOMPLETE_DEMO_PREFIX = 'This is an example of the task, though so
 
 /** Plain record view of a demo. */
 export function demoRecord(demo: Demo): Record<string, unknown> {
-  return demo instanceof Example ? demo.toDict() : demo;
+  return demo instanceof Example ? demo.fields() : demo;
 }
 
 function has(rec: Record<string, unknown>, k: string): boolean {
@@ -181,9 +186,17 @@ export abstract class BaseAdapter implements Adapter {
   }
 
   async call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult> {
-    const messages = this.format(signature, demos, inputs);
+    const callbacks = settings.callbacks;
+    if (callbacks.length === 0) {
+      const messages = this.format(signature, demos, inputs);
+      const response = await lm.generate(messages, options);
+      return { outputs: this.parse(signature, response.text), response, adapter: this.name };
+    }
+    // Observed: format and parse are reported as DSPy's on_adapter_format/parse events.
+    const messages = await observed(callbacks, 'AdapterFormat', this, { signature, demos, inputs }, () => this.format(signature, demos, inputs));
     const response = await lm.generate(messages, options);
-    return { outputs: this.parse(signature, response.text), response, adapter: this.name };
+    const outputs = await observed(callbacks, 'AdapterParse', this, { signature, completion: response.text }, () => this.parse(signature, response.text));
+    return { outputs, response, adapter: this.name };
   }
 }
 

@@ -16,10 +16,10 @@ export {
 } from './signature.js';
 export { coerceValue, parseTypeString, typeName, jsonSchemaOf, TypeCoercionError, type TypeSpec, type TypeRegistry } from './field_types.js';
 export { Example } from './example.js';
-export { Prediction } from './prediction.js';
+export { Prediction, Completions } from './prediction.js';
 export { Module, type BatchOptions, type NamedPredictorsOptions } from './module.js';
 export { Predict, NoLMConfiguredError, type PredictOptions } from './predict.js';
-export { ChainOfThought, REASONING_PREFIX, type ChainOfThoughtOptions } from './chain_of_thought.js';
+export { ChainOfThought, REASONING_PREFIX, LEGACY_REASONING_PREFIX, type ChainOfThoughtOptions } from './chain_of_thought.js';
 export { withTrace, recordTrace, currentTrace, type TraceEntry } from './trace.js';
 export { settings, Settings, type SettingsConfig, type ContextOverrides } from './settings.js';
 export { isMetricFeedback, type Metric, type MetricFeedback, type MetricValue } from './metric.js';
@@ -34,4 +34,9 @@ export {
 } from './adapter.js';
 export { ChatAdapter, splitSections, type ChatAdapterOptions } from './chat_adapter.js';
 export { JSONAdapter } from './json_adapter.js';
+export { XMLAdapter, formatXmlBlocks, xmlSections } from './xml_adapter.js';
+export { TwoStepAdapter, type TwoStepAdapterOptions } from './two_step_adapter.js';
+export { BaseCallback, parentCallId, type Callback, type CallbackEvent } from './callbacks.js';
+export { inspectHistory, formatHistory, lmHistory, clearHistory, DEFAULT_MAX_HISTORY_SIZE, type HistoryEntry, type InspectHistoryOptions } from './history.js';
+export { observeLM } from './lm_observer.js';
 export { parseLenientJSON, pyJsonDumps } from './json_text.js';

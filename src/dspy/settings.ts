@@ -7,10 +7,18 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { LM } from '../lm/types.js';
 import type { Adapter } from './adapter.js';
+import type { Callback } from './callbacks.js';
+import { DEFAULT_MAX_HISTORY_SIZE } from './history.js';
 
 export interface SettingsConfig {
   lm?: LM | undefined;
   adapter?: Adapter | undefined;
+  /** Observers of module, LM, adapter and tool events (DSPy's `callbacks`); a context's list replaces the global one. */
+  callbacks?: readonly Callback[] | undefined;
+  /** LM calls kept for inspectHistory (default 100; DSPy's `max_history_size`). */
+  maxHistorySize?: number | undefined;
+  /** Keep no LM history (DSPy's `disable_history`). */
+  disableHistory?: boolean | undefined;
 }
 
 export interface ContextOverrides extends SettingsConfig {
@@ -60,6 +68,18 @@ export class Settings {
     return contextStore.getStore()?.adapter ?? this.global.adapter;
   }
 
+  /** Callbacks in effect: the context's, else the global ones. */
+  get callbacks(): readonly Callback[] {
+    return contextStore.getStore()?.callbacks ?? this.global.callbacks ?? NO_CALLBACKS;
+  }
+
+  /** How many LM calls the history keeps here (0 when disabled). */
+  get historySize(): number {
+    const ctx = contextStore.getStore();
+    if ((ctx?.disableHistory ?? this.global.disableHistory) === true) return 0;
+    return Math.max(0, Math.floor(ctx?.maxHistorySize ?? this.global.maxHistorySize ?? DEFAULT_MAX_HISTORY_SIZE));
+  }
+
   get rolloutId(): string | number | undefined {
     return contextStore.getStore()?.rolloutId;
   }
@@ -70,5 +90,6 @@ export class Settings {
 }
 
 const EMPTY: Readonly<ContextOverrides> = Object.freeze({});
+const NO_CALLBACKS: readonly Callback[] = Object.freeze([]);
 
 export const settings = new Settings();
