@@ -14,7 +14,7 @@ export {
   type SignatureParseOptions,
   type SignatureState,
 } from './signature.js';
-export { coerceValue, parseTypeString, typeName, jsonSchemaOf, TypeCoercionError, type TypeSpec, type TypeRegistry } from './field_types.js';
+export { coerceValue, parseTypeString, typeName, jsonSchemaOf, EnumType, TypeCoercionError, type TypeSpec, type TypeRegistry } from './field_types.js';
 export { Example } from './example.js';
 export { Prediction, Completions } from './prediction.js';
 export { Module, type BatchOptions, type NamedPredictorsOptions } from './module.js';
@@ -40,3 +40,11 @@ export { BaseCallback, parentCallId, type Callback, type CallbackEvent } from '.
 export { inspectHistory, formatHistory, lmHistory, clearHistory, DEFAULT_MAX_HISTORY_SIZE, type HistoryEntry, type InspectHistoryOptions } from './history.js';
 export { observeLM } from './lm_observer.js';
 export { parseLenientJSON, pyJsonDumps } from './json_text.js';
+export { BestOfN, AllAttemptsFailedError, type BestOfNOptions, type RewardFn, type Attempt } from './best_of_n.js';
+export { Refine, OFFER_FEEDBACK, HINT_FIELD, inspectModules, type RefineOptions } from './refine.js';
+export { Parallel, ParallelExecutionError, type ParallelOptions, type ParallelOutcome, type ExecPair, type ParallelInput } from './parallel.js';
+export { MultiChainComparison, type MultiChainComparisonOptions } from './multi_chain_comparison.js';
+export { Tool, ToolArgsError, type ToolInit } from './tool.js';
+export { ReAct, type ReActOptions } from './react.js';
+export { rolloutIdAt } from './rollout.js';
+export { pyRepr } from './json_text.js';

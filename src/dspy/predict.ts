@@ -11,6 +11,7 @@ import type { Example } from './example.js';
 import { observeLM } from './lm_observer.js';
 import { Module } from './module.js';
 import { Prediction } from './prediction.js';
+import { rolloutIdAt } from './rollout.js';
 import { settings } from './settings.js';
 import { Signature } from './signature.js';
 import { recordTrace } from './trace.js';
@@ -103,8 +104,7 @@ export class Predict extends Module {
     const rid = base.rolloutId;
     const sampleOptions = (i: number): GenerateOptions => {
       if (i === 0) return opts;
-      const id = rid === undefined ? i : typeof rid === 'number' ? rid + i : `${rid}:${i}`;
-      return { ...opts, rolloutId: id };
+      return { ...opts, rolloutId: rolloutIdAt(rid, i) };
     };
     const results = await Promise.all(
       Array.from({ length: this.n }, (_, i) => adapter.call(lm, sampleOptions(i), this.signature, this.demos, inputs)),

@@ -8,7 +8,7 @@ import { Example } from './example.js';
 export class Completions {
   readonly items: readonly Prediction[];
 
-  constructor(items: ReadonlyArray<Record<string, unknown>>) {
+  constructor(items: ReadonlyArray<Record<string, unknown> | Example>) {
     if (items.length === 0) throw new Error('Completions: at least one completion is needed');
     this.items = Object.freeze(items.map((o) => (o instanceof Prediction ? o : new Prediction(o))));
   }
