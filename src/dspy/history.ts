@@ -1,9 +1,9 @@
 /**
  * LM call history, as DSPy's global history behind `dspy.inspect_history(n)`: every LM call a
  * predictor (or an adapter's extraction step) makes is kept with its messages, options and
- * response, in a bounded ring (`settings.configure({ maxHistorySize })`, default 100; 0 or
- * `disableHistory: true` keeps nothing). The bound is smaller than DSPy's 10000 because a
- * long optimizer run would otherwise hold every prompt it ever sent in memory.
+ * response, in a bounded ring (`settings.configure({ maxHistorySize })`, default 20; 0 or
+ * `disableHistory: true` keeps nothing). The bound is far below DSPy's 10000: kept prompts
+ * outlive the young GC generation, and 100 kept entries measurably slowed Predict (bench/dspy).
  */
 import type { ChatMessage, GenerateOptions, LMResponse } from '../lm/types.js';
 
@@ -12,8 +12,8 @@ export interface HistoryEntry {
   provider: string;
   model: string;
   messages: ChatMessage[];
-  /** The options of the call (the abort signal left out). */
-  options: Omit<GenerateOptions, 'signal'>;
+  /** The options of the call, as passed. */
+  options: GenerateOptions;
   /** Completions of this call (one per call here; DSPy's `outputs`). */
   outputs: string[];
   response: LMResponse;
@@ -22,7 +22,7 @@ export interface HistoryEntry {
   durationMs: number;
 }
 
-export const DEFAULT_MAX_HISTORY_SIZE = 100;
+export const DEFAULT_MAX_HISTORY_SIZE = 20;
 
 class HistoryRing {
   private items: HistoryEntry[] = [];

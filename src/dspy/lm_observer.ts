@@ -24,23 +24,20 @@ class ObservedLM implements LM {
   }
 
   generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<LMResponse> {
-    const callbacks = settings.callbacks;
-    if (callbacks.length === 0) return this.record(messages, options);
-    return observed(callbacks, 'LM', this.inner, { messages, options }, () => this.record(messages, options));
+    const { callbacks, historySize } = settings.observation();
+    if (callbacks.length === 0) return this.record(messages, options, historySize);
+    return observed(callbacks, 'LM', this.inner, { messages, options }, () => this.record(messages, options, historySize));
   }
 
-  private async record(messages: ChatMessage[], options: GenerateOptions): Promise<LMResponse> {
+  private async record(messages: ChatMessage[], options: GenerateOptions, historySize: number): Promise<LMResponse> {
+    if (historySize === 0) return this.inner.generate(messages, options);
     const t0 = Date.now();
     const response = await this.inner.generate(messages, options);
-    const max = settings.historySize;
-    if (max > 0) {
-      const { signal: _signal, ...rest } = options;
-      const timestamp = Date.now();
-      recordHistory(
-        { provider: this.inner.provider, model: response.model, messages, options: rest, outputs: [response.text], response, timestamp, durationMs: timestamp - t0 },
-        max,
-      );
-    }
+    const timestamp = Date.now();
+    recordHistory(
+      { provider: this.inner.provider, model: response.model, messages, options, outputs: [response.text], response, timestamp, durationMs: timestamp - t0 },
+      historySize,
+    );
     return response;
   }
 }

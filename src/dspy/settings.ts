@@ -15,7 +15,7 @@ export interface SettingsConfig {
   adapter?: Adapter | undefined;
   /** Observers of module, LM, adapter and tool events (DSPy's `callbacks`); a context's list replaces the global one. */
   callbacks?: readonly Callback[] | undefined;
-  /** LM calls kept for inspectHistory (default 100; DSPy's `max_history_size`). */
+  /** LM calls kept for inspectHistory (default 20; DSPy's `max_history_size`). */
   maxHistorySize?: number | undefined;
   /** Keep no LM history (DSPy's `disable_history`). */
   disableHistory?: boolean | undefined;
@@ -75,9 +75,17 @@ export class Settings {
 
   /** How many LM calls the history keeps here (0 when disabled). */
   get historySize(): number {
+    return this.observation().historySize;
+  }
+
+  /** Callbacks and history bound in effect, read in one lookup (the per-LM-call path). */
+  observation(): { callbacks: readonly Callback[]; historySize: number } {
     const ctx = contextStore.getStore();
-    if ((ctx?.disableHistory ?? this.global.disableHistory) === true) return 0;
-    return Math.max(0, Math.floor(ctx?.maxHistorySize ?? this.global.maxHistorySize ?? DEFAULT_MAX_HISTORY_SIZE));
+    const g = this.global;
+    const callbacks = ctx?.callbacks ?? g.callbacks ?? NO_CALLBACKS;
+    if ((ctx?.disableHistory ?? g.disableHistory) === true) return { callbacks, historySize: 0 };
+    const size = ctx?.maxHistorySize ?? g.maxHistorySize ?? DEFAULT_MAX_HISTORY_SIZE;
+    return { callbacks, historySize: size > 0 ? Math.floor(size) : 0 };
   }
 
   get rolloutId(): string | number | undefined {
