@@ -11,6 +11,7 @@ import { pyJsonDumps } from './json_text.js';
 import { settings } from './settings.js';
 import { fieldTypeSpec, type Field, type Signature } from './signature.js';
 
+/** A demo: an Example or a plain record of input and output fields. */
 export type Demo = Example | Record<string, unknown>;
 
 /** A completion that does not fit the signature. `raw` is the LM's text; `field` the field at fault, if one. */
@@ -27,8 +28,10 @@ export class AdapterParseError extends Error {
   }
 }
 
+/** Turns (signature, demos, inputs) into chat messages and an LM completion back into typed outputs (DSPy's `Adapter`). */
 export interface Adapter {
   readonly name: string;
+  /** The messages for one call: system, demos as user/assistant pairs, the request. */
   format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[];
   /**
    * Throws (or rejects with) AdapterParseError when a field is missing or does not fit its
@@ -39,6 +42,7 @@ export interface Adapter {
   call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult>;
 }
 
+/** What `Adapter.call` returns. */
 export interface AdapterResult {
   outputs: Record<string, unknown>;
   /** The response whose text was parsed (the fallback's when it was used). */
@@ -142,17 +146,22 @@ export function parseOutputField(adapter: string, field: Field, value: unknown, 
 export abstract class BaseAdapter implements Adapter {
   abstract readonly name: string;
   abstract parse(signature: Signature, completion: string): Record<string, unknown>;
+  /** The structure section of the system message (how fields are laid out). */
   abstract fieldStructure(signature: Signature): string;
+  /** The last line of the request: which output fields to write, in which form. */
   abstract outputRequirements(signature: Signature): string;
+  /** A demo's outputs as the assistant would write them; `missing` fills absent fields. */
   abstract assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string;
 
   /** System messages depend only on the signature (immutable), so they are built once. */
   private readonly systemCache = new WeakMap<Signature, string>();
 
+  /** The "Your input fields are: ... Your output fields are: ..." part of the system message. */
   fieldDescription(signature: Signature): string {
     return `Your input fields are:\n${fieldDescriptions(signature.inputFields)}\nYour output fields are:\n${fieldDescriptions(signature.outputFields)}`;
   }
 
+  /** Field descriptions, structure and objective (cached per signature). */
   systemMessage(signature: Signature): string {
     let s = this.systemCache.get(signature);
     if (s === undefined) {
@@ -162,12 +171,14 @@ export abstract class BaseAdapter implements Adapter {
     return s;
   }
 
+  /** A user message: optional prefix, the input fields, and for the request the output requirements. */
   userMessage(signature: Signature, inputs: Record<string, unknown>, opts: { prefix?: string; mainRequest?: boolean } = {}): string {
     const parts = [opts.prefix ?? '', formatFieldBlocks(signature.inputFields, inputs)];
     if (opts.mainRequest) parts.push(this.outputRequirements(signature));
     return parts.join('\n\n').trim();
   }
 
+  /** DSPy's message sequence: system, incomplete demos first, complete demos, then the request. */
   format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[] {
     const messages: ChatMessage[] = [{ role: 'system', content: this.systemMessage(signature) }];
     if (demos.length) {

@@ -15,6 +15,7 @@ import { recordTrace, withTrace, type TraceEntry } from './trace.js';
 /** Scores a prediction for its inputs (higher is better); may be async. */
 export type RewardFn = (inputs: Record<string, unknown>, prediction: Prediction) => number | Promise<number>;
 
+/** Options of BestOfN and Refine (DSPy's `N`, `reward_fn`, `threshold`, `fail_count`). */
 export interface BestOfNOptions {
   /** Attempts at most (DSPy's `N`). */
   n: number;
@@ -39,6 +40,7 @@ export interface Attempt {
   trace: TraceEntry[];
 }
 
+/** Runs a module up to N times and returns the first prediction reaching the threshold, else the best (see the file comment). */
 export class BestOfN extends Module {
   module: Module;
   readonly n: number;
@@ -58,6 +60,7 @@ export class BestOfN extends Module {
     this.rewardFn = options.rewardFn;
   }
 
+  /** Run the attempts for `inputs`. */
   forward(inputs: Record<string, unknown>): Promise<Prediction> {
     return this.attempts(inputs, (_attempt, run) => run());
   }

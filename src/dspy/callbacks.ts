@@ -15,15 +15,25 @@ import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.j
 
 /** Event handlers, all optional (DSPy names in camelCase). `instance` is the object being called. */
 export interface Callback {
+  /** A module call starts (`instance` is the module, `inputs` its inputs). */
   onModuleStart?(callId: string, instance: unknown, inputs: Record<string, unknown>): void;
+  /** A module call ended with `outputs` (a Prediction) or `error`. */
   onModuleEnd?(callId: string, outputs: unknown, error: unknown): void;
+  /** An LM call starts with these messages and options. */
   onLMStart?(callId: string, instance: LM, inputs: { messages: ChatMessage[]; options: GenerateOptions }): void;
+  /** An LM call ended with its response or `error`. */
   onLMEnd?(callId: string, outputs: LMResponse | undefined, error: unknown): void;
+  /** An adapter starts formatting (inputs: signature, demos, inputs). */
   onAdapterFormatStart?(callId: string, instance: unknown, inputs: Record<string, unknown>): void;
+  /** An adapter formatted these messages (or failed with `error`). */
   onAdapterFormatEnd?(callId: string, outputs: ChatMessage[] | undefined, error: unknown): void;
+  /** An adapter starts parsing a completion (inputs: signature, completion). */
   onAdapterParseStart?(callId: string, instance: unknown, inputs: Record<string, unknown>): void;
+  /** An adapter parsed these outputs (or failed with `error`). */
   onAdapterParseEnd?(callId: string, outputs: Record<string, unknown> | undefined, error: unknown): void;
+  /** A tool is called (inputs: the arguments the LM wrote). */
   onToolStart?(callId: string, instance: unknown, inputs: Record<string, unknown>): void;
+  /** A tool returned `outputs` (or failed with `error`). */
   onToolEnd?(callId: string, outputs: unknown, error: unknown): void;
 }
 
@@ -41,6 +51,7 @@ export class BaseCallback implements Callback {
   onToolEnd(_callId: string, _outputs: unknown, _error: unknown): void {}
 }
 
+/** The observed kinds of call; the handlers are `on<Event>Start` / `on<Event>End`. */
 export type CallbackEvent = 'Module' | 'LM' | 'AdapterFormat' | 'AdapterParse' | 'Tool';
 
 const activeCall = new AsyncLocalStorage<string>();

@@ -15,11 +15,13 @@ export const REASONING_PREFIX = 'Reasoning:';
 /** The prefix DSPy 2.x-3.1 gave the `reasoning` field. */
 export const LEGACY_REASONING_PREFIX = "Reasoning: Let's think step by step in order to";
 
+/** Predict's options, plus a replacement for the `reasoning` field. */
 export interface ChainOfThoughtOptions extends PredictOptions {
   /** Replace the default `reasoning` field (name, description, prefix). */
   rationaleField?: FieldInit;
 }
 
+/** Predict with a `reasoning` output field first (DSPy's `dspy.ChainOfThought`); its predictor is `predict`. */
 export class ChainOfThought extends Module {
   predict: Predict;
 
@@ -36,10 +38,12 @@ export class ChainOfThought extends Module {
     return this.predict.signature;
   }
 
+  /** The demos of the inner predictor. */
   get demos(): Example[] {
     return this.predict.demos;
   }
 
+  /** Call the inner predictor. */
   forward(inputs: Record<string, unknown>): Promise<Prediction> {
     return this.predict.call(inputs);
   }

@@ -23,10 +23,12 @@ export class Example {
     return new Ctor(data, inputKeys);
   }
 
+  /** The value of `key`, or `fallback` when the field is absent. */
   get<T = unknown>(key: string, fallback?: T): T {
     return (Object.prototype.hasOwnProperty.call(this.data, key) ? this.data[key] : fallback) as T;
   }
 
+  /** True when the field is present (even if its value is undefined or null). */
   has(key: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.data, key);
   }
@@ -37,14 +39,17 @@ export class Example {
     return includeDspy ? ks : ks.filter((k) => !k.startsWith('dspy_'));
   }
 
+  /** The values, in key order (without `dspy_*` keys unless asked). */
   values(includeDspy = false): unknown[] {
     return this.keys(includeDspy).map((k) => this.data[k]);
   }
 
+  /** The [key, value] pairs (without `dspy_*` keys unless asked). */
   entries(includeDspy = false): Array<[string, unknown]> {
     return this.keys(includeDspy).map((k) => [k, this.data[k]]);
   }
 
+  /** Number of fields, `dspy_*` keys excluded (DSPy's `len(example)`). */
   get size(): number {
     return this.keys().length;
   }
@@ -64,6 +69,7 @@ export class Example {
     return out;
   }
 
+  /** JSON form: `toDict()`. */
   toJSON(): Record<string, unknown> {
     return this.toDict();
   }
@@ -114,6 +120,7 @@ export class Example {
     return other instanceof Example && deepEqual(this.data, other.data);
   }
 
+  /** DSPy-like repr: `Example({...}) (input_keys=[...])`. */
   toString(): string {
     return `${this.constructor.name}(${JSON.stringify(this.data)}) (input_keys=${this.inputKeys ? JSON.stringify(this.inputKeys) : 'None'})`;
   }

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseLenientJSON, pyJsonDumps } from './json_text.js';
 
+/** A parsed type annotation. */
 export type TypeSpec =
   | { kind: 'str' }
   | { kind: 'int' }
@@ -40,6 +41,7 @@ export class EnumType {
     this.members = Object.freeze(entries.map(([k, v]) => Object.freeze([k, v] as const)));
   }
 
+  /** The members' values, in order. */
   get values(): Array<string | number> {
     return this.members.map(([, v]) => v);
   }

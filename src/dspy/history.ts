@@ -7,6 +7,7 @@
  */
 import type { ChatMessage, GenerateOptions, LMResponse } from '../lm/types.js';
 
+/** One LM call kept in the history. */
 export interface HistoryEntry {
   /** Provider and model of the LM that answered. */
   provider: string;
@@ -22,6 +23,7 @@ export interface HistoryEntry {
   durationMs: number;
 }
 
+/** LM calls kept when `maxHistorySize` is not configured. */
 export const DEFAULT_MAX_HISTORY_SIZE = 20;
 
 class HistoryRing {
@@ -73,6 +75,7 @@ export function clearHistory(): void {
   ring.clear();
 }
 
+/** Options of inspectHistory / formatHistory. */
 export interface InspectHistoryOptions {
   /** ANSI colours as DSPy's terminal output (default false). */
   colors?: boolean;

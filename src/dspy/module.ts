@@ -11,12 +11,14 @@ import type { Prediction } from './prediction.js';
 import type { Predict } from './predict.js';
 import { settings } from './settings.js';
 
+/** Options of `Module.batch`. */
 export interface BatchOptions {
   /** Calls in flight at once (default 8). */
   concurrency?: number;
   signal?: AbortSignal;
 }
 
+/** Options of `Module.namedPredictors`. */
 export interface NamedPredictorsOptions {
   /**
    * DSPy keeps a sub-module that is already compiled frozen: its predictors are not listed
@@ -31,10 +33,12 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** The base of every program (DSPy's `dspy.Module`): predictors in properties, `forward` to run, `call` to run observed. */
 export abstract class Module {
   /** Set by optimizers on the programs they return. */
   compiled = false;
 
+  /** Run the program on its input fields (implement this; callers use `call`). */
   abstract forward(inputs: Record<string, unknown>): Promise<Prediction>;
 
   /**
@@ -45,6 +49,7 @@ export abstract class Module {
     return instanceCallbacks.get(this) ?? NONE;
   }
 
+  /** Replace this module's own callbacks. */
   set callbacks(value: readonly Callback[]) {
     instanceCallbacks.set(this, [...value]);
   }
@@ -109,6 +114,7 @@ export abstract class Module {
     return out;
   }
 
+  /** The predictors, in `namedPredictors` order. */
   predictors(options?: NamedPredictorsOptions): Predict[] {
     return this.namedPredictors(options).map(([, p]) => p);
   }

@@ -12,6 +12,7 @@ import { Completions, type Prediction } from './prediction.js';
 import { Predict, type PredictOptions } from './predict.js';
 import { Signature } from './signature.js';
 
+/** Predict's options plus DSPy's `M` and `temperature`. */
 export interface MultiChainComparisonOptions extends PredictOptions {
   /** Number of attempts compared (DSPy's `M`, default 3). */
   m?: number;
@@ -19,6 +20,7 @@ export interface MultiChainComparisonOptions extends PredictOptions {
   temperature?: number;
 }
 
+/** Compares M attempts and answers holistically (DSPy's `dspy.MultiChainComparison`); its predictor is `predict`. */
 export class MultiChainComparison extends Module {
   predict: Predict;
   readonly m: number;

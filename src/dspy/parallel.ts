@@ -9,6 +9,7 @@ import type { Module } from './module.js';
 import type { Prediction } from './prediction.js';
 import { settings } from './settings.js';
 
+/** Options of Parallel (DSPy's `num_threads`, `max_errors`, `access_examples`, `return_failed_examples`). */
 export interface ParallelOptions {
   /** Pairs in flight at once (DSPy's `num_threads`, default 8). */
   concurrency?: number;
@@ -21,9 +22,12 @@ export interface ParallelOptions {
   signal?: AbortSignal;
 }
 
+/** What a pair passes to its module: an Example or a record of inputs. */
 export type ParallelInput = Example | Record<string, unknown>;
+/** A (module, input) pair to run. */
 export type ExecPair = readonly [Module, ParallelInput];
 
+/** Results in pair order (undefined for failed pairs), with the failed inputs and their errors. */
 export interface ParallelOutcome {
   results: Array<Prediction | undefined>;
   failedExamples: ParallelInput[];
@@ -41,6 +45,7 @@ export class ParallelExecutionError extends Error {
   }
 }
 
+/** Runs (module, example) pairs concurrently (DSPy's `dspy.Parallel`). */
 export class Parallel {
   readonly concurrency: number;
   readonly maxErrors: number;
@@ -56,6 +61,7 @@ export class Parallel {
     this.signal = options.signal;
   }
 
+  /** Run the pairs: the results, or the full outcome with `returnFailedExamples`. */
   forward(pairs: readonly ExecPair[], options?: { concurrency?: number }): Promise<Array<Prediction | undefined> | ParallelOutcome>;
   async forward(pairs: readonly ExecPair[], options: { concurrency?: number } = {}): Promise<Array<Prediction | undefined> | ParallelOutcome> {
     const outcome = await this.run(pairs, options.concurrency ?? this.concurrency);

@@ -16,6 +16,7 @@ import { settings } from './settings.js';
 import { Signature } from './signature.js';
 import { recordTrace } from './trace.js';
 
+/** Options of Predict. */
 export interface PredictOptions {
   lm?: LM;
   /** Sampling options for every call (temperature, maxTokens, stop, ...). */
@@ -33,12 +34,14 @@ export interface PredictOptions {
   callbacks?: readonly Callback[];
 }
 
+/** A predictor ran with no LM of its own and none in settings. */
 export class NoLMConfiguredError extends Error {
   override name = 'NoLMConfiguredError';
 }
 
 let defaultAdapter: Adapter | undefined;
 
+/** The module that calls an LM (DSPy's `dspy.Predict`): formats, calls, parses, records a trace entry. */
 export class Predict extends Module {
   signature: Signature;
   demos: Example[];
@@ -84,6 +87,7 @@ export class Predict extends Module {
     return opts;
   }
 
+  /** One call: the adapter in effect formats, the LM answers, the outputs are parsed and traced. */
   async forward(inputs: Record<string, unknown>): Promise<Prediction> {
     const lm = this.lm ?? settings.lm;
     if (!lm) {

@@ -13,10 +13,12 @@ export class Completions {
     this.items = Object.freeze(items.map((o) => (o instanceof Prediction ? o : new Prediction(o))));
   }
 
+  /** Number of samples. */
   get length(): number {
     return this.items.length;
   }
 
+  /** Sample `i` (negative counts from the end). */
   at(i: number): Prediction | undefined {
     return this.items.at(i);
   }
@@ -26,6 +28,7 @@ export class Completions {
     return this.items.map((p) => p.get(field));
   }
 
+  /** The samples in order. */
   [Symbol.iterator](): Iterator<Prediction> {
     return this.items[Symbol.iterator]();
   }
@@ -35,6 +38,7 @@ export class Prediction extends Example {
   /** The samples this prediction is the first of, when its call drew more than one (DSPy's `completions`). */
   completions: Completions | undefined;
 
+  /** A Prediction of these output fields. */
   static from(outputs: Record<string, unknown>): Prediction {
     return new Prediction(outputs);
   }

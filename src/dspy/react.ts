@@ -17,6 +17,7 @@ import { settings } from './settings.js';
 import { Signature } from './signature.js';
 import { Tool } from './tool.js';
 
+/** Options of ReAct. */
 export interface ReActOptions {
   /** Turns at most (default 20, DSPy's); a call may pass `max_iters` among its inputs instead. */
   maxIters?: number;
@@ -24,6 +25,7 @@ export interface ReActOptions {
 
 let chatForTrajectory: ChatAdapter | undefined;
 
+/** The ReAct agent loop (DSPy's `dspy.ReAct`); predictors `react` and `extract.predict`. */
 export class ReAct extends Module {
   readonly signature: Signature;
   readonly maxIters: number;
@@ -87,6 +89,7 @@ export class ReAct extends Module {
     return adapter.userMessage(sig, trajectory);
   }
 
+  /** Run the agent on the signature's inputs (`max_iters` may be among them). */
   async forward(inputs: Record<string, unknown>): Promise<Prediction> {
     const { max_iters, ...args } = inputs;
     const maxIters = typeof max_iters === 'number' ? max_iters : this.maxIters;

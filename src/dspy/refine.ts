@@ -47,6 +47,7 @@ to avoid the same mistake on the same or similar inputs.`,
   ],
 });
 
+/** The input field that carries the advice into the next attempt (DSPy's name). */
 export const HINT_FIELD = 'hint_';
 
 /**
@@ -99,13 +100,16 @@ export function inspectModules(program: Module): string {
   return out.map((o) => o.replace(/^\n+|\n+$/g, '')).join('\n');
 }
 
+/** Options of Refine: those of BestOfN. */
 export type RefineOptions = BestOfNOptions;
 
+/** BestOfN with feedback between attempts (DSPy's `dspy.Refine`; see the file comment). */
 export class Refine extends BestOfN {
   constructor(module: Module, options: RefineOptions) {
     super(module, options);
   }
 
+  /** Run the attempts for `inputs`, passing advice between them. */
   override async forward(inputs: Record<string, unknown>): Promise<Prediction> {
     let advice: Record<string, string> | undefined;
     const names = new Map(this.module.namedPredictors().map(([name, p]) => [p.signature, name] as const));

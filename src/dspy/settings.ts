@@ -10,6 +10,7 @@ import type { Adapter } from './adapter.js';
 import type { Callback } from './callbacks.js';
 import { DEFAULT_MAX_HISTORY_SIZE } from './history.js';
 
+/** What `settings.configure` sets (DSPy's `dspy.configure`). */
 export interface SettingsConfig {
   lm?: LM | undefined;
   adapter?: Adapter | undefined;
@@ -21,6 +22,7 @@ export interface SettingsConfig {
   disableHistory?: boolean | undefined;
 }
 
+/** What `settings.context` may override for one async call tree. */
 export interface ContextOverrides extends SettingsConfig {
   /** Passed into every LM call's GenerateOptions: a fresh sample on purpose (part of the cache key). */
   rolloutId?: string | number | undefined;
@@ -34,6 +36,7 @@ export interface ContextOverrides extends SettingsConfig {
 
 const contextStore = new AsyncLocalStorage<ContextOverrides>();
 
+/** Global defaults and async-scoped overrides (DSPy's `dspy.settings`); use the `settings` instance. */
 export class Settings {
   private global: SettingsConfig = {};
 
@@ -60,10 +63,12 @@ export class Settings {
     return contextStore.getStore() ?? EMPTY;
   }
 
+  /** The LM in effect: the context's, else the global one. */
   get lm(): LM | undefined {
     return contextStore.getStore()?.lm ?? this.global.lm;
   }
 
+  /** The adapter in effect: the context's, else the global one. */
   get adapter(): Adapter | undefined {
     return contextStore.getStore()?.adapter ?? this.global.adapter;
   }
@@ -88,10 +93,12 @@ export class Settings {
     return { callbacks, historySize: size > 0 ? Math.floor(size) : 0 };
   }
 
+  /** The rollout id of the enclosing context, if any. */
   get rolloutId(): string | number | undefined {
     return contextStore.getStore()?.rolloutId;
   }
 
+  /** The temperature override of the enclosing context, if any. */
   get temperature(): number | undefined {
     return contextStore.getStore()?.temperature;
   }
@@ -100,4 +107,5 @@ export class Settings {
 const EMPTY: Readonly<ContextOverrides> = Object.freeze({});
 const NO_CALLBACKS: readonly Callback[] = Object.freeze([]);
 
+/** The one Settings instance predictors read. */
 export const settings = new Settings();

@@ -321,18 +321,22 @@ export class Signature {
     return [...this.inputFields, ...this.outputFields];
   }
 
+  /** Input field names, in order. */
   get inputNames(): string[] {
     return this.inputFields.map((f) => f.name);
   }
 
+  /** Output field names, in order. */
   get outputNames(): string[] {
     return this.outputFields.map((f) => f.name);
   }
 
+  /** The field called `name`, if any. */
   field(name: string): Field | undefined {
     return this.inputFields.find((f) => f.name === name) ?? this.outputFields.find((f) => f.name === name);
   }
 
+  /** Whether `name` is an input or an output field (undefined when neither). */
   roleOf(name: string): FieldRole | undefined {
     if (this.inputFields.some((f) => f.name === name)) return 'input';
     if (this.outputFields.some((f) => f.name === name)) return 'output';
@@ -344,6 +348,7 @@ export class Signature {
     return this.instructions === defaultInstructions(this.inputNames, this.outputNames);
   }
 
+  /** The same fields with other instructions. */
   withInstructions(instructions: string): Signature {
     return new Signature({ inputs: this.inputFields, outputs: this.outputFields, instructions });
   }

@@ -9,12 +9,14 @@ import { observed } from './callbacks.js';
 import { pyRepr } from './json_text.js';
 import { settings } from './settings.js';
 
+/** What a Tool is made of. */
 export interface ToolInit<A extends z.ZodObject = z.ZodObject> {
   /** A name the LM writes to call it: letters, digits and _ (not starting with a digit). */
   name: string;
   description?: string;
   /** The arguments: a zod object; its properties' `.describe()` texts become the argument descriptions. */
   args?: A;
+  /** The function the tool runs with the validated arguments (may be async). */
   func: (args: z.output<A>) => unknown;
 }
 
@@ -25,6 +27,7 @@ export class ToolArgsError extends Error {
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** A function an agent may call, with zod-typed arguments (DSPy's `dspy.Tool`). */
 export class Tool<A extends z.ZodObject = z.ZodObject> {
   readonly name: string;
   readonly description: string | undefined;

@@ -12,6 +12,7 @@ import { ChatAdapter } from './chat_adapter.js';
 import { observeLM } from './lm_observer.js';
 import { Signature } from './signature.js';
 
+/** Options of TwoStepAdapter. */
 export interface TwoStepAdapterOptions {
   /** The LM that extracts the fields from the main LM's text. */
   extractionLM: LM;
@@ -65,6 +66,7 @@ class TwoStepFormat extends BaseAdapter {
   }
 }
 
+/** A main LM answering in free text, an extraction LM filling the fields (DSPy's `dspy.TwoStepAdapter`). */
 export class TwoStepAdapter implements Adapter {
   readonly name: string = 'two_step';
   readonly extractionLM: LM;

@@ -39,6 +39,7 @@ export function xmlSections(completion: string): Map<string, string> {
 export class XMLAdapter extends ChatAdapter {
   override readonly name: string = 'xml';
 
+  /** Each field as a `<name>` block with a placeholder. */
   override fieldStructure(signature: Signature): string {
     const placeholders = (fields: readonly Field[], role: 'input' | 'output') =>
       fields.map((f) => `<${f.name}>\n${fieldTypePlaceholder(f.name, fieldTypeSpec(f), role)}\n</${f.name}>`).join('\n\n').trim();
@@ -51,6 +52,7 @@ export class XMLAdapter extends ChatAdapter {
       .trim();
   }
 
+  /** Optional prefix, the input fields as `<name>` blocks, and for the request the output requirements. */
   override userMessage(signature: Signature, inputs: Record<string, unknown>, opts: { prefix?: string; mainRequest?: boolean } = {}): string {
     const parts = [opts.prefix ?? '', formatXmlBlocks(signature.inputFields, inputs)];
     if (opts.mainRequest) parts.push(this.outputRequirements(signature));
@@ -62,6 +64,7 @@ export class XMLAdapter extends ChatAdapter {
     return `Respond with the corresponding output fields wrapped in XML tags ${signature.outputFields.map((f) => `\`<${f.name}>\``).join(', then ')}.`;
   }
 
+  /** Output fields as `<name>` blocks. */
   override assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string {
     return formatXmlBlocks(signature.outputFields, outputs, missing);
   }
