@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { AdapterParseError, Example, JSONAdapter, Predict, Signature, TwoStepAdapter } from '../../src/dspy/index.js';
+import { AdapterParseError, clearHistory, Example, JSONAdapter, lmHistory, Predict, Signature, TwoStepAdapter } from '../../src/dspy/index.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 
 describe('TwoStepAdapter', () => {
   it('asks the main LM in plain text, then extracts the fields with the extraction LM', async () => {
+    clearHistory();
     const main = new DummyLM(['The capital is Paris, and I am quite sure: 0.9.']);
     const extractor = new DummyLM([{ answer: 'Paris', confidence: 0.9 }]);
     const sig = Signature.parse('question -> answer, confidence: float', 'Answer briefly.', { descriptions: { question: 'The question.' } });
@@ -28,6 +29,8 @@ describe('TwoStepAdapter', () => {
       'The input is a text that should contain all the necessary information to produce the fields `answer`, `confidence`.' + ' '.repeat(13) + 'Your job is to extract the fields from the text verbatim.',
     );
     expect(ex.at(-1)!.content).toContain('[[ ## text ## ]]\nThe capital is Paris, and I am quite sure: 0.9.');
+    // Both calls are in the LM history (inspectHistory shows the extraction too).
+    expect(lmHistory().map((h) => h.outputs[0])).toEqual([main.history[0]!.text, extractor.history[0]!.text]);
   });
 
   it('uses the extraction adapter given, and reports a failed extraction as an AdapterParseError', async () => {
