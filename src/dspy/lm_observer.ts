@@ -29,16 +29,18 @@ class ObservedLM implements LM {
     return observed(callbacks, 'LM', this.inner, { messages, options }, () => this.record(messages, options, historySize));
   }
 
-  private async record(messages: ChatMessage[], options: GenerateOptions, historySize: number): Promise<LMResponse> {
+  /** Call the LM and keep the call in the history (a plain `then`: no extra async frame on the hot path). */
+  private record(messages: ChatMessage[], options: GenerateOptions, historySize: number): Promise<LMResponse> {
     if (historySize === 0) return this.inner.generate(messages, options);
     const t0 = Date.now();
-    const response = await this.inner.generate(messages, options);
-    const timestamp = Date.now();
-    recordHistory(
-      { provider: this.inner.provider, model: response.model, messages, options, outputs: [response.text], response, timestamp, durationMs: timestamp - t0 },
-      historySize,
-    );
-    return response;
+    return this.inner.generate(messages, options).then((response) => {
+      const timestamp = Date.now();
+      recordHistory(
+        { provider: this.inner.provider, model: response.model, messages, options, outputs: [response.text], response, timestamp, durationMs: timestamp - t0 },
+        historySize,
+      );
+      return response;
+    });
   }
 }
 
