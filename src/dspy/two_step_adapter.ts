@@ -8,8 +8,10 @@
  */
 import type { ChatMessage, GenerateOptions, LM } from '../lm/types.js';
 import { AdapterParseError, BaseAdapter, fieldDescriptions, pyStr, type Adapter, type AdapterResult, type Demo } from './adapter.js';
+import { observed } from './callbacks.js';
 import { ChatAdapter } from './chat_adapter.js';
 import { observeLM } from './lm_observer.js';
+import { settings } from './settings.js';
 import { Signature } from './signature.js';
 
 /** Options of TwoStepAdapter. */
@@ -126,8 +128,14 @@ export class TwoStepAdapter implements Adapter {
     }
   }
 
+  /** Main LM call, then extraction; reported to adapter format/parse callbacks like the text adapters. */
   async call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult> {
-    const response = await lm.generate(this.format(signature, demos, inputs), options);
-    return { outputs: await this.parse(signature, response.text, options.signal), response, adapter: this.name };
+    const callbacks = settings.callbacks;
+    const format = () => this.format(signature, demos, inputs);
+    const messages = callbacks.length ? await observed(callbacks, 'AdapterFormat', this, { signature, demos, inputs }, format) : format();
+    const response = await lm.generate(messages, options);
+    const parse = () => this.parse(signature, response.text, options.signal);
+    const outputs = callbacks.length ? await observed(callbacks, 'AdapterParse', this, { signature, completion: response.text }, parse) : await parse();
+    return { outputs, response, adapter: this.name };
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AdapterParseError, clearHistory, Example, JSONAdapter, lmHistory, Predict, Signature, TwoStepAdapter } from '../../src/dspy/index.js';
+import { AdapterParseError, clearHistory, Example, JSONAdapter, lmHistory, Predict, settings, Signature, TwoStepAdapter } from '../../src/dspy/index.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 
 describe('TwoStepAdapter', () => {
@@ -42,6 +42,21 @@ describe('TwoStepAdapter', () => {
     const err = await new Predict('question -> answer', { lm: new DummyLM(['Rome.']), adapter: bad }).call({ question: '?' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AdapterParseError);
     expect(err).toMatchObject({ adapter: 'two_step', raw: 'Rome.' });
+  });
+
+  it('reports format, both LM calls and parse to callbacks, the extraction nested in the parse', async () => {
+    const events: string[] = [];
+    const cb = {
+      onAdapterFormatStart: () => events.push('format'),
+      onAdapterParseStart: () => events.push('parse start'),
+      onAdapterParseEnd: () => events.push('parse end'),
+      onLMStart: (_id: string, lm: { model: string }) => events.push(`lm ${lm.model}`),
+    };
+    const adapter = new TwoStepAdapter({ extractionLM: new DummyLM([{ answer: 'Rome' }], { model: 'small' }) });
+    const p = new Predict('question -> answer', { lm: new DummyLM(['Rome.'], { model: 'big' }), adapter });
+    await settings.context({ callbacks: [cb] }, () => p.call({ question: '?' }));
+    // The extraction adapter's own format/parse are reported too (it is a ChatAdapter).
+    expect(events).toEqual(['format', 'lm big', 'parse start', 'format', 'lm small', 'parse start', 'parse end', 'parse end']);
   });
 
   it('refuses a missing extraction LM', () => {
