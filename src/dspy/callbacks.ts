@@ -35,6 +35,10 @@ export interface Callback {
   onToolStart?(callId: string, instance: unknown, inputs: Record<string, unknown>): void;
   /** A tool returned `outputs` (or failed with `error`). */
   onToolEnd?(callId: string, outputs: unknown, error: unknown): void;
+  /** An evaluation starts (fired by evaluators that call `observed(..., 'Evaluate', ...)`). */
+  onEvaluateStart?(callId: string, instance: unknown, inputs: Record<string, unknown>): void;
+  /** An evaluation ended with its result (or failed with `error`). */
+  onEvaluateEnd?(callId: string, outputs: unknown, error: unknown): void;
 }
 
 /** DSPy's BaseCallback: subclass it and override the handlers you need (all are no-ops here). */
@@ -49,10 +53,12 @@ export class BaseCallback implements Callback {
   onAdapterParseEnd(_callId: string, _outputs: Record<string, unknown> | undefined, _error: unknown): void {}
   onToolStart(_callId: string, _instance: unknown, _inputs: Record<string, unknown>): void {}
   onToolEnd(_callId: string, _outputs: unknown, _error: unknown): void {}
+  onEvaluateStart(_callId: string, _instance: unknown, _inputs: Record<string, unknown>): void {}
+  onEvaluateEnd(_callId: string, _outputs: unknown, _error: unknown): void {}
 }
 
 /** The observed kinds of call; the handlers are `on<Event>Start` / `on<Event>End`. */
-export type CallbackEvent = 'Module' | 'LM' | 'AdapterFormat' | 'AdapterParse' | 'Tool';
+export type CallbackEvent = 'Module' | 'LM' | 'AdapterFormat' | 'AdapterParse' | 'Tool' | 'Evaluate';
 
 const activeCall = new AsyncLocalStorage<string>();
 

@@ -36,7 +36,7 @@ export { ChatAdapter, splitSections, type ChatAdapterOptions } from './chat_adap
 export { JSONAdapter } from './json_adapter.js';
 export { XMLAdapter, formatXmlBlocks, xmlSections } from './xml_adapter.js';
 export { TwoStepAdapter, type TwoStepAdapterOptions } from './two_step_adapter.js';
-export { BaseCallback, parentCallId, type Callback, type CallbackEvent } from './callbacks.js';
+export { BaseCallback, observed, parentCallId, type Callback, type CallbackEvent } from './callbacks.js';
 export { inspectHistory, formatHistory, lmHistory, clearHistory, DEFAULT_MAX_HISTORY_SIZE, type HistoryEntry, type InspectHistoryOptions } from './history.js';
 export { observeLM } from './lm_observer.js';
 export { parseLenientJSON, pyJsonDumps } from './json_text.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BaseCallback, ChainOfThought, clearHistory, inspectHistory, lmHistory, parentCallId, Predict, settings, type Callback } from '../../src/dspy/index.js';
+import { BaseCallback, ChainOfThought, clearHistory, inspectHistory, lmHistory, observed, parentCallId, Predict, settings, type Callback } from '../../src/dspy/index.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 
 beforeEach(() => clearHistory());
@@ -117,5 +117,21 @@ describe('callbacks', () => {
     expect(scoped.events[0]).toBe('module start Predict');
     expect(scoped.events.at(-1)).toBe('module end (error)');
     expect(global.events.filter((e) => e.startsWith('module start'))).toHaveLength(1);
+  });
+
+  it('observed() wraps any call (the hook evaluators and user components use): start, end with result or error', async () => {
+    const seen: unknown[] = [];
+    const cb: Callback = {
+      onEvaluateStart: (id, _inst, inputs) => seen.push(['start', typeof id, inputs]),
+      onEvaluateEnd: (_id, out, err) => seen.push(['end', out, err instanceof Error ? err.message : err]),
+    };
+    expect(await observed([cb], 'Evaluate', {}, { n: 1 }, () => 42)).toBe(42);
+    await expect(observed([cb], 'Evaluate', {}, { n: 2 }, () => Promise.reject(new Error('bad')))).rejects.toThrow('bad');
+    expect(seen).toEqual([
+      ['start', 'string', { n: 1 }],
+      ['end', 42, undefined],
+      ['start', 'string', { n: 2 }],
+      ['end', undefined, 'bad'],
+    ]);
   });
 });
