@@ -4,11 +4,14 @@
  * JSONAdapter differ in the structure they ask for and how they parse.
  */
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
+import { observed } from './callbacks.js';
 import { Example } from './example.js';
 import { coerceValue, TypeCoercionError } from './field_types.js';
 import { pyJsonDumps } from './json_text.js';
+import { settings } from './settings.js';
 import { fieldTypeSpec, type Field, type Signature } from './signature.js';
 
+/** A demo: an Example or a plain record of input and output fields. */
 export type Demo = Example | Record<string, unknown>;
 
 /** A completion that does not fit the signature. `raw` is the LM's text; `field` the field at fault, if one. */
@@ -25,15 +28,21 @@ export class AdapterParseError extends Error {
   }
 }
 
+/** Turns (signature, demos, inputs) into chat messages and an LM completion back into typed outputs (DSPy's `Adapter`). */
 export interface Adapter {
   readonly name: string;
+  /** The messages for one call: system, demos as user/assistant pairs, the request. */
   format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[];
-  /** Throws AdapterParseError when a field is missing or does not fit its type. */
-  parse(signature: Signature, completion: string): Record<string, unknown>;
+  /**
+   * Throws (or rejects with) AdapterParseError when a field is missing or does not fit its
+   * type. Text adapters parse synchronously; TwoStepAdapter parses with an LM call.
+   */
+  parse(signature: Signature, completion: string): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Format, call the LM, parse (with the adapter's own fallback, if any). */
   call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult>;
 }
 
+/** What `Adapter.call` returns. */
 export interface AdapterResult {
   outputs: Record<string, unknown>;
   /** The response whose text was parsed (the fallback's when it was used). */
@@ -47,7 +56,7 @@ export const INCOMPLETE_DEMO_PREFIX = 'This is an example of the task, though so
 
 /** Plain record view of a demo. */
 export function demoRecord(demo: Demo): Record<string, unknown> {
-  return demo instanceof Example ? demo.toDict() : demo;
+  return demo instanceof Example ? demo.fields() : demo;
 }
 
 function has(rec: Record<string, unknown>, k: string): boolean {
@@ -137,17 +146,22 @@ export function parseOutputField(adapter: string, field: Field, value: unknown, 
 export abstract class BaseAdapter implements Adapter {
   abstract readonly name: string;
   abstract parse(signature: Signature, completion: string): Record<string, unknown>;
+  /** The structure section of the system message (how fields are laid out). */
   abstract fieldStructure(signature: Signature): string;
+  /** The last line of the request: which output fields to write, in which form. */
   abstract outputRequirements(signature: Signature): string;
+  /** A demo's outputs as the assistant would write them; `missing` fills absent fields. */
   abstract assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string;
 
   /** System messages depend only on the signature (immutable), so they are built once. */
   private readonly systemCache = new WeakMap<Signature, string>();
 
+  /** The "Your input fields are: ... Your output fields are: ..." part of the system message. */
   fieldDescription(signature: Signature): string {
     return `Your input fields are:\n${fieldDescriptions(signature.inputFields)}\nYour output fields are:\n${fieldDescriptions(signature.outputFields)}`;
   }
 
+  /** Field descriptions, structure and objective (cached per signature). */
   systemMessage(signature: Signature): string {
     let s = this.systemCache.get(signature);
     if (s === undefined) {
@@ -157,12 +171,14 @@ export abstract class BaseAdapter implements Adapter {
     return s;
   }
 
+  /** A user message: optional prefix, the input fields, and for the request the output requirements. */
   userMessage(signature: Signature, inputs: Record<string, unknown>, opts: { prefix?: string; mainRequest?: boolean } = {}): string {
     const parts = [opts.prefix ?? '', formatFieldBlocks(signature.inputFields, inputs)];
     if (opts.mainRequest) parts.push(this.outputRequirements(signature));
     return parts.join('\n\n').trim();
   }
 
+  /** DSPy's message sequence: system, incomplete demos first, complete demos, then the request. */
   format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[] {
     const messages: ChatMessage[] = [{ role: 'system', content: this.systemMessage(signature) }];
     if (demos.length) {
@@ -181,9 +197,17 @@ export abstract class BaseAdapter implements Adapter {
   }
 
   async call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult> {
-    const messages = this.format(signature, demos, inputs);
+    const callbacks = settings.callbacks;
+    if (callbacks.length === 0) {
+      const messages = this.format(signature, demos, inputs);
+      const response = await lm.generate(messages, options);
+      return { outputs: this.parse(signature, response.text), response, adapter: this.name };
+    }
+    // Observed: format and parse are reported as DSPy's on_adapter_format/parse events.
+    const messages = await observed(callbacks, 'AdapterFormat', this, { signature, demos, inputs }, () => this.format(signature, demos, inputs));
     const response = await lm.generate(messages, options);
-    return { outputs: this.parse(signature, response.text), response, adapter: this.name };
+    const outputs = await observed(callbacks, 'AdapterParse', this, { signature, completion: response.text }, () => this.parse(signature, response.text));
+    return { outputs, response, adapter: this.name };
   }
 }
 

@@ -21,6 +21,7 @@ import { fieldTypeSpec, type Field, type Signature } from './signature.js';
 
 const HEADER_RE = /^\[\[ ## (\w+) ## \]\]/;
 
+/** Options of ChatAdapter (and XMLAdapter). */
 export interface ChatAdapterOptions {
   /** Adapter retried on a parse failure (default: a JSONAdapter); `false` for none. */
   fallback?: Adapter | false;
@@ -39,6 +40,7 @@ export class ChatAdapter extends BaseAdapter {
     this.fallback = options.fallback ?? new JSONAdapter();
   }
 
+  /** Each field as a `[[ ## name ## ]]` header with a placeholder, ending with `[[ ## completed ## ]]`. */
   fieldStructure(signature: Signature): string {
     return [
       'All interactions will be structured in the following way, with the appropriate values filled in.',
@@ -60,6 +62,7 @@ export class ChatAdapter extends BaseAdapter {
     );
   }
 
+  /** Output fields as `[[ ## name ## ]]` blocks, then the completed marker. */
   assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string {
     return `${formatFieldBlocks(signature.outputFields, outputs, missing)}\n\n[[ ## completed ## ]]\n`;
   }

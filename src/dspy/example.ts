@@ -9,7 +9,7 @@ export class Example {
   readonly inputKeys: readonly string[] | undefined;
 
   constructor(data: Record<string, unknown> | Example = {}, inputKeys?: readonly string[]) {
-    const src = data instanceof Example ? data.toDict() : data;
+    const src = data instanceof Example ? data.fields() : data;
     const copy: Record<string, unknown> = {};
     for (const k of Object.keys(src)) copy[k] = src[k];
     this.data = Object.freeze(copy);
@@ -23,10 +23,12 @@ export class Example {
     return new Ctor(data, inputKeys);
   }
 
+  /** The value of `key`, or `fallback` when the field is absent. */
   get<T = unknown>(key: string, fallback?: T): T {
     return (Object.prototype.hasOwnProperty.call(this.data, key) ? this.data[key] : fallback) as T;
   }
 
+  /** True when the field is present (even if its value is undefined or null). */
   has(key: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.data, key);
   }
@@ -37,30 +39,44 @@ export class Example {
     return includeDspy ? ks : ks.filter((k) => !k.startsWith('dspy_'));
   }
 
+  /** The values, in key order (without `dspy_*` keys unless asked). */
   values(includeDspy = false): unknown[] {
     return this.keys(includeDspy).map((k) => this.data[k]);
   }
 
+  /** The [key, value] pairs (without `dspy_*` keys unless asked). */
   entries(includeDspy = false): Array<[string, unknown]> {
     return this.keys(includeDspy).map((k) => [k, this.data[k]]);
   }
 
+  /** Number of fields, `dspy_*` keys excluded (DSPy's `len(example)`). */
   get size(): number {
     return this.keys().length;
   }
 
-  /** A shallow copy of all fields (including `dspy_*`). */
-  toDict(): Record<string, unknown> {
-    return { ...this.data };
+  /** The fields themselves, frozen, without a copy (for readers on hot paths). */
+  fields(): Readonly<Record<string, unknown>> {
+    return this.data;
   }
 
+  /**
+   * All fields (including `dspy_*`) as a plain object, recursively as DSPy's `toDict`: nested
+   * Examples (and Predictions) inside values, arrays and plain objects become plain objects too.
+   */
+  toDict(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(this.data)) out[k] = plain(this.data[k]);
+    return out;
+  }
+
+  /** JSON form: `toDict()`. */
   toJSON(): Record<string, unknown> {
     return this.toDict();
   }
 
   /** A copy whose input keys are `keys`. */
   withInputs(...keys: string[]): this {
-    return this.make(this.toDict(), keys);
+    return this.make({ ...this.data }, keys);
   }
 
   /** The input fields only (DSPy raises when no input keys were set). */
@@ -91,20 +107,56 @@ export class Example {
 
   /** A copy without `keys`. */
   without(...keys: string[]): this {
-    const d = this.toDict();
+    const d = { ...this.data };
     for (const k of keys) delete d[k];
     return this.make(d, this.inputKeys);
   }
 
-  /** Same fields with equal values (compared as JSON) and the same input keys. */
-  equals(other: Example): boolean {
-    return (
-      JSON.stringify(this.data) === JSON.stringify(other.toDict()) &&
-      JSON.stringify(this.inputKeys ?? null) === JSON.stringify(other.inputKeys ?? null)
-    );
+  /**
+   * DSPy's `Example.__eq__`: the same fields with equal values, compared deeply; key order and
+   * input keys do not matter (two examples differing only in `withInputs` are equal).
+   */
+  equals(other: unknown): boolean {
+    return other instanceof Example && deepEqual(this.data, other.data);
   }
 
+  /** DSPy-like repr: `Example({...}) (input_keys=[...])`. */
   toString(): string {
     return `${this.constructor.name}(${JSON.stringify(this.data)}) (input_keys=${this.inputKeys ? JSON.stringify(this.inputKeys) : 'None'})`;
   }
+}
+
+/** Nested Examples to plain objects; arrays and plain objects are copied only on the way down. */
+function plain(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Example) return v.toDict();
+  if (Array.isArray(v)) return v.map(plain);
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v)) out[k] = plain((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}
+
+/** Structural equality of JSON-like values (Examples compared by their fields; key order ignored). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (a instanceof Example || b instanceof Example) return a instanceof Example && b instanceof Example && a.equals(b);
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => deepEqual(x, b[i]));
+  }
+  if (a instanceof Date || b instanceof Date) return a instanceof Date && b instanceof Date && a.getTime() === b.getTime();
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }

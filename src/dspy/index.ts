@@ -14,12 +14,12 @@ export {
   type SignatureParseOptions,
   type SignatureState,
 } from './signature.js';
-export { coerceValue, parseTypeString, typeName, jsonSchemaOf, TypeCoercionError, type TypeSpec, type TypeRegistry } from './field_types.js';
+export { coerceValue, parseTypeString, typeName, jsonSchemaOf, EnumType, TypeCoercionError, type TypeSpec, type TypeRegistry } from './field_types.js';
 export { Example } from './example.js';
-export { Prediction } from './prediction.js';
+export { Prediction, Completions } from './prediction.js';
 export { Module, type BatchOptions, type NamedPredictorsOptions } from './module.js';
 export { Predict, NoLMConfiguredError, type PredictOptions } from './predict.js';
-export { ChainOfThought, REASONING_PREFIX, type ChainOfThoughtOptions } from './chain_of_thought.js';
+export { ChainOfThought, REASONING_PREFIX, LEGACY_REASONING_PREFIX, type ChainOfThoughtOptions } from './chain_of_thought.js';
 export { withTrace, recordTrace, currentTrace, type TraceEntry } from './trace.js';
 export { settings, Settings, type SettingsConfig, type ContextOverrides } from './settings.js';
 export { isMetricFeedback, type Metric, type MetricFeedback, type MetricValue } from './metric.js';
@@ -34,4 +34,17 @@ export {
 } from './adapter.js';
 export { ChatAdapter, splitSections, type ChatAdapterOptions } from './chat_adapter.js';
 export { JSONAdapter } from './json_adapter.js';
+export { XMLAdapter, formatXmlBlocks, xmlSections } from './xml_adapter.js';
+export { TwoStepAdapter, type TwoStepAdapterOptions } from './two_step_adapter.js';
+export { BaseCallback, observed, parentCallId, type Callback, type CallbackEvent } from './callbacks.js';
+export { inspectHistory, formatHistory, lmHistory, clearHistory, DEFAULT_MAX_HISTORY_SIZE, type HistoryEntry, type InspectHistoryOptions } from './history.js';
+export { observeLM } from './lm_observer.js';
 export { parseLenientJSON, pyJsonDumps } from './json_text.js';
+export { BestOfN, AllAttemptsFailedError, type BestOfNOptions, type RewardFn, type Attempt } from './best_of_n.js';
+export { Refine, OFFER_FEEDBACK, HINT_FIELD, inspectModules, type RefineOptions } from './refine.js';
+export { Parallel, ParallelExecutionError, type ParallelOptions, type ParallelOutcome, type ExecPair, type ParallelInput } from './parallel.js';
+export { MultiChainComparison, type MultiChainComparisonOptions } from './multi_chain_comparison.js';
+export { Tool, ToolArgsError, type ToolInit } from './tool.js';
+export { ReAct, type ReActOptions } from './react.js';
+export { rolloutIdAt } from './rollout.js';
+export { pyRepr } from './json_text.js';

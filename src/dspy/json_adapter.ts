@@ -12,6 +12,7 @@ import { fieldTypeSpec, type Field, type Signature } from './signature.js';
 export class JSONAdapter extends BaseAdapter {
   readonly name: string = 'json';
 
+  /** Inputs as `[[ ## name ## ]]` blocks, outputs as one JSON object. */
   fieldStructure(signature: Signature): string {
     const inputs = signature.inputFields
       .map((f) => `[[ ## ${f.name} ## ]]\n${fieldTypePlaceholder(f.name, fieldTypeSpec(f), 'input')}`)
@@ -30,11 +31,13 @@ export class JSONAdapter extends BaseAdapter {
       .trim();
   }
 
+  /** "Respond with a JSON object in the following order of fields: ..." */
   outputRequirements(signature: Signature): string {
     const typeInfo = (f: Field) => (f.type === 'str' ? '' : ` (must be formatted as a valid Python ${f.type})`);
     return 'Respond with a JSON object in the following order of fields: ' + signature.outputFields.map((f) => `\`${f.name}\`${typeInfo(f)}`).join(', then ') + '.';
   }
 
+  /** Output fields as one indented JSON object. */
   assistantMessage(signature: Signature, outputs: Record<string, unknown>, missing?: string): string {
     const d: Record<string, unknown> = {};
     for (const f of signature.outputFields) {

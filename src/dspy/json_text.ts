@@ -53,6 +53,24 @@ function dump(v: unknown, indent: number | undefined, level: number): string {
   return `${open}\n${pad}${entries.join(`,\n${pad}`)}\n${' '.repeat(indent * level)}${close}`;
 }
 
+/** Python's `repr()` of a JSON-able value: `{'a': [1, True, None]}` (as DSPy shows a tool's args). */
+export function pyRepr(value: unknown): string {
+  const v = toJsonable(value);
+  if (v === null) return 'None';
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : v > 0 ? 'inf' : v < 0 ? '-inf' : 'nan';
+  if (typeof v === 'string') return pyStrRepr(v);
+  if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
+  return `{${Object.entries(v as object).map(([k, x]) => `${pyStrRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+}
+
+/** Python's repr of a str: single quotes unless the text has ' and no ". */
+function pyStrRepr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  const body = s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+  return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
+}
+
 /** The content of the first fenced code block (```json ... ```), if any. */
 export function stripCodeFence(text: string): string {
   const m = /```[A-Za-z0-9_-]*[ \t]*\r?\n?([\s\S]*?)```/.exec(text);

@@ -13,6 +13,7 @@ export interface MetricFeedback {
   byPredictor?: Record<string, string>;
 }
 
+/** What a metric may return: a number, a boolean, or a score with textual feedback. */
 export type MetricValue = number | boolean | MetricFeedback;
 
 /**
@@ -26,6 +27,7 @@ export type Metric = (
   trace?: readonly TraceEntry[],
 ) => MetricValue | Promise<MetricValue>;
 
+/** True for a `{ score, feedback }` metric value. */
 export function isMetricFeedback(v: unknown): v is MetricFeedback {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && typeof (v as { score?: unknown }).score === 'number';
 }

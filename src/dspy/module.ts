@@ -4,18 +4,21 @@
  * `steps[0]`, `byName['x']`) that optimizers and save/load use as keys.
  */
 import type { LM } from '../lm/types.js';
+import { observed, type Callback } from './callbacks.js';
 import { mapConcurrent } from './concurrency.js';
 import { Example } from './example.js';
 import type { Prediction } from './prediction.js';
 import type { Predict } from './predict.js';
 import { settings } from './settings.js';
 
+/** Options of `Module.batch`. */
 export interface BatchOptions {
   /** Calls in flight at once (default 8). */
   concurrency?: number;
   signal?: AbortSignal;
 }
 
+/** Options of `Module.namedPredictors`. */
 export interface NamedPredictorsOptions {
   /**
    * DSPy keeps a sub-module that is already compiled frozen: its predictors are not listed
@@ -30,15 +33,37 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** The base of every program (DSPy's `dspy.Module`): predictors in properties, `forward` to run, `call` to run observed. */
 export abstract class Module {
   /** Set by optimizers on the programs they return. */
   compiled = false;
 
+  /** Run the program on its input fields (implement this; callers use `call`). */
   abstract forward(inputs: Record<string, unknown>): Promise<Prediction>;
 
-  /** Run the module. An Example is passed as its input fields (all fields when no input keys are set). */
+  /**
+   * This module's own callbacks (DSPy's per-instance `callbacks`): they see this module's
+   * start/end events, after the ones from settings. Not copied by deepCopy.
+   */
+  get callbacks(): readonly Callback[] {
+    return instanceCallbacks.get(this) ?? NONE;
+  }
+
+  /** Replace this module's own callbacks. */
+  set callbacks(value: readonly Callback[]) {
+    instanceCallbacks.set(this, [...value]);
+  }
+
+  /**
+   * Run the module. An Example is passed as its input fields (all fields when no input keys are
+   * set). Callbacks in effect see onModuleStart/onModuleEnd around `forward`.
+   */
   call(inputs: Record<string, unknown> | Example): Promise<Prediction> {
-    return this.forward(inputs instanceof Example ? (inputs.inputKeys ? inputs.inputs().toDict() : inputs.toDict()) : inputs);
+    const args = inputs instanceof Example ? { ...(inputs.inputKeys ? inputs.inputs() : inputs).fields() } : inputs;
+    const global = settings.callbacks;
+    const own = instanceCallbacks.get(this);
+    if (global.length === 0 && !own?.length) return this.forward(args);
+    return observed(own?.length ? [...global, ...own] : global, 'Module', this, args, () => this.forward(args));
   }
 
   /** True for predictors (`Predict`): leaves of the module tree. */
@@ -89,6 +114,7 @@ export abstract class Module {
     return out;
   }
 
+  /** The predictors, in `namedPredictors` order. */
   predictors(options?: NamedPredictorsOptions): Predict[] {
     return this.namedPredictors(options).map(([, p]) => p);
   }
@@ -135,6 +161,9 @@ export abstract class Module {
     return settings.context({ signal }, () => mapConcurrent(inputs, (x) => this.call(x), options));
   }
 }
+
+const instanceCallbacks = new WeakMap<Module, readonly Callback[]>();
+const NONE: readonly Callback[] = Object.freeze([]);
 
 function copyValue(value: unknown, memo: Map<object, unknown>): unknown {
   if (value === null || typeof value !== 'object') return value;

@@ -5,7 +5,7 @@
  * new Signature, so a predictor's signature can be swapped without touching copies.
  */
 import { z } from 'zod';
-import { parseTypeString, typeName, zodTypeName, type TypeRegistry, type TypeSpec } from './field_types.js';
+import { EnumType, parseTypeString, typeName, zodTypeName, type TypeRegistry, type TypeSpec } from './field_types.js';
 
 export type FieldRole = 'input' | 'output';
 
@@ -129,13 +129,39 @@ function toZod(spec: TypeSpec): z.ZodType {
       return z.union(spec.values.map((v) => z.literal(v)) as unknown as [z.ZodType, z.ZodType]);
     case 'zod':
       return spec.schema;
+    case 'any':
+      return z.any();
+    case 'none':
+      return z.null();
+    case 'datetime':
+      return z.coerce.date();
+    case 'union':
+      return z.union(spec.options.map(toZod) as unknown as [z.ZodType, z.ZodType]);
+    case 'tuple':
+      return spec.variadic ? z.array(toZod(spec.items[0]!)) : z.tuple(spec.items.map(toZod) as unknown as [z.ZodType]);
+    case 'enum': {
+      const values = spec.members.map(([, v]) => v);
+      return z.union(values.map((v) => z.literal(v)) as unknown as [z.ZodType, z.ZodType]);
+    }
   }
+}
+
+/** The enums a type refers to, as a registry, so a field can be rebuilt from its type name. */
+function enumsOf(spec: TypeSpec, out: TypeRegistry = {}): TypeRegistry {
+  if (spec.kind === 'enum') out[spec.name] = new EnumType(spec.name, Object.fromEntries(spec.members));
+  else if (spec.kind === 'list' && spec.item) enumsOf(spec.item, out);
+  else if (spec.kind === 'dict' && spec.value) enumsOf(spec.value, out);
+  else if (spec.kind === 'union') spec.options.forEach((o) => enumsOf(o, out));
+  else if (spec.kind === 'tuple') spec.items.forEach((o) => enumsOf(o, out));
+  return out;
 }
 
 function containsZod(spec: TypeSpec): boolean {
   if (spec.kind === 'zod') return true;
   if (spec.kind === 'list') return !!spec.item && containsZod(spec.item);
   if (spec.kind === 'dict') return !!spec.value && containsZod(spec.value);
+  if (spec.kind === 'union') return spec.options.some(containsZod);
+  if (spec.kind === 'tuple') return spec.items.some(containsZod);
   return false;
 }
 
@@ -295,18 +321,22 @@ export class Signature {
     return [...this.inputFields, ...this.outputFields];
   }
 
+  /** Input field names, in order. */
   get inputNames(): string[] {
     return this.inputFields.map((f) => f.name);
   }
 
+  /** Output field names, in order. */
   get outputNames(): string[] {
     return this.outputFields.map((f) => f.name);
   }
 
+  /** The field called `name`, if any. */
   field(name: string): Field | undefined {
     return this.inputFields.find((f) => f.name === name) ?? this.outputFields.find((f) => f.name === name);
   }
 
+  /** Whether `name` is an input or an output field (undefined when neither). */
   roleOf(name: string): FieldRole | undefined {
     if (this.inputFields.some((f) => f.name === name)) return 'input';
     if (this.outputFields.some((f) => f.name === name)) return 'output';
@@ -318,6 +348,7 @@ export class Signature {
     return this.instructions === defaultInstructions(this.inputNames, this.outputNames);
   }
 
+  /** The same fields with other instructions. */
   withInstructions(instructions: string): Signature {
     return new Signature({ inputs: this.inputFields, outputs: this.outputFields, instructions });
   }
@@ -365,7 +396,7 @@ export class Signature {
       if (typeNameValue !== undefined) init.typeName = typeNameValue;
       const desc = 'description' in patch ? patch.description : old.description;
       if (desc !== undefined) init.description = desc;
-      return makeField(init, registry, 'Signature');
+      return makeField(init, { ...enumsOf(fieldTypeSpec(old)), ...registry }, 'Signature');
     };
     return new Signature({ inputs: this.inputFields.map(update), outputs: this.outputFields.map(update), instructions: this.instructions });
   }
@@ -443,7 +474,7 @@ export class Signature {
       const init: FieldInit = { name: f.name, type: f.schema ?? f.type, typeName: f.type, prefix: s.prefix ?? f.prefix };
       const desc = s.description ?? f.description;
       if (desc !== undefined) init.description = desc;
-      return makeField(init, {}, 'Signature');
+      return makeField(init, enumsOf(fieldTypeSpec(f)), 'Signature');
     };
     const n = this.inputFields.length;
     return new Signature({

@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Predict } from './predict.js';
 
+/** One predictor call in a trace: the predictor, its inputs and its parsed outputs. */
 export interface TraceEntry {
   predictor: Predict;
   inputs: Record<string, unknown>;
