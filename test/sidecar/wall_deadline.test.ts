@@ -34,7 +34,10 @@ describe('a 5 s wall budget against a one-hour retry-after', () => {
       outDir: mkdtempSync(join(tmpdir(), 'elexirion-wall-')),
       budget: { maxWallMs: 5000 },
     });
-    expect(Date.now() - started).toBeLessThan(6000);
+    // The deadline itself is pinned exactly with a fake clock (test/lm/deadline.test.ts); here,
+    // through real processes on a possibly loaded 2-core machine, the bound shows the one-hour
+    // retry-after was not waited out (measured on a quiet machine: ~5.4 s).
+    expect(Date.now() - started).toBeLessThan(12_000);
     expect(fake.messageRequests.length).toBeGreaterThan(0);
     if (r.error) {
       // A run that cannot score its baseline may stop with an error: it names the wall budget.
