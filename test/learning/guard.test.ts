@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { decidePromotion, shouldOptimize, Rng, diffLines, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+import { decidePromotion, shouldOptimize, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { diffLines } from '../../src/util/line_diff.js';
 
 /** A seeded stream of floats in [0, 1). */
 function uniform(seed: number): () => number {
