@@ -4,7 +4,7 @@
  * `steps[0]`, `byName['x']`) that optimizers and save/load use as keys.
  */
 import type { LM } from '../lm/types.js';
-import { mapConcurrent } from './concurrency.js';
+import { mapConcurrent } from '../util/concurrency.js';
 import { Example } from './example.js';
 import type { Prediction } from './prediction.js';
 import type { Predict } from './predict.js';

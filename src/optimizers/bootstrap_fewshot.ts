@@ -31,7 +31,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Example, isMetricFeedback, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
-import { runOrdered, type Slots } from './concurrency.js';
+import { runOrdered, type Slots } from '../util/concurrency.js';
 import { mayLaunchExample } from './launch_policy.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
 import { canonicalJson } from '../util/canonical_json.js';

@@ -32,7 +32,7 @@
 import { Example, settings, type Metric, type Module } from '../dspy/index.js';
 import type { LM } from '../lm/types.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapSettings } from './bootstrap_fewshot.js';
-import { allInOrder, Slots } from './concurrency.js';
+import { allInOrder, Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';

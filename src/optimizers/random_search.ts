@@ -18,7 +18,7 @@
  */
 import type { Module } from '../dspy/index.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
-import { Slots } from './concurrency.js';
+import { Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { loadProgram, programToJson, saveProgram, type SavedProgram } from './program_io.js';
