@@ -80,6 +80,17 @@ describe('line diff', () => {
     expect(d.map((l) => l.op + l.line)).toEqual([' a', '-b', '+x', ' c', ' d', '+e']);
   });
 
+  it('reports two unrelated long texts as one replacement between their common ends', () => {
+    const a = ['head', ...Array.from({ length: 3000 }, (_, i) => `a${i}`), 'tail'];
+    const b = ['head', ...Array.from({ length: 3000 }, (_, i) => `b${i}`), 'tail'];
+    const d = diffLines(a, b, 100);
+    expect(d[0]).toEqual({ op: ' ', line: 'head' });
+    expect(d.at(-1)).toEqual({ op: ' ', line: 'tail' });
+    expect(d.filter((l) => l.op === '-').map((l) => l.line)).toEqual(a.slice(1, -1));
+    expect(d.filter((l) => l.op === '+').map((l) => l.line)).toEqual(b.slice(1, -1));
+    expect(d.findIndex((l) => l.op === '+')).toBe(3001); // every removal before the first addition
+  });
+
   it('diffs instructions and demos of saved programs', () => {
     const cur = { analyze: { signature: { instructions: 'Find bugs.\nBe brief.' }, demos: [{ q: 1 }] } };
     const cand = { analyze: { signature: { instructions: 'Find bugs carefully.\nBe brief.' }, demos: [{ q: 1 }, { q: 2 }] } };
