@@ -6,11 +6,12 @@
  *   executor's limit on executions in flight);
  * - `mapConcurrent`: an order-keeping bounded map (DSPy's `batch`).
  *
- * Why not p-limit / p-map: `Slots` must be widened while work waits (background work gets the
- * whole pool), `runOrdered` commits in order and stops launching at the first stop decision,
- * and `mapConcurrent` starts no new call after the first error and checks its abort signal
- * before each launch; p-limit keeps launching queued work after a rejection. Each is a few
- * lines over the same FIFO hand-off, so there is no second pool implementation to keep.
+ * Why not p-limit / p-map: `runOrdered` commits in index order and stops launching at the
+ * first stop decision (a quota, max errors, a fatal error), and `mapConcurrent` starts no new
+ * call after the first error and checks its abort signal before each launch; p-limit keeps
+ * running queued work after a rejection and has neither. `Slots` alone could be a p-limit
+ * (it can be widened too), but it is the same 25-line FIFO hand-off, and one module with no
+ * second pool implementation beside it is the point of this file.
  */
 
 /**
@@ -189,7 +190,7 @@ export async function allInOrder<R>(
   );
 }
 
-/** Bounded-concurrency map that keeps input order: results[i] belongs to items[i]. */
+// Bounded-concurrency map that keeps input order: results[i] belongs to items[i].
 export interface MapConcurrentOptions {
   concurrency?: number;
   signal?: AbortSignal;
