@@ -10,6 +10,8 @@ export * from './dspy/index.js';
 
 // --- LMs: the interface, providers, the LM-spec parser, cache, usage, budgets, rate limits
 export * from './lm/index.js';
+/** @deprecated the earlier public name of `canonicalJson` (src/util/canonical_json.ts); kept so callers keep working. */
+export { canonicalJson as canonicalJSON } from './util/canonical_json.js';
 
 // --- optimizers: Evaluate, LabeledFewShot, BootstrapFewShot, random search, MIPROv2, GEPA, save/load
 export * from './optimizers/index.js';

@@ -23,7 +23,7 @@ export { ChainOfThought, REASONING_PREFIX, LEGACY_REASONING_PREFIX, type ChainOf
 export { withTrace, recordTrace, currentTrace, type TraceEntry } from './trace.js';
 export { settings, Settings, type SettingsConfig, type ContextOverrides } from './settings.js';
 export { isMetricFeedback, type Metric, type MetricFeedback, type MetricValue } from './metric.js';
-export { mapConcurrent, type MapConcurrentOptions } from './concurrency.js';
+export { mapConcurrent, type MapConcurrentOptions } from '../util/concurrency.js';
 export {
   AdapterParseError,
   BaseAdapter,

@@ -5,7 +5,7 @@
  */
 import type { LM } from '../lm/types.js';
 import { observed, type Callback } from './callbacks.js';
-import { mapConcurrent } from './concurrency.js';
+import { mapConcurrent } from '../util/concurrency.js';
 import { Example } from './example.js';
 import type { Prediction } from './prediction.js';
 import type { Predict } from './predict.js';

@@ -13,11 +13,11 @@
 //   configs/rejected/        rejected candidates with their reason
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ExecutionStore, type ExecutionStoreStats } from './execution_store.js';
-import type { SegmentLogOptions, LogPosition } from './segment_log.js';
+import { ExecutionStore, type ExecutionStoreStats } from '../store/execution_store.js';
+import type { SegmentLogOptions, LogPosition } from '../store/segment_log.js';
 import { TelemetryIngester, type IngestResult, type IngesterStats, type TelemetryIngesterOptions } from './telemetry_ingester.js';
 import { computeUsage, ExportQuerySchema, type ExportQuery, type UsageReport } from './usage_export.js';
-import { parseTimeSpec } from './time_spec.js';
+import { parseTimeSpec } from '../util/time_spec.js';
 import { ProductionExamples, type ExampleSink, type ExampleHarvestResult } from './production_examples.js';
 import { Scheduler, type JobContext, type JobSpec, type JobState } from './scheduler.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -26,9 +26,9 @@ import { BaselineStore, DEFAULT_POLICY, shouldOptimize, type PolicyConfig, type 
 import { decidePromotion, DEFAULT_GUARD, type GuardConfig, type GuardDecision } from './promotion_guard.js';
 import { RunLedger, type LedgerEntry } from './run_ledger.js';
 import { ConfigRegistry, type CurrentConfig } from './config_registry.js';
-import { promptDiff } from './line_diff.js';
+import { promptDiff } from './prompt_diff.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
-import type { ExecutionRecord } from './execution_record.js';
+import type { ExecutionRecord } from '../store/execution_record.js';
 
 export type OptimizationMode = 'light' | 'full';
 

@@ -3,9 +3,9 @@
 // file, so a restart does not add them again. A hash is recorded after the sink accepted the
 // example, in groups of up to 256 per fsync: a crash can add those few examples twice (at
 // least once, never lost).
-import { hashJson as canonicalHash } from '../util/canonical_json.js';
+import { hashJson } from '../util/canonical_json.js';
 import { appendLineDurable, readJsonLines } from '../util/atomic_file.js';
-import type { ExecutionRecord } from './execution_record.js';
+import type { ExecutionRecord } from '../store/execution_record.js';
 
 /** The training-data manager, as seen from here (src/pipeline/ provides it). */
 export interface ExampleSink {
@@ -46,7 +46,7 @@ export class ProductionExamples {
   }
 
   static key(pipeline: string, input: unknown): string {
-    return canonicalHash({ pipeline, input: input ?? null });
+    return hashJson({ pipeline, input: input ?? null });
   }
 
   has(pipeline: string, input: unknown): boolean {

@@ -14,7 +14,7 @@
 //  - Time and timers come from an injectable Clock; the timer is re-armed after each tick for the
 //    earliest due job, capped at maxTimerMs so a wall-clock jump is noticed.
 import { z } from 'zod';
-import { parseCron, nextFireAfter, assertTimeZone, type CronExpr } from './cron.js';
+import { parseCron, nextFireAfter, assertTimeZone, type CronExpr } from '../util/cron.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
 

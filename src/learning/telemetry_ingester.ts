@@ -29,7 +29,7 @@
 // Step summaries wait in a bounded map (by execution id, oldest evicted and counted), so a
 // client that sends steps without a stop cannot grow memory.
 import { TelemetryEventSchema, TelemetryEventsParamsSchema, type TelemetryEvent } from './telemetry_schemas.js';
-import type { ExecutionRecord, StepSummary } from './execution_record.js';
+import type { ExecutionRecord, StepSummary } from '../store/execution_record.js';
 import { qualityScore, readFindings, readStatus } from './quality_score.js';
 
 export interface RecordSink {

@@ -12,8 +12,8 @@
 //   duration_ms   nearest-rank p50/p95 (percentile.ts) over records that carry a duration;
 //                 null when none does
 import { z } from 'zod';
-import type { ExecutionRecord } from './execution_record.js';
-import { parseTimeSpec } from './time_spec.js';
+import type { ExecutionRecord } from '../store/execution_record.js';
+import { parseTimeSpec } from '../util/time_spec.js';
 import { percentileSorted } from '../util/percentile.js';
 import { canonicalJson } from '../util/canonical_json.js';
 

@@ -20,7 +20,8 @@ import { CachedResponseSchema, type CachedResponse } from './cache.js';
 import { LMError } from './errors.js';
 import { lmLogger } from './log.js';
 import type { ProviderLM } from './provider.js';
-import { canonicalJSON, samplingOptions, sha256Hex } from './request_key.js';
+import { samplingOptions } from './request_key.js';
+import { canonicalJson, sha256Hex } from '../util/canonical_json.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from './types.js';
 
 export const CassetteLineSchema = z.object({
@@ -37,7 +38,7 @@ export type CassetteLine = z.infer<typeof CassetteLineSchema>;
 
 export function cassetteHash(messages: ChatMessage[], options?: GenerateOptions): string {
   return sha256Hex(
-    canonicalJSON({
+    canonicalJson({
       messages: messages.map((m) => ({ role: m.role, content: m.content })),
       options: samplingOptions(options),
     }),

@@ -31,7 +31,8 @@ export {
   type CachedResponse,
   type CacheOptions,
 } from './cache.js';
-export { requestKey, canonicalJSON, sha256Hex, samplingOptions, type RequestIdentity } from './request_key.js';
+export { requestKey, samplingOptions, type RequestIdentity } from './request_key.js';
+export { sha256Hex } from '../util/canonical_json.js';
 export {
   RateLimiter,
   RateLimiterRegistry,

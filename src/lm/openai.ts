@@ -3,6 +3,15 @@
  * vLLM, llama.cpp's server and OpenAI itself speak. Global fetch, a per-attempt timeout, and
  * retries with exponential backoff on 408/409/429/5xx, timeouts and connection errors,
  * honouring `retry-after` / `retry-after-ms`. The response body is validated with zod.
+ *
+ * Why not the `openai` SDK with a `baseURL` (as the Anthropic provider uses its SDK): checked
+ * against test/lm/openai.test.ts with openai 6.x. (1) A retry-after longer than
+ * `maxRetryAfterMs` must end the call at once with the wait attached (so the run's per-model
+ * rate limiter pauses, test/lm/deadline.test.ts); the SDK ignores a retry-after over 60 s and
+ * retries on its own backoff instead. (2) A local server (Ollama, llama.cpp) needs no key, and
+ * none is sent; the SDK refuses to start without one and always sends `Authorization`.
+ * (3) The reset time of an exhausted `x-ratelimit-*` limit counts as a retry-after here. Keeping
+ * the SDK would mean `maxRetries: 0` and this retry loop anyway, for a fetch and a parse.
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';

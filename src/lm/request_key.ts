@@ -7,10 +7,6 @@
 import { canonicalJson, sha256Hex } from '../util/canonical_json.js';
 import type { ChatMessage, GenerateOptions } from './types.js';
 
-/** The tree-wide canonical JSON (src/util/canonical_json.ts), under the name src/lm exports. */
-export const canonicalJSON = canonicalJson;
-export { sha256Hex };
-
 /** The sampling options that change a completion (timeouts, signals, bypassCache do not). */
 export function samplingOptions(o: GenerateOptions = {}): Record<string, unknown> {
   return {
@@ -32,7 +28,7 @@ export interface RequestIdentity {
 
 export function requestKey(r: RequestIdentity): string {
   return sha256Hex(
-    canonicalJSON({
+    canonicalJson({
       v: 1,
       provider: r.provider,
       model: r.model,

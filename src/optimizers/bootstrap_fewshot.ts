@@ -31,7 +31,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Example, isMetricFeedback, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
-import { runOrdered, type Slots } from './concurrency.js';
+import { runOrdered, type Slots } from '../util/concurrency.js';
 import { mayLaunchExample } from './launch_policy.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
 import { canonicalJson } from '../util/canonical_json.js';
@@ -39,7 +39,7 @@ import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
-import type { CompileOptions, CompileResult } from './types.js';
+import type { CompileOptions, CompileResult, Optimizer } from './types.js';
 
 export interface BootstrapFewShotOptions {
   metricThreshold?: number;
@@ -281,7 +281,7 @@ function rebuildError(attempt: object, text: string, index: number): unknown {
   return new Error(`${text} (bootstrapping trainset example ${index}, from the run journal)`);
 }
 
-export class BootstrapFewShot {
+export class BootstrapFewShot implements Optimizer {
   readonly name = 'BootstrapFewShot';
   readonly settings: BootstrapSettings;
 

@@ -12,7 +12,7 @@
 import { isMetricFeedback, settings, type Example, type Metric, type Module, type Prediction } from '../dspy/index.js';
 import { BudgetExceededError } from '../lm/budget.js';
 import { currentMeter } from '../lm/meter.js';
-import { runOrdered } from './concurrency.js';
+import { runOrdered } from '../util/concurrency.js';
 import { writeFileAtomic } from '../util/atomic_file.js';
 import { AbortedError, isTransientFault, type RunContext } from './run.js';
 import type { ProgressEvent } from './types.js';

@@ -51,7 +51,7 @@ import { programToJson } from './program_io.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
 import { roundScore } from './evaluate.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import type { CompileOptions, CompileReport, CompileResult, RunEstimate } from './types.js';
+import type { CompileOptions, CompileReport, CompileResult, RunEstimate, Optimizer } from './types.js';
 
 export interface GEPAOptions {
   /** Budget preset (DSPy's `auto`); default `light` when no other budget is given. */
@@ -203,7 +203,7 @@ class EpochSampler {
   }
 }
 
-export class GEPA {
+export class GEPA implements Optimizer {
   readonly name = 'GEPA';
   readonly o: typeof DEFAULTS & Omit<GEPAOptions, keyof typeof DEFAULTS> & { select: SelectionRule };
 

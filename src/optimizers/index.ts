@@ -53,6 +53,6 @@ export {
   type SavedProgram,
   type PredictorState,
 } from './program_io.js';
-export { runOrdered, type Settled } from './concurrency.js';
+export { runOrdered, type Settled } from '../util/concurrency.js';
 export { canonicalJson, hashJson } from '../util/canonical_json.js';
 export { createOptimizer, OptimizerOptionSchemas, OPTIMIZER_NAMES, type OptimizerName, type AnyOptimizer } from './factory.js';

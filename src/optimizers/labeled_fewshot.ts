@@ -6,7 +6,7 @@
 import type { Example, Metric, Module } from '../dspy/index.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunOptions } from './run.js';
-import type { CompileOptions, CompileResult } from './types.js';
+import type { CompileOptions, CompileResult, Optimizer } from './types.js';
 
 export interface LabeledFewShotOptions {
   k?: number;
@@ -23,7 +23,7 @@ export function applyLabeledDemos<M extends Module>(program: M, trainset: readon
   return program;
 }
 
-export class LabeledFewShot {
+export class LabeledFewShot implements Optimizer {
   readonly name = 'LabeledFewShot';
   readonly k: number;
   readonly sample: boolean;

@@ -32,7 +32,7 @@
 import { Example, settings, type Metric, type Module } from '../dspy/index.js';
 import type { LM } from '../lm/types.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapSettings } from './bootstrap_fewshot.js';
-import { allInOrder, Slots } from './concurrency.js';
+import { allInOrder, Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { programToJson } from './program_io.js';
@@ -40,7 +40,7 @@ import { describeProgram, pickTip, proposeInstruction, summarizeDataset, summary
 import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
 import { CategoricalTPE, type TpeParams } from './tpe.js';
-import type { CompileOptions, CompileReport, CompileResult, RunEstimate } from './types.js';
+import type { CompileOptions, CompileReport, CompileResult, RunEstimate, Optimizer } from './types.js';
 
 export type AutoPreset = 'light' | 'medium' | 'heavy';
 
@@ -100,7 +100,7 @@ interface TrialJournal {
   score: number;
 }
 
-export class MIPROv2 {
+export class MIPROv2 implements Optimizer {
   readonly name = 'MIPROv2';
   readonly o: Required<Omit<MIPROv2Options, 'auto' | 'numCandidates' | 'numTrials' | 'promptModel' | 'taskModel' | 'metricThreshold' | 'callsPerForward'>> &
     Pick<MIPROv2Options, 'numCandidates' | 'numTrials' | 'promptModel' | 'taskModel' | 'metricThreshold' | 'callsPerForward'> & { auto: AutoPreset | null };

@@ -18,13 +18,13 @@
  */
 import type { Module } from '../dspy/index.js';
 import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
-import { Slots } from './concurrency.js';
+import { Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
 import { loadProgram, programToJson, saveProgram, type SavedProgram } from './program_io.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
-import type { CompileOptions, CompileResult } from './types.js';
+import type { CompileOptions, CompileResult, Optimizer } from './types.js';
 
 export interface RandomSearchOptions extends BootstrapFewShotOptions {
   numCandidatePrograms?: number;
@@ -42,7 +42,7 @@ export interface CandidateRecord {
   program: SavedProgram;
 }
 
-export class BootstrapFewShotWithRandomSearch {
+export class BootstrapFewShotWithRandomSearch implements Optimizer {
   readonly name = 'BootstrapFewShotWithRandomSearch';
   readonly numCandidatePrograms: number;
   readonly stopAtScore: number | undefined;

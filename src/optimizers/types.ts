@@ -6,6 +6,7 @@ import type { JournalDamage } from './journal.js';
 import type { Example, Metric, Module } from '../dspy/index.js';
 import type { BudgetLimits } from '../lm/budget.js';
 import type { UsageSnapshot } from '../lm/usage.js';
+import type { RunOptions } from './run.js';
 
 export interface ProgressEvent {
   /**
@@ -116,9 +117,14 @@ export interface CompileResult<M extends Module = Module> {
   report: CompileReport;
 }
 
+/**
+ * Implemented by every optimizer class (LabeledFewShot, BootstrapFewShot,
+ * BootstrapFewShotWithRandomSearch, MIPROv2, GEPA). A class may accept more (LabeledFewShot:
+ * no metric) or return more (GEPA: its Pareto report) than this.
+ */
 export interface Optimizer {
   readonly name: string;
-  compile<M extends Module>(student: M, opts: CompileOptions): Promise<CompileResult<M>>;
+  compile<M extends Module>(student: M, opts: CompileOptions & RunOptions): Promise<CompileResult<M>>;
 }
 
 /** Thrown by an optimizer step to end a run early and cleanly (budget, abort). */

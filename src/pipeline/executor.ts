@@ -14,6 +14,7 @@ import type { UsageRecord } from '../lm/usage.js';
 import { PipelineExecuteResult } from '../protocol/pipeline.js';
 import { formatPath } from './errors.js';
 import type { PipelineConfig } from './schema.js';
+import { Slots } from '../util/concurrency.js';
 
 export type ExecuteResult = PipelineExecuteResult;
 export type StepResult = PipelineExecuteResult['steps'][string];
@@ -128,17 +129,6 @@ export function meteredExecutor(executor: PipelineExecutor): PipelineExecutor {
 export function withConcurrencyLimit(executor: PipelineExecutor, limit: number): PipelineExecutor {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency limit must be a positive integer, got ${limit}`);
   const metered = meteredExecutor(executor);
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (config, inputs, context) => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    else active++;
-    try {
-      return await metered(config, inputs, context);
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    }
-  };
+  const slots = new Slots(limit);
+  return (config, inputs, context) => slots.run(() => metered(config, inputs, context));
 }

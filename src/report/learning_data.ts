@@ -7,8 +7,8 @@
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ExecutionRecordSchema } from '../learning/execution_record.js';
-import { iterFrames } from '../learning/frame.js';
+import { ExecutionRecordSchema } from '../store/execution_record.js';
+import { iterFrames } from '../store/frame.js';
 import { readJsonLines } from '../util/atomic_file.js';
 
 const LedgerEntrySchema = z

@@ -22,7 +22,7 @@ import type { ExampleSink } from '../learning/production_examples.js';
 import { pipelineFileName } from '../learning/config_registry.js';
 import type { LearningService } from './learning_service.js';
 import { sidecarHost, type RunEnv } from './pipeline_run.js';
-import type { Services } from './services.js';
+import type { CoreServices } from './services.js';
 
 /** Where the production examples of a pipeline live. */
 export function productionExamplesDir(learningDir: string, pipeline: string): string {
@@ -81,7 +81,7 @@ function runIdFor(pipeline: string): string {
   return `learn-${safe}-${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-export function createLearningRunner(services: Services, learning: LearningService): OptimizerRunner {
+export function createLearningRunner(services: CoreServices, learning: LearningService): OptimizerRunner {
   return async ({ pipeline, mode, current, signal, trigger }): Promise<RunOutcome> => {
     const reg = learning.pipeline(pipeline);
     if (!reg) throw new Error(`pipeline "${pipeline}" is not registered (initialize options.learning.pipelines)`);

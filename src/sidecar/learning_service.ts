@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { ContinuousLearner, PromotionEvent } from '../learning/continuous_learner.js';
 import type { LearningOptions, LearningPipeline } from '../protocol/learning.js';
 import { ErrorCode, RpcError } from '../rpc/errors.js';
-import type { Services } from './services.js';
+import type { CoreServices } from './services.js';
 
 export const PROMOTED_NOTIFICATION = 'learning/promoted';
 
@@ -46,7 +46,7 @@ export class LearningService {
   private unlock: (() => Promise<void>) | undefined;
   private readonly log: Logger;
 
-  constructor(private readonly services: Services) {
+  constructor(private readonly services: CoreServices) {
     this.log = services.logger.child({ component: 'learning' });
   }
 

@@ -11,12 +11,13 @@ import type { ExecuteContext, PipelineExecutor } from '../pipeline/index.js';
 import type { RunProgress } from '../protocol/run.js';
 import type { RunHost, RunIdentity } from '../run/host.js';
 import type { MethodContext } from './registry.js';
+import type { CoreServices } from './services.js';
 
 /**
  * What a run needs from its surroundings: a request's MethodContext is one; the learner's
  * scheduled runs, which belong to no request, build one from the services (learning_runner.ts).
  */
-export type RunEnv = Pick<MethodContext, 'services' | 'peer' | 'signal' | 'logger'>;
+export type RunEnv = Pick<MethodContext, 'peer' | 'signal' | 'logger'> & { services: CoreServices };
 
 /** Each candidate x example runs in Elixir; the run's LM and fresh-sample hints ride along. */
 export function peerExecutor(ctx: Pick<RunEnv, 'peer' | 'signal'>, run: RunIdentity): PipelineExecutor {

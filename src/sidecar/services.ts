@@ -66,6 +66,9 @@ export interface Services {
   dispose(): Promise<void>;
 }
 
+/** Every service but learning: what the learning service (and a run it starts) is built from. */
+export type CoreServices = Omit<Services, 'learning'>;
+
 export const OPTIMIZER_NAMES = ['LabeledFewShot', 'BootstrapFewShot', 'BootstrapFewShotWithRandomSearch', 'MIPROv2', 'GEPA'];
 export const METRIC_NAMES = ['exact_match', 'findings_f1', 'valid_json', 'code_analysis_judge', 'refactoring_judge', 'composite'];
 
@@ -93,7 +96,7 @@ export function lazy<T>(factory: () => T): () => T {
 export function createServices(opts: ServicesOptions): Services {
   const disposers: Array<() => unknown> = [];
   const { logger } = opts;
-  const services: Services = {
+  const core: CoreServices = {
     logger,
     lifecycle: opts.lifecycle,
     registries: {
@@ -114,8 +117,6 @@ export function createServices(opts: ServicesOptions): Services {
     peer: opts.peer,
     dataDir: opts.dataDir,
     notificationBarrier: opts.notificationBarrier ?? (() => Promise.resolve()),
-    // Assigned below: the learning service reaches the other services (LMs, runs, peer).
-    learning: undefined as unknown as LearningService,
     onDispose(fn) {
       disposers.push(fn);
     },
@@ -130,6 +131,6 @@ export function createServices(opts: ServicesOptions): Services {
       }
     },
   };
-  services.learning = new LearningService(services);
-  return services;
+  // The learning service reaches the other services (LMs, runs, peer, disposal), never itself.
+  return { ...core, learning: new LearningService(core) };
 }

@@ -77,6 +77,16 @@ function escapeError(root: string, at: string, real: string, target: string): Co
   );
 }
 
+/** What an existing path component is: a link (and where it leads), a directory, or neither. */
+function resolveComponent(cur: string, st: Stats): { link: boolean; real: string; isDir: boolean } {
+  if (!st.isSymbolicLink()) return { link: false, real: cur, isDir: st.isDirectory() };
+  try {
+    return { link: true, real: realpathSync(cur), isDir: statSync(cur).isDirectory() };
+  } catch {
+    return { link: true, real: cur, isDir: false }; // a dangling link
+  }
+}
+
 /**
  * One existing component of the destination: `real` is where it leads and `isDir` whether
  * that is a folder. A symlink is fine only when it leads inside the root.
@@ -113,17 +123,7 @@ export function mkdirConfinedSync(root: string, dir: string): void {
         }
         continue;
       }
-      const link = st.isSymbolicLink();
-      let real = cur;
-      let isDir = st.isDirectory();
-      if (link) {
-        try {
-          real = realpathSync(cur);
-          isDir = statSync(cur).isDirectory();
-        } catch {
-          isDir = false; // a dangling link
-        }
-      }
+      const { link, real, isDir } = resolveComponent(cur, st);
       checkComponent(link, isDir, cur, real, realRoot, root, dir);
       break;
     }
@@ -155,17 +155,7 @@ export function assertConfinedSync(root: string, target: string): void {
     } catch {
       return; // the rest will be created by the write, component by component
     }
-    const link = st.isSymbolicLink();
-    let real = cur;
-    let isDir = st.isDirectory();
-    if (link) {
-      try {
-        real = realpathSync(cur);
-        isDir = statSync(cur).isDirectory();
-      } catch {
-        isDir = false;
-      }
-    }
+    const { link, real, isDir } = resolveComponent(cur, st);
     if (cur === resolve(target) && !link && !isDir) return; // the file itself: replaced by rename
     checkComponent(link, isDir, cur, real, realRoot, root, target);
   }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ExecutionStore } from '../../src/learning/index.js';
+import { ExecutionStore } from '../../src/store/index.js';
 import { tempDir } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

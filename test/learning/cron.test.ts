@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseCron, nextFireAfter, CronParseError, offsetAt } from '../../src/learning/index.js';
+import { parseCron, nextFireAfter, CronParseError, offsetAt } from '../../src/util/cron.js';
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 const at = (s: string) => Date.parse(s);

@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { decidePromotion, shouldOptimize, Rng, diffLines, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+import { decidePromotion, shouldOptimize, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+import { Rng } from '../../src/util/rng.js';
+import { diffLines } from '../../src/util/line_diff.js';
 
 /** A seeded stream of floats in [0, 1). */
 function uniform(seed: number): () => number {
@@ -76,6 +78,17 @@ describe('line diff', () => {
   it('is a minimal LCS diff', () => {
     const d = diffLines(['a', 'b', 'c', 'd'], ['a', 'x', 'c', 'd', 'e']);
     expect(d.map((l) => l.op + l.line)).toEqual([' a', '-b', '+x', ' c', ' d', '+e']);
+  });
+
+  it('reports two unrelated long texts as one replacement between their common ends', () => {
+    const a = ['head', ...Array.from({ length: 3000 }, (_, i) => `a${i}`), 'tail'];
+    const b = ['head', ...Array.from({ length: 3000 }, (_, i) => `b${i}`), 'tail'];
+    const d = diffLines(a, b, 100);
+    expect(d[0]).toEqual({ op: ' ', line: 'head' });
+    expect(d.at(-1)).toEqual({ op: ' ', line: 'tail' });
+    expect(d.filter((l) => l.op === '-').map((l) => l.line)).toEqual(a.slice(1, -1));
+    expect(d.filter((l) => l.op === '+').map((l) => l.line)).toEqual(b.slice(1, -1));
+    expect(d.findIndex((l) => l.op === '+')).toBe(3001); // every removal before the first addition
   });
 
   it('diffs instructions and demos of saved programs', () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ExecutionRecord } from '../../src/learning/index.js';
+import type { ExecutionRecord } from '../../src/store/index.js';
 
 export function tempDir(prefix = 'learning-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

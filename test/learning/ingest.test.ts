@@ -1,14 +1,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import {
-  TelemetryIngester,
-  IngestValidationError,
-  ExecutionStore,
-  computeUsage,
-  canonicalHash,
-  Rng,
-  parseTimeSpec,
-  type ExecutionRecord,
-} from '../../src/learning/index.js';
+import { TelemetryIngester, IngestValidationError, computeUsage } from '../../src/learning/index.js';
+import { ExecutionStore, type ExecutionRecord } from '../../src/store/index.js';
+import { hashJson } from '../../src/util/canonical_json.js';
+import { Rng } from '../../src/util/rng.js';
+import { parseTimeSpec } from '../../src/util/time_spec.js';
 import { tempDir, execEvent } from './helpers.js';
 
 /** A seeded stream of floats in [0, 1). */
@@ -202,7 +197,7 @@ describe('export', () => {
           successes: ok.length,
           failures: es.length - ok.length,
           success_rate: es.length ? ok.length / es.length : null,
-          new_examples: new Set(good.map((e) => canonicalHash(e.metadata.input))).size,
+          new_examples: new Set(good.map((e) => hashJson(e.metadata.input))).size,
           duration_ms: { p50: nearest(ds, 50), p95: nearest(ds, 95) },
         };
       };

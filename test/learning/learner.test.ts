@@ -1,5 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { ContinuousLearner, FakeClock, type ContinuousLearnerOptions, type RunRequest, type RunOutcome, type PromotionEvent } from '../../src/learning/index.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { ContinuousLearner, type ContinuousLearnerOptions, type RunRequest, type RunOutcome, type PromotionEvent } from '../../src/learning/index.js';
 import { pino } from 'pino';
 import { tempDir, execEvent } from './helpers.js';
 

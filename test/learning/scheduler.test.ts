@@ -1,6 +1,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { join } from 'node:path';
-import { Scheduler, FakeClock, type JobContext, type JobSpec } from '../../src/learning/index.js';
+import { FakeClock } from '../../src/util/clock.js';
+import { Scheduler, type JobContext, type JobSpec } from '../../src/learning/index.js';
 import { tempDir } from './helpers.js';
 
 const cleanups: Array<() => void> = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Slots, allInOrder, runOrdered } from '../../src/optimizers/concurrency.js';
+import { Slots, allInOrder, runOrdered } from '../../src/util/concurrency.js';
 
 class Fatal extends Error {}
 

@@ -6,7 +6,7 @@
  * meter, which is exact because GEPA scores one candidate at a time.
  */
 import { isMetricFeedback, withTrace, type Example, type Metric, type Module, type Prediction, type TraceEntry } from '../../dspy/index.js';
-import { runOrdered } from '../concurrency.js';
+import { runOrdered } from '../../util/concurrency.js';
 import { metricToNumber } from '../evaluate.js';
 import { RunStopped } from '../types.js';
 import type { RunContext } from '../run.js';

@@ -6,7 +6,7 @@ type Schedule = NonNullable<NonNullable<NonNullable<InitializeParams['options']>
 
 /** Cron expressions and the time zone, checked before the handshake completes. */
 async function checkSchedule(schedule: Schedule): Promise<void> {
-  const { parseCron, assertTimeZone } = await import('../../learning/cron.js');
+  const { parseCron, assertTimeZone } = await import('../../util/cron.js');
   const issues: Array<{ path: string[]; message: string }> = [];
   const at = (k: string) => ['options', 'learning', 'schedule', k];
   if (schedule.timeZone !== undefined) {

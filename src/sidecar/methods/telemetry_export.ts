@@ -9,7 +9,7 @@ export default defineMethod({
   params: TelemetryExportParams,
   async handler(params, ctx): Promise<TelemetryExportResult> {
     ctx.services.learning.assertEnabled();
-    const { parseTimeSpec } = await import('../../learning/time_spec.js');
+    const { parseTimeSpec } = await import('../../util/time_spec.js');
     const now = Date.now();
     for (const field of ['since', 'until'] as const) {
       const v = params[field];

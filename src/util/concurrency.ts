@@ -1,4 +1,20 @@
 /**
+ * Bounded concurrency, one module for the tree:
+ * - `runOrdered` / `allInOrder`: tasks run concurrently, outcomes committed in index order (the
+ *   optimizers: concurrent work that still gives the sequential answer);
+ * - `Slots`: a FIFO pool of `limit` slots shared by several loops (bootstrap walks, the pipeline
+ *   executor's limit on executions in flight);
+ * - `mapConcurrent`: an order-keeping bounded map (DSPy's `batch`).
+ *
+ * Why not p-limit / p-map: `runOrdered` commits in index order and stops launching at the
+ * first stop decision (a quota, max errors, a fatal error), and `mapConcurrent` starts no new
+ * call after the first error and checks its abort signal before each launch; p-limit keeps
+ * running queued work after a rejection and has neither. `Slots` alone could be a p-limit
+ * (it can be widened too), but it is the same 25-line FIFO hand-off, and one module with no
+ * second pool implementation beside it is the point of this file.
+ */
+
+/**
  * Order-preserving concurrency: run `task(i)` for i = 0..count-1 with at most `limit` in
  * flight, and hand the outcomes to `commit` strictly in index order, whatever order they finish
  * in. This is how concurrent work still gives the sequential answer: every decision (stop at a
@@ -172,4 +188,42 @@ export async function allInOrder<R>(
     },
     { limit: concurrency > 1 ? Math.max(1, count) : 1, isFatal },
   );
+}
+
+// Bounded-concurrency map that keeps input order: results[i] belongs to items[i].
+export interface MapConcurrentOptions {
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Run `fn` over `items` with at most `concurrency` calls in flight. Rejects with the first
+ * error (no new calls start after it; calls in flight are left to finish on their own).
+ */
+export async function mapConcurrent<T, R>(
+  items: readonly T[],
+  fn: (item: T, index: number) => Promise<R>,
+  options: MapConcurrentOptions = {},
+): Promise<R[]> {
+  const limit = Math.max(1, Math.floor(options.concurrency ?? 8));
+  const { signal } = options;
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      signal?.throwIfAborted();
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let w = 0; w < Math.min(limit, items.length); w++) workers.push(worker());
+  await Promise.all(workers);
+  return results;
 }

@@ -1,5 +1,13 @@
 // A 5-field cron parser and a time-zone aware "next fire time" (no library: Intl only).
 //
+// Why not croner / cron-parser (checked against test/learning/cron.test.ts, croner 11.0,
+// cron-parser 5.5): cron-parser fires a fixed-time job at the wrong instant on a spring-forward
+// day (02:30 New York on 2026-03-08 -> 03:30 instead of the transition, 03:00). croner keeps
+// every daylight-saving case below, but its errors do not name the field as the user wrote it
+// ("configuration entry 4 (foo) contains illegal characters" where ours says "month: ..."),
+// it refuses vixie's `8/2` (= 8-max/2) form and it accepts 6- and 7-field expressions a crontab
+// line would not; wrapping it to restore all three would be as long as the parser itself.
+//
 //   minute hour day-of-month month day-of-week
 //   fields: *  5  1-5  */10  1-30/7  8/2 (= 8-max/2)  lists a,b-c,...  names JAN-DEC, SUN-SAT
 //   day-of-week 0 and 7 are Sunday. Macros: @hourly @daily @midnight @weekly @monthly @yearly
