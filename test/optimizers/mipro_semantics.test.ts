@@ -165,3 +165,55 @@ describe('MIPROv2 settings', () => {
     expect(() => new MIPROv2().estimate(new QA(), { trainset: qa(4), valset: [], metric: exact })).toThrow();
   });
 });
+
+describe('MIPROv2 runs', () => {
+  it('runs the program with taskModel and proposes with promptModel, leaving settings.lm alone', async () => {
+    const global = oracle(22);
+    settings.configure({ lm: global.lm });
+    const task = oracle(22);
+    const { lm: prompt, requests } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 2, numTrials: 2, promptModel: prompt, taskModel: task.lm, minibatch: false, maxBootstrappedDemos: 1, maxLabeledDemos: 1 });
+    const { report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 1 });
+    expect(global.dummy.calls).toBe(0);
+    expect(task.dummy.calls).toBeGreaterThan(0);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(report.baselineScore).toBe(100);
+  });
+
+  it('zero-shot (no demos at all) searches instructions only: the result has no demos', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 4, promptModel: lm, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { program, report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 2 });
+    expect(program.predict.demos).toEqual([]);
+    expect(report.trials.every((t) => t.params?.['predict']?.demos === 0)).toBe(true);
+  });
+
+  it('without minibatches every trial is a full evaluation on the valset, and the best one wins', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 5, promptModel: lm, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 2 });
+    expect(report.trials.map((t) => t.kind)).toEqual(['baseline', 'full', 'full', 'full', 'full', 'full']);
+    expect(report.trials.every((t) => t.size === data.valset.length)).toBe(true);
+    expect(report.bestScore).toBe(Math.max(...report.trials.map((t) => t.score)));
+  });
+
+  it('with minibatches, the best combination not yet fully evaluated is scored on the full valset every minibatchFullEvalSteps trials and after the last', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 7, promptModel: lm, minibatchSize: 4, minibatchFullEvalSteps: 3, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { program, report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 2 });
+    const kinds = report.trials.map((t) => t.kind);
+    expect(kinds.filter((k) => k === 'minibatch')).toHaveLength(7);
+    expect(report.trials.filter((t) => t.kind === 'minibatch').every((t) => t.size === 4)).toBe(true);
+    // Full evaluations come right after trials 3, 6 and 7 (when a combination is left to evaluate).
+    const fullAfter = kinds.flatMap((k, i) => (k === 'full' ? [kinds.slice(0, i).filter((x) => x === 'minibatch').length] : []));
+    expect(fullAfter.every((n) => n === 3 || n === 6 || n === 7)).toBe(true);
+    expect(fullAfter.length).toBeGreaterThan(0);
+    // Only full-valset scores decide: the best is a proposal scoring 100 on the whole valset.
+    expect(report.bestScore).toBe(100);
+    expect(program.predict.signature.instructions).not.toBe(ORIGINAL);
+  });
+});
+
