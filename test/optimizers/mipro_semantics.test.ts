@@ -217,3 +217,57 @@ describe('MIPROv2 runs', () => {
   });
 });
 
+
+describe('MIPROv2 estimate (dry run)', () => {
+  const opts = { trainset: qa(10), valset: qa(12, 10), metric: exact };
+  const mipro = (o: Record<string, unknown> = {}) =>
+    new MIPROv2({ auto: null, numCandidates: 4, numTrials: 5, maxBootstrappedDemos: 2, maxLabeledDemos: 2, minibatchSize: 5, minibatchFullEvalSteps: 2, ...o });
+
+  it('counts bootstrap walks, proposals and evaluations as the run makes them', () => {
+    settings.configure({ lm: oracle(2).lm });
+    const e = mipro().estimate(new QA(), opts);
+    // Demo sets -3..0: two bootstrapped walks (-1 with 2 demos, 0 with 1 or 2) of at most 10 examples.
+    expect(e.calls.bootstrap.max).toBe(20);
+    expect([3, 4]).toContain(e.calls.bootstrap.expected);
+    // The summary (one batch of 10 + the summary call) and 3 proposals.
+    expect(e.calls.proposal).toBe(2 + 3);
+    // Baseline 12 + 5 minibatches of 5 + full evals after trials 2, 4 and 5.
+    expect(e.fullEvals).toBe(3);
+    expect(e.calls.evaluation).toBe(12 + 25 + 36);
+    expect(e.calls.total).toEqual({ expected: e.calls.bootstrap.expected + 5 + 73, max: 20 + 5 + 73 });
+    expect(e.costUsd).toBeUndefined(); // the dummy LM has no price
+    expect(e.summary).toMatch(/cost unknown/);
+    expect(e.tokens.input).toBeGreaterThan(0);
+    expect(e.tokens.output).toBeGreaterThan(0);
+  });
+
+  it('scales with calls per forward, rounds, data awareness and minibatching', () => {
+    settings.configure({ lm: oracle(2).lm });
+    const two = mipro({ callsPerForward: 2 }).estimate(new QA(), opts);
+    expect(two.calls.evaluation).toBe(2 * 73);
+    expect(two.calls.bootstrap.max).toBe(40);
+    expect(mipro({ maxRounds: 3 }).estimate(new QA(), opts).calls.bootstrap.max).toBe(60);
+    expect(mipro({ dataAware: false }).estimate(new QA(), opts).calls.proposal).toBe(3);
+    const full = mipro({ minibatch: false }).estimate(new QA(), opts);
+    expect(full.fullEvals).toBe(0);
+    expect(full.calls.evaluation).toBe(12 + 5 * 12);
+    const zero = mipro({ maxBootstrappedDemos: 0, maxLabeledDemos: 0 }).estimate(new QA(), opts);
+    expect(zero.calls.bootstrap).toEqual({ expected: 0, max: 0 });
+    const labeledOnly = mipro({ maxBootstrappedDemos: 0 }).estimate(new QA(), opts);
+    expect(labeledOnly.calls.bootstrap).toEqual({ expected: 0, max: 0 });
+  });
+
+  it('a dry run makes no call and returns the student unchanged', async () => {
+    const { lm, dummy } = oracle(22);
+    settings.configure({ lm });
+    const events: string[] = [];
+    const student = new QA();
+    const { program, report } = await mipro({ dryRun: true }).compile(student, { ...opts, onProgress: (e) => events.push(e.phase) });
+    expect(dummy.calls).toBe(0);
+    expect(events).toEqual(['dry_run']);
+    expect(report.trials).toEqual([]);
+    expect(report.usage.calls).toBe(0);
+    expect(program).not.toBe(student);
+    expect(report.estimate?.numTrials).toBe(5);
+  });
+});
