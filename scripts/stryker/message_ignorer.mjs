@@ -1,5 +1,5 @@
-// A Stryker ignorer: mutants inside the text of a log line or of a thrown error's message are
-// not counted. Their wording is for people; tests that pinned it would only pin wording.
+// A Stryker ignorer: mutants inside the text of a log line, of a thrown error's message or of
+// a progress event's `message` are not counted. Their wording is for people; tests that pinned it would only pin wording.
 import { PluginKind, declareValuePlugin } from '@stryker-mutator/api/plugin';
 
 const LOG_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
@@ -18,6 +18,12 @@ function isErrorConstruction(node) {
   return node.type === 'NewExpression' && node.callee.type === 'Identifier' && /Error$/.test(node.callee.name);
 }
 
+function isMessageProperty(node) {
+  if (node.type !== 'ObjectProperty' || node.computed) return false;
+  const key = node.key;
+  return (key.type === 'Identifier' && key.name === 'message') || (key.type === 'StringLiteral' && key.value === 'message');
+}
+
 export const strykerPlugins = [
   declareValuePlugin(PluginKind.Ignore, 'log-and-error-messages', {
     shouldIgnore(path) {
@@ -29,6 +35,8 @@ export const strykerPlugins = [
       if ((isLogCall(parent.node) || isErrorConstruction(parent.node)) && parent.node.arguments.includes(path.node)) {
         return 'log or error message text';
       }
+      // A progress event's `message: '...'`: text shown to people, as a log line is.
+      if (isMessageProperty(parent.node) && parent.node.value === path.node) return 'progress message text';
       return undefined;
     },
   }),

@@ -1,16 +1,17 @@
 // kill -9 during ingestion: every event acknowledged by flush() survives, the store reopens.
-// The child runs the COMPILED library (dist/), built by `npm run build` (npm test builds first).
-import { describe, it, expect, afterEach } from 'vitest';
+// The child runs the COMPILED library (dist/): rebuilt here when src/ is newer (test/support/build.ts).
+import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExecutionStore } from '../../src/store/index.js';
 import { tempDir } from './helpers.js';
+import { ensureBuilt } from '../support/build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const distIndex = join(here, '..', '..', 'dist', 'learning', 'index.js');
 const cleanups: Array<() => void> = [];
+beforeAll(() => ensureBuilt(), 180_000);
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
@@ -52,7 +53,6 @@ async function crashOnce(dataDir: string, runTag: string, acksBeforeKill: number
 
 describe('crash safety', () => {
   it('no acknowledged event is lost to kill -9, and the store reopens cleanly (twice)', async () => {
-    if (!existsSync(distIndex)) throw new Error(`${distIndex} is missing: run \`npm run build\` first (npm test does)`);
     const t = tempDir('crash-');
     cleanups.push(t.cleanup);
     const acked: Record<string, number> = {};

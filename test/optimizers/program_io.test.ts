@@ -72,3 +72,62 @@ describe('save/load', () => {
     expect(d.cot.predict.demos[0]?.get('verdict')).toBe(false);
   });
 });
+
+describe('loading refuses what it cannot apply, and changes nothing', () => {
+  const saved = () => JSON.parse(JSON.stringify(saveProgram(trained())));
+
+  it('refuses what is not a JSON object', () => {
+    for (const bad of [null, 3, 'x', [saved()]]) expect(() => loadProgram(new Deep(), bad)).toThrow(ProgramLoadError);
+  });
+
+  it('refuses a file missing a predictor of the program, naming it', () => {
+    const json = saved();
+    delete json['cot.predict'];
+    const target = trained();
+    const before = programToJson(target);
+    expect(() => loadProgram(target, json)).toThrow(/no state for predictor path\(s\) "cot.predict"/);
+    expect(programToJson(target)).toBe(before);
+  });
+
+  it('refuses invalid metadata and a format whose major version is not 1; reads any 1.x', () => {
+    const badMeta = saved();
+    badMeta.metadata = { dependency_versions: { format: 1 } };
+    expect(() => loadProgram(new Deep(), badMeta)).toThrow(ProgramLoadError);
+    for (const format of ['x.0', '0.9', '10.0']) {
+      const json = saved();
+      json.metadata.dependency_versions.format = format;
+      expect(() => loadProgram(new Deep(), json)).toThrow(ProgramLoadError);
+    }
+    const minor = saved();
+    minor.metadata.dependency_versions.format = '1.7';
+    expect(programToJson(loadProgram(new Deep(), minor))).toBe(programToJson(trained()));
+    const none = saved();
+    delete none.metadata;
+    expect(programToJson(loadProgram(new Deep(), none))).toBe(programToJson(trained()));
+  });
+
+  it('refuses a predictor state of the wrong shape, naming the predictor and the field', () => {
+    const json = saved();
+    json['inner.steps[0]'].demos = 'none';
+    expect(() => loadProgram(new Deep(), json)).toThrow(/predictor "inner.steps\[0\]": demos:/);
+  });
+
+  it('saves demos as plain JSON: undefined values dropped, so what is saved is what reloads', () => {
+    const d = new Deep();
+    d.inner.first.predict.demos = [new Example({ question: 'Q', answer: undefined as unknown as string })];
+    const json = saveProgram(d);
+    expect((json['inner.first.predict'] as { demos: unknown[] }).demos).toEqual([{ question: 'Q' }]);
+    expect(json['inner.first.predict']).toMatchObject({ traces: [], train: [], lm: null });
+  });
+
+  it('a file that does not parse names the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prog-'));
+    const path = join(dir, 'p.json');
+    writeFileSync(path, '{');
+    await expect(loadProgramFromFile(new Deep(), path)).rejects.toThrow(path);
+    const json = saved();
+    delete json['cot.predict'];
+    writeFileSync(path, JSON.stringify(json));
+    await expect(loadProgramFromFile(new Deep(), path)).rejects.toThrow(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: saved program`));
+  });
+});

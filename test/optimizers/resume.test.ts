@@ -1,17 +1,17 @@
 /**
  * Kill -9 a real optimization process mid-run, resume it, and compare with a run that was
- * never interrupted. Runs the compiled code (dist/, built by `npm test` before vitest).
+ * never interrupted. Runs the compiled code (dist/): rebuilt first when src/ is newer (test/support/build.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../support/build.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const child = join(here, 'fixtures', 'resume_child.mjs');
-const dist = join(here, '..', '..', 'dist', 'optimizers', 'index.js');
 
 function start(runDir: string, out: string): { proc: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
   const proc = spawn(process.execPath, [child, runDir, out], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -28,9 +28,10 @@ function journalLines(runDir: string): string[] {
   return existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(Boolean) : [];
 }
 
+beforeAll(() => ensureBuilt(), 180_000);
+
 describe('checkpoint and resume', () => {
   it('a run killed with SIGKILL mid-search resumes to the same program as an uninterrupted run', async () => {
-    if (!existsSync(dist)) throw new Error(`dist/ is missing (${dist}): run \`npm run build\` first (npm test does)`);
     const tmp = mkdtempSync(join(tmpdir(), 'resume-'));
     const whole = start(join(tmp, 'whole'), join(tmp, 'whole.json'));
     const killed = start(join(tmp, 'run'), join(tmp, 'killed.json'));

@@ -29,3 +29,41 @@ describe('seeded randomness', () => {
     expect(late.filter((p) => objective(p) === 2).length).toBeGreaterThan(10);
   });
 });
+
+describe('CategoricalTPE', () => {
+  const observe = (tpe: CategoricalTPE, n: number) => {
+    // a = 2 scores 1, every other choice 0.
+    for (let i = 0; i < n; i++) tpe.tell({ a: i % 5 }, i % 5 === 2 ? 1 : 0);
+  };
+  const suggestions = (tpe: CategoricalTPE, n: number) => Array.from({ length: n }, () => tpe.suggest().a);
+
+  it('suggests uniformly for the first 10 observations (Optuna default), then models the best region', () => {
+    const early = new CategoricalTPE({ a: 5 }, { seed: 4 });
+    observe(early, 9);
+    expect(new Set(suggestions(early, 30)).size).toBeGreaterThan(1);
+    const modelled = new CategoricalTPE({ a: 5 }, { seed: 4 });
+    observe(modelled, 10);
+    expect(modelled.size).toBe(10);
+    expect(suggestions(modelled, 30).every((a) => a === 2)).toBe(true);
+    const custom = new CategoricalTPE({ a: 5 }, { seed: 4, nStartupTrials: 5 });
+    observe(custom, 5);
+    expect(suggestions(custom, 30).every((a) => a === 2)).toBe(true);
+  });
+
+  it('every suggestion lies in the space', () => {
+    const tpe = new CategoricalTPE({ a: 3, b: 1 }, { seed: 2, nStartupTrials: 2 });
+    for (let t = 0; t < 30; t++) {
+      const p = tpe.suggest();
+      expect(p.a).toBeGreaterThanOrEqual(0);
+      expect(p.a).toBeLessThan(3);
+      expect(p.b).toBe(0);
+      tpe.tell(p, p.a === 1 ? 1 : 0);
+    }
+  });
+
+  it('refuses a parameter with no choice', () => {
+    expect(() => new CategoricalTPE({ a: 0 }, { seed: 1 })).toThrow(RangeError);
+    expect(() => new CategoricalTPE({ a: 1.5 }, { seed: 1 })).toThrow(RangeError);
+    expect(() => new CategoricalTPE({ a: 1 }, { seed: 1 })).not.toThrow();
+  });
+});

@@ -1,0 +1,178 @@
+// BootstrapFewShot's DSPy semantics a user relies on: where the teacher's demos come from, the
+// teacher/student check, the defaults, the pass rule, and what a run cut short returns.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Example, Module, Predict, settings, type Prediction } from '../../src/dspy/index.js';
+import { BootstrapFewShot } from '../../src/optimizers/index.js';
+import { metricPasses } from '../../src/optimizers/bootstrap_fewshot.js';
+import { answer, exact, oracle, QA, qa, question } from './helpers.js';
+
+afterEach(() => settings.reset());
+
+const augmented = (p: QA) => p.predict.demos.filter((d) => d.get('augmented') === true);
+
+/** The same single predictor as QA, under another name. */
+class Renamed extends Module {
+  ask = new Predict('question -> answer');
+  forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    return this.ask.call(inputs);
+  }
+}
+
+/** QA's predictor plus a second one. */
+class QAPlus extends Module {
+  predict = new Predict('question -> answer');
+  extra = new Predict('answer -> summary');
+  forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    return this.predict.call(inputs);
+  }
+}
+
+describe('BootstrapFewShot: the teacher', () => {
+  it('an uncompiled teacher first gets maxLabeledDemos labeled demos (an LM that needs demos then succeeds)', async () => {
+    // The LM answers right only when the prompt shows at least 2 demos: only the labeled demos
+    // BootstrapFewShot gives the teacher make bootstrapping possible.
+    settings.configure({ lm: oracle(8, { needDemos: 2 }).lm });
+    const { program, report } = await new BootstrapFewShot({ maxBootstrappedDemos: 2, maxLabeledDemos: 4 }).compile(new QA(), { trainset: qa(8), metric: exact });
+    expect(report.bootstrapped).toBe(2);
+    expect(augmented(program)).toHaveLength(2);
+  });
+
+  it('a compiled teacher is used as it is: no labeled demos are added to it', async () => {
+    settings.configure({ lm: oracle(8, { needDemos: 2 }).lm });
+    const teacher = new QA();
+    teacher.compiled = true; // compiled, with no demos: the LM never answers right
+    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 2, maxLabeledDemos: 4 }).compile(new QA(), { trainset: qa(8), teacher, metric: exact });
+    expect(report.bootstrapped).toBe(0);
+  });
+
+  it('with maxLabeledDemos 0 an uncompiled teacher keeps the demos it has', async () => {
+    settings.configure({ lm: oracle(8, { needDemos: 2 }).lm });
+    const teacher = new QA();
+    teacher.predict.demos = qa(3, 8); // examples outside the trainset
+    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 2, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(8), teacher, metric: exact });
+    expect(report.bootstrapped).toBe(2);
+  });
+
+  it('the student is never used as the teacher once a teacher is given', async () => {
+    settings.configure({ lm: oracle(4, { needDemos: 2 }).lm });
+    const student = new QA();
+    const teacher = new QA();
+    teacher.predict.demos = qa(2, 4);
+    teacher.compiled = true;
+    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 2, maxLabeledDemos: 0 }).compile(student, { trainset: qa(4), teacher, metric: exact });
+    expect(report.bootstrapped).toBe(2);
+  });
+
+  it('refuses a teacher whose predictors differ from the student (other name, or one more)', async () => {
+    settings.configure({ lm: oracle(4).lm });
+    const bf = new BootstrapFewShot();
+    await expect(bf.compile(new QA(), { trainset: qa(4), teacher: new Renamed(), metric: exact })).rejects.toThrow(/do not match/);
+    await expect(bf.compile(new QA(), { trainset: qa(4), teacher: new QAPlus(), metric: exact })).rejects.toThrow(/do not match/);
+    await expect(bf.compile(new QAPlus(), { trainset: qa(4), teacher: new QA(), metric: exact })).rejects.toThrow(/do not match/);
+    // The same predictors in a fresh instance are fine.
+    await expect(bf.compile(new QA(), { trainset: qa(4), teacher: new QA(), metric: exact })).resolves.toBeDefined();
+  });
+});
+
+describe('BootstrapFewShot: defaults (DSPy: 4 bootstrapped, 16 labeled, 1 round, 10 errors)', () => {
+  it('bootstraps 4 demos and tops up to 16 with labeled ones', async () => {
+    settings.configure({ lm: oracle(30).lm });
+    const { program, report } = await new BootstrapFewShot().compile(new QA(), { trainset: qa(30), metric: exact });
+    expect(report.bootstrapped).toBe(4);
+    expect(augmented(program)).toHaveLength(4);
+    expect(program.predict.demos).toHaveLength(16);
+  });
+
+  it('tries each example once (one round)', async () => {
+    const { lm, dummy } = oracle(3, { wrong: () => true });
+    settings.configure({ lm });
+    await new BootstrapFewShot({ maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(3), metric: exact });
+    expect(dummy.calls).toBe(3);
+  });
+
+  it('tolerates 9 failing examples and throws at the 10th', async () => {
+    const failing = () => {
+      const teacher = new QA();
+      teacher.forward = async () => {
+        throw new Error('teacher down');
+      };
+      return teacher;
+    };
+    settings.configure({ lm: oracle(10).lm });
+    const nine = await new BootstrapFewShot().compile(new QA(), { trainset: qa(9), teacher: failing(), metric: exact });
+    expect(nine.report.bootstrapped).toBe(0);
+    expect(nine.report.errors).toBe(9);
+    await expect(new BootstrapFewShot().compile(new QA(), { trainset: qa(10), teacher: failing(), metric: exact })).rejects.toThrow('teacher down');
+  });
+
+  it('maxRounds retries a failed example with fresh samples until one passes', async () => {
+    let n = 0;
+    const { lm, dummy } = oracle(1);
+    const gen = dummy.generate.bind(dummy);
+    dummy.generate = async (m, o) => {
+      n += 1;
+      const r = await gen(m, o);
+      return n < 3 ? { ...r, text: r.text.replace(answer(0), 'nope') } : r;
+    };
+    settings.configure({ lm });
+    const two = await new BootstrapFewShot({ maxRounds: 2, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(1), metric: exact });
+    expect(two.report.bootstrapped).toBe(0);
+    n = 0;
+    const three = await new BootstrapFewShot({ maxRounds: 3, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(1), metric: exact });
+    expect(three.report.bootstrapped).toBe(1);
+    expect(augmented(three.program)[0]?.get('question')).toBe(question(0));
+  });
+});
+
+describe('BootstrapFewShot: the pass rule', () => {
+  it('with a threshold, a score passes when it reaches it; without one, when it is truthy', () => {
+    expect(metricPasses(0.5, 0.5)).toBe(true);
+    expect(metricPasses(0.49, 0.5)).toBe(false);
+    expect(metricPasses({ score: 0.7, feedback: 'ok' }, 0.5)).toBe(true);
+    expect(metricPasses({ score: 0.2, feedback: 'low' }, 0.5)).toBe(false);
+    expect(metricPasses({ score: 0, feedback: 'zero' }, undefined)).toBe(false);
+    expect(metricPasses(0.1, undefined)).toBe(true);
+    expect(metricPasses(0, undefined)).toBe(false);
+    expect(metricPasses(false, undefined)).toBe(false);
+    expect(metricPasses(0, 0)).toBe(true);
+  });
+
+  it('metricThreshold decides which examples become demos', async () => {
+    settings.configure({ lm: oracle(6).lm });
+    // The metric scores example i as i/10: with threshold 0.3, examples 3.. pass.
+    const metric = (ex: Example) => Number(String(ex.get('question')).slice(1, 4)) / 10;
+    const { program } = await new BootstrapFewShot({ metricThreshold: 0.3, maxBootstrappedDemos: 2, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(6), metric });
+    expect(augmented(program).map((d) => d.get('question'))).toEqual([question(3), question(4)]);
+  });
+});
+
+describe('BootstrapFewShot: cut short', () => {
+  it('returns the demos bootstrapped before the budget ran out, topped up with labeled ones', async () => {
+    settings.configure({ lm: oracle(10).lm });
+    const { program, report } = await new BootstrapFewShot({ maxBootstrappedDemos: 4, maxLabeledDemos: 5 }).compile(new QA(), {
+      trainset: qa(10),
+      metric: exact,
+      budget: { maxCalls: 2 },
+    });
+    expect(report.cutShort).toBe(true);
+    expect(report.bootstrapped).toBe(2);
+    expect(augmented(program).map((d) => d.get('question'))).toEqual([question(0), question(1)]);
+    expect(program.predict.demos).toHaveLength(5);
+    expect(program.compiled).toBe(true);
+  });
+
+  it('journals each example so a resumed run makes no LM call for it', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const runDir = join(mkdtempSync(join(tmpdir(), 'bfs-')), 'run');
+    const first = oracle(6);
+    settings.configure({ lm: first.lm });
+    const a = await new BootstrapFewShot({ maxBootstrappedDemos: 3, maxLabeledDemos: 4 }).compile(new QA(), { trainset: qa(6), metric: exact, runDir });
+    const again = oracle(6);
+    settings.configure({ lm: again.lm });
+    const b = await new BootstrapFewShot({ maxBootstrappedDemos: 3, maxLabeledDemos: 4 }).compile(new QA(), { trainset: qa(6), metric: exact, runDir });
+    expect(again.dummy.calls).toBe(0);
+    expect(b.program.predict.demos.map((d) => d.toDict())).toEqual(a.program.predict.demos.map((d) => d.toDict()));
+  });
+});

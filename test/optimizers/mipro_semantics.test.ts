@@ -1,0 +1,273 @@
+// MIPROv2 behaviour a user relies on: proposed instructions are really tried and kept when they
+// score best; the proposer is grounded in what the *_aware flags say; the defaults.
+import { afterEach, describe, expect, it } from 'vitest';
+import { settings } from '../../src/dspy/index.js';
+import type { ChatMessage, LM } from '../../src/lm/types.js';
+import { MIPROv2 } from '../../src/optimizers/index.js';
+import { exact, followLM, oracle, QA, qa } from './helpers.js';
+
+afterEach(() => settings.reset());
+
+const data = { trainset: qa(10), valset: qa(12, 10) };
+const ORIGINAL = new QA().predict.signature.instructions;
+const SUMMARY = 'The questions are numbered and the answers echo the number.';
+
+/** A prompt model answering like a person would: a summary, observations, instructions. */
+function promptModel(): { lm: LM; requests: ChatMessage[][] } {
+  const follow = followLM();
+  const requests: ChatMessage[][] = [];
+  const lm: LM = {
+    provider: follow.provider,
+    model: follow.model,
+    generate: async (m, o) => {
+      requests.push(m);
+      const r = await follow.generate(m, o);
+      const text = r.text
+        .replace(/proposed_instruction-([0-9a-f]{8})/g, 'Answer the question in a few words (variant $1).')
+        .replace(/summary-[0-9a-f]{8}/g, SUMMARY)
+        .replace(/observations-[0-9a-f]{8}/g, 'Short questions.');
+      return { ...r, text };
+    },
+  };
+  return { lm, requests };
+}
+
+/** The task LM: right only when the system prompt no longer holds the original instruction. */
+function onlyProposalsWork() {
+  const task = oracle(22);
+  const gen = task.dummy.generate.bind(task.dummy);
+  task.dummy.generate = async (messages, o) => {
+    const r = await gen(messages, o);
+    return messages[0]!.content.includes(ORIGINAL) ? { ...r, text: '[[ ## answer ## ]]\nno idea\n\n[[ ## completed ## ]]' } : r;
+  };
+  settings.configure({ lm: task.lm });
+  return task;
+}
+
+const proposals = (requests: ChatMessage[][]) => requests.filter((m) => m[0]!.content.includes('proposed_instruction'));
+const lastUser = (m: ChatMessage[]) => m[m.length - 1]!.content;
+
+describe('MIPROv2 proposals', () => {
+  it('keeps a proposed instruction when it scores better than the original', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 6, promptModel: lm, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { program, report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 1 });
+    expect(report.baselineScore).toBe(0);
+    expect(report.bestScore).toBe(100);
+    expect(program.predict.signature.instructions).toMatch(/^Answer the question in a few words \(variant [0-9a-f]{8}\)\.$/);
+  });
+
+  it('asks the prompt model for numCandidates - 1 instructions per predictor, each grounded in the summary, structure, demos and a tip', async () => {
+    onlyProposalsWork();
+    const { lm, requests } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 4, numTrials: 3, promptModel: lm, minibatch: false, maxBootstrappedDemos: 1, maxLabeledDemos: 2 });
+    await opt.compile(new QA(), { ...data, metric: exact, seed: 3 });
+    const asked = proposals(requests);
+    expect(asked).toHaveLength(3);
+    for (const m of asked) {
+      const text = lastUser(m);
+      expect(text).toContain(SUMMARY);
+      expect(text).toContain('predict: question -> answer');
+      expect(text).toMatch(/Example 1: \{/);
+    }
+    // Later proposals see the earlier ones, so they are not asked for the same thing again.
+    expect(lastUser(asked[2]!)).toContain('1. Answer the question in a few words');
+    expect(lastUser(asked[2]!)).toContain('2. Answer the question in a few words');
+    // The dataset summary was written from the trainset before the proposals.
+    expect(requests.findIndex((m) => m[0]!.content.includes('observations'))).toBeLessThan(requests.indexOf(asked[0]!));
+  });
+
+  it('dataAware, programAware and fewshotAware false leave those groundings out (and no summary is written)', async () => {
+    onlyProposalsWork();
+    const { lm, requests } = promptModel();
+    const opt = new MIPROv2({
+      auto: null,
+      numCandidates: 3,
+      numTrials: 2,
+      promptModel: lm,
+      minibatch: false,
+      maxBootstrappedDemos: 1,
+      maxLabeledDemos: 2,
+      dataAware: false,
+      programAware: false,
+      fewshotAware: false,
+      tipAware: false,
+    });
+    await opt.compile(new QA(), { ...data, metric: exact, seed: 3 });
+    const asked = proposals(requests);
+    expect(asked).toHaveLength(2);
+    expect(requests.filter((m) => m[0]!.content.includes('observations'))).toHaveLength(0);
+    for (const m of asked) {
+      const text = lastUser(m);
+      expect(text).not.toContain(SUMMARY);
+      expect(text).not.toContain('instructions: ');
+      expect(text).not.toMatch(/Example 1: \{/);
+    }
+  });
+
+  it('a failing proposal counts as an error and keeps the original instruction for that candidate', async () => {
+    settings.configure({ lm: oracle(22).lm });
+    const broken: LM = {
+      provider: 'test',
+      model: 'broken',
+      generate: async () => {
+        throw new Error('prompt model down');
+      },
+    };
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 2, promptModel: broken, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { program, report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 1 });
+    // The summary and both proposals failed.
+    expect(report.errors).toBe(3);
+    expect(program.predict.signature.instructions).toBe(ORIGINAL);
+  });
+});
+
+describe('MIPROv2 settings', () => {
+  it('auto light: 6 candidates and 10 trials for one predictor with demos; the valset is split off the trainset when absent', () => {
+    settings.configure({ lm: oracle(2).lm });
+    const est = new MIPROv2().estimate(new QA(), { trainset: qa(20), metric: exact });
+    expect(est.numCandidates).toBe(6);
+    expect(est.numTrials).toBe(10);
+    expect(est.valsetSize).toBe(16);
+    expect(est.trainsetSize).toBe(4);
+    const medium = new MIPROv2({ auto: 'medium' }).estimate(new QA(), { trainset: qa(20), metric: exact });
+    expect([medium.numCandidates, medium.numTrials]).toEqual([12, 18]);
+    const heavy = new MIPROv2({ auto: 'heavy' }).estimate(new QA(), { trainset: qa(20), metric: exact });
+    expect([heavy.numCandidates, heavy.numTrials]).toEqual([18, 27]);
+    // DSPy's formula floor(max(2 * V * log2(N), 1.5 * N)), V = 2 variables per predictor with demos.
+    // Zero-shot: only the instruction is a variable.
+    const zero = new MIPROv2({ auto: 'light', maxBootstrappedDemos: 0, maxLabeledDemos: 0 }).estimate(new QA(), { trainset: qa(20), metric: exact });
+    expect(zero.numTrials).toBe(9);
+  });
+
+  it('minibatches default to 35 examples, capped at the valset', () => {
+    const est = new MIPROv2({ auto: null, numCandidates: 2 }).estimate(new QA(), { trainset: qa(4), valset: qa(50, 4), metric: exact });
+    expect(est.minibatchSize).toBe(35);
+    const small = new MIPROv2({ auto: null, numCandidates: 2 }).estimate(new QA(), { trainset: qa(4), valset: qa(20, 4), metric: exact });
+    expect(small.minibatchSize).toBe(20);
+    const off = new MIPROv2({ auto: null, numCandidates: 2, minibatch: false }).estimate(new QA(), { trainset: qa(4), valset: qa(20, 4), metric: exact });
+    expect(off.minibatchSize).toBe(20);
+    expect(off.fullEvals).toBe(0);
+  });
+
+  it('the light preset caps the valset at 100 examples', () => {
+    const est = new MIPROv2().estimate(new QA(), { trainset: qa(4), valset: qa(150, 4), metric: exact });
+    expect(est.valsetSize).toBe(100);
+  });
+
+  it('rejects contradictory settings', () => {
+    expect(() => new MIPROv2({ numCandidates: 3, numTrials: 2, auto: 'light' })).toThrow();
+    expect(() => new MIPROv2({ auto: null })).toThrow();
+    expect(() => new MIPROv2({ auto: 'huge' as never })).toThrow();
+    expect(() => new MIPROv2({ auto: null, numCandidates: 0 }).estimate(new QA(), { ...data, metric: exact })).toThrow();
+    expect(() => new MIPROv2().estimate(new QA(), { trainset: qa(1), metric: exact })).toThrow();
+    expect(() => new MIPROv2().estimate(new QA(), { trainset: qa(4), valset: [], metric: exact })).toThrow();
+  });
+});
+
+describe('MIPROv2 runs', () => {
+  it('runs the program with taskModel and proposes with promptModel, leaving settings.lm alone', async () => {
+    const global = oracle(22);
+    settings.configure({ lm: global.lm });
+    const task = oracle(22);
+    const { lm: prompt, requests } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 2, numTrials: 2, promptModel: prompt, taskModel: task.lm, minibatch: false, maxBootstrappedDemos: 1, maxLabeledDemos: 1 });
+    const { report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 1 });
+    expect(global.dummy.calls).toBe(0);
+    expect(task.dummy.calls).toBeGreaterThan(0);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(report.baselineScore).toBe(100);
+  });
+
+  it('zero-shot (no demos at all) searches instructions only: the result has no demos', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 4, promptModel: lm, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { program, report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 2 });
+    expect(program.predict.demos).toEqual([]);
+    expect(report.trials.every((t) => t.params?.['predict']?.demos === 0)).toBe(true);
+  });
+
+  it('without minibatches every trial is a full evaluation on the valset, and the best one wins', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 5, promptModel: lm, minibatch: false, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 2 });
+    expect(report.trials.map((t) => t.kind)).toEqual(['baseline', 'full', 'full', 'full', 'full', 'full']);
+    expect(report.trials.every((t) => t.size === data.valset.length)).toBe(true);
+    expect(report.bestScore).toBe(Math.max(...report.trials.map((t) => t.score)));
+  });
+
+  it('with minibatches, the best combination not yet fully evaluated is scored on the full valset every minibatchFullEvalSteps trials and after the last', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const opt = new MIPROv2({ auto: null, numCandidates: 3, numTrials: 7, promptModel: lm, minibatchSize: 4, minibatchFullEvalSteps: 3, maxBootstrappedDemos: 0, maxLabeledDemos: 0 });
+    const { program, report } = await opt.compile(new QA(), { ...data, metric: exact, seed: 2 });
+    const kinds = report.trials.map((t) => t.kind);
+    expect(kinds.filter((k) => k === 'minibatch')).toHaveLength(7);
+    expect(report.trials.filter((t) => t.kind === 'minibatch').every((t) => t.size === 4)).toBe(true);
+    // Full evaluations come right after trials 3, 6 and 7 (when a combination is left to evaluate).
+    const fullAfter = kinds.flatMap((k, i) => (k === 'full' ? [kinds.slice(0, i).filter((x) => x === 'minibatch').length] : []));
+    expect(fullAfter.every((n) => n === 3 || n === 6 || n === 7)).toBe(true);
+    expect(fullAfter.length).toBeGreaterThan(0);
+    // Only full-valset scores decide: the best is a proposal scoring 100 on the whole valset.
+    expect(report.bestScore).toBe(100);
+    expect(program.predict.signature.instructions).not.toBe(ORIGINAL);
+  });
+});
+
+
+describe('MIPROv2 estimate (dry run)', () => {
+  const opts = { trainset: qa(10), valset: qa(12, 10), metric: exact };
+  const mipro = (o: Record<string, unknown> = {}) =>
+    new MIPROv2({ auto: null, numCandidates: 4, numTrials: 5, maxBootstrappedDemos: 2, maxLabeledDemos: 2, minibatchSize: 5, minibatchFullEvalSteps: 2, ...o });
+
+  it('counts bootstrap walks, proposals and evaluations as the run makes them', () => {
+    settings.configure({ lm: oracle(2).lm });
+    const e = mipro().estimate(new QA(), opts);
+    // Demo sets -3..0: two bootstrapped walks (-1 with 2 demos, 0 with 1 or 2) of at most 10 examples.
+    expect(e.calls.bootstrap.max).toBe(20);
+    expect([3, 4]).toContain(e.calls.bootstrap.expected);
+    // The summary (one batch of 10 + the summary call) and 3 proposals.
+    expect(e.calls.proposal).toBe(2 + 3);
+    // Baseline 12 + 5 minibatches of 5 + full evals after trials 2, 4 and 5.
+    expect(e.fullEvals).toBe(3);
+    expect(e.calls.evaluation).toBe(12 + 25 + 36);
+    expect(e.calls.total).toEqual({ expected: e.calls.bootstrap.expected + 5 + 73, max: 20 + 5 + 73 });
+    expect(e.costUsd).toBeUndefined(); // the dummy LM has no price
+    expect(e.summary).toMatch(/cost unknown/);
+    expect(e.tokens.input).toBeGreaterThan(0);
+    expect(e.tokens.output).toBeGreaterThan(0);
+  });
+
+  it('scales with calls per forward, rounds, data awareness and minibatching', () => {
+    settings.configure({ lm: oracle(2).lm });
+    const two = mipro({ callsPerForward: 2 }).estimate(new QA(), opts);
+    expect(two.calls.evaluation).toBe(2 * 73);
+    expect(two.calls.bootstrap.max).toBe(40);
+    expect(mipro({ maxRounds: 3 }).estimate(new QA(), opts).calls.bootstrap.max).toBe(60);
+    expect(mipro({ dataAware: false }).estimate(new QA(), opts).calls.proposal).toBe(3);
+    const full = mipro({ minibatch: false }).estimate(new QA(), opts);
+    expect(full.fullEvals).toBe(0);
+    expect(full.calls.evaluation).toBe(12 + 5 * 12);
+    const zero = mipro({ maxBootstrappedDemos: 0, maxLabeledDemos: 0 }).estimate(new QA(), opts);
+    expect(zero.calls.bootstrap).toEqual({ expected: 0, max: 0 });
+    const labeledOnly = mipro({ maxBootstrappedDemos: 0 }).estimate(new QA(), opts);
+    expect(labeledOnly.calls.bootstrap).toEqual({ expected: 0, max: 0 });
+  });
+
+  it('a dry run makes no call and returns the student unchanged', async () => {
+    const { lm, dummy } = oracle(22);
+    settings.configure({ lm });
+    const events: string[] = [];
+    const student = new QA();
+    const { program, report } = await mipro({ dryRun: true }).compile(student, { ...opts, onProgress: (e) => events.push(e.phase) });
+    expect(dummy.calls).toBe(0);
+    expect(events).toEqual(['dry_run']);
+    expect(report.trials).toEqual([]);
+    expect(report.usage.calls).toBe(0);
+    expect(program).not.toBe(student);
+    expect(report.estimate?.numTrials).toBe(5);
+  });
+});
