@@ -606,9 +606,11 @@ export class GEPA {
 /** The reflective dataset of predictor `k` from a minibatch run (DSPy's make_reflective_dataset). */
 function reflectionRecords(items: readonly ScoredExample[], batch: readonly Example[], program: Module, k: number, path: string): ReflectionRecord[] {
   const predictor = program.namedPredictors()[k]?.[1];
+  // A pipeline's metrics attribute feedback by step name; its predictor paths are sanitised names.
+  const step = (program as { stepOfPath?: (p: string) => string | undefined }).stepOfPath?.(path);
   const out: ReflectionRecord[] = [];
   items.forEach((item, i) => {
-    const feedback = item.byPredictor?.[path] ?? item.feedback;
+    const feedback = item.byPredictor?.[path] ?? (step !== undefined ? item.byPredictor?.[step] : undefined) ?? item.feedback;
     const calls = item.trace.filter((e) => e.predictor === predictor);
     if (calls.length === 0) {
       if (item.error) {
