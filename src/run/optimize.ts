@@ -29,7 +29,8 @@ import { dropFailingDemos } from './demo_check.js';
 import { RunInterruptedError } from './errors.js';
 import { isTransientFault, RunFaults } from './faults.js';
 import type { RunHost } from './host.js';
-import { canonicalOptimizerName, DEFAULT_OPTIMIZER } from './optimizer_names.js';
+import { canEstimate, canonicalOptimizerName, DEFAULT_OPTIMIZER } from './optimizer_names.js';
+import { paretoOf } from './pareto.js';
 import { prepareRun, type PreparedRun } from './prepare.js';
 import { progressSink, usageSummary, type ProgressSink } from './progress.js';
 import { journaledWork, openScoresJournal, plannedOptimizerUnits, resumeMessage } from './resume.js';
@@ -56,14 +57,14 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
   const optimizerName = canonicalOptimizerName(params.optimizer?.name ?? DEFAULT_OPTIMIZER);
   const options: Record<string, unknown> = { ...(params.optimizer?.options ?? {}) };
   const dryRun = options.dryRun === true;
-  if (options.dryRun === false && optimizerName !== 'MIPROv2') delete options.dryRun;
+  if (options.dryRun === false && !canEstimate(optimizerName)) delete options.dryRun;
 
   const run = await prepareRun(params, host);
   const paths = checkOutputs(run.outDir, run.name, run.runDir);
   const llmSteps = run.config.workflow.steps.filter((s) => isLlmStep(s)).length;
   // One program run of a pipeline is one execution, which makes one LM call per LLM step.
   if (dryRun && options.callsPerForward === undefined) options.callsPerForward = Math.max(1, llmSteps);
-  const optimizer = checkOptimizer(optimizerName, options, run.lm);
+  const optimizer = checkOptimizer(optimizerName, options, run.lm, run.reflectionLm);
   const progress = progressSink(host.progress?.bind(host), run.meter);
 
   if (dryRun) return dryRunEstimate(run, optimizer, llmSteps, progress);
@@ -93,6 +94,10 @@ async function dryRunEstimate(run: PreparedRun, optimizer: AnyOptimizer, llmStep
     metric: run.metric,
     seed: run.seed,
     meter: run.meter,
+    // Warnings (a GEPA budget too small for one round) reach the stream; the estimate comes below.
+    onProgress: (e) => {
+      if (e.phase !== 'dry_run') progress(e);
+    },
   });
   const e = report.estimate!;
   const scoring = run.valset.length * Math.max(1, llmSteps);
@@ -121,7 +126,7 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
   const doneBefore = before.optimizer + before.scores;
   if (doneBefore > 0) {
     const planned =
-      2 * run.valset.length + plannedOptimizerUnits(plan.optimizerName, plan.options, run.trainset.length, run.program.predictors().length);
+      2 * run.valset.length + plannedOptimizerUnits(plan.optimizerName, plan.options, run.trainset.length, run.program.predictors().length, run.valset.length);
     progress({ phase: 'resume', message: resumeMessage(run.runId, doneBefore, planned) });
   }
   const journal = openScoresJournal(run.runDir, run);
@@ -161,6 +166,7 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
       ...(cutShortReason !== undefined ? { cutShortReason } : {}),
       verdict,
       ...(doneBefore > 0 ? { resumed: { done: doneBefore, total: doneBefore + recorded } } : {}),
+      ...paretoOf(report),
     };
   } finally {
     journal.close();

@@ -49,6 +49,8 @@ export interface PreparedRun {
   program: PipelineProgram;
   lmSpec: string;
   lm: LM;
+  /** The reflection LM an `optimize` request named (`reflectionLm`); absent: the run's `lm`. */
+  reflectionLm?: LM;
   outDir: string;
   /** The run's journal directory: the same run id resumes from it. */
   runDir: string;
@@ -79,6 +81,9 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
   const lmSpec = params.lm ?? host.defaultLM;
   const lm = host.lms.get(lmSpec); // validates the spec before any work
   checkBudget(params.budget, lm);
+  const reflectionSpec = 'reflectionLm' in params ? params.reflectionLm : undefined;
+  const reflectionLm = reflectionSpec !== undefined ? host.lms.get(reflectionSpec) : undefined;
+  if (reflectionLm) checkBudget(params.budget, reflectionLm);
 
   const config = await loadPipelineSource(params.pipeline);
   const { examples, ids } = await loadExamplesWithIds(params.trainingData);
@@ -115,6 +120,7 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
     program,
     lmSpec,
     lm,
+    ...(reflectionLm ? { reflectionLm } : {}),
     outDir,
     runDir: runDirOf(outDir, runId),
     meter: new Meter(params.budget ? { budget: params.budget } : {}),
