@@ -50,13 +50,19 @@ defmodule Pipeline.DSPy.GEPAEndToEndTest do
     assert_received {:mix_shell, :info, ["run id: " <> run_line]}
     [run_id | _] = String.split(run_line, " ")
     assert_received {:mix_shell, :info, ["\nResult" <> _ = table]}
-    assert table =~ ~r/Pareto front \(quality vs cost per execution; \d+ of [1-9]\d* proposals accepted, \d+ of 30 metric calls\)/
+
+    assert table =~
+             ~r/Pareto front \(quality vs cost per execution; \d+ of [1-9]\d* proposals accepted, \d+ of 30 metric calls\)/
+
     assert table =~ ~r/candidate\s+0\s+score\s+[\d.]+\s+cost \$[\d.]+\s+\d+ tokens/
     assert table =~ "<- selected (best score)"
 
     # Every iteration the journal holds was a reflection (or a skip on a perfect minibatch).
     journal = Path.join([out, ".elexirion", "runs", run_id, "journal.jsonl"])
-    iterations = journal |> File.read!() |> String.split("\n") |> Enum.filter(&(&1 =~ "gepa/iter/"))
+
+    iterations =
+      journal |> File.read!() |> String.split("\n") |> Enum.filter(&(&1 =~ "gepa/iter/"))
+
     assert iterations != []
     assert Enum.any?(iterations, &(&1 =~ ~s("kind":"reflect")))
   end
@@ -99,6 +105,8 @@ defmodule Pipeline.DSPy.GEPAEndToEndTest do
     v = r["verdict"]
     assert_in_delta v["lift"], r["bestScore"] - r["baselineScore"], 0.01
     if v["lift"] <= 0, do: refute(v["improved"])
-    if pareto["accepted"] == 0, do: assert(Enum.join(pareto["warnings"]) =~ "no proposal was accepted")
+
+    if pareto["accepted"] == 0,
+      do: assert(Enum.join(pareto["warnings"]) =~ "no proposal was accepted")
   end
 end
