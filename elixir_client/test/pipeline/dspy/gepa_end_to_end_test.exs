@@ -67,6 +67,32 @@ defmodule Pipeline.DSPy.GEPAEndToEndTest do
     assert Enum.any?(iterations, &(&1 =~ ~s("kind":"reflect")))
   end
 
+  test "mix dspy.optimize --optimizer GEPA --dry-run: the estimate, and the budget warning first",
+       %{out: out, yaml: yaml, data: data} do
+    printed =
+      capture_io(fn ->
+        Mix.Task.rerun("dspy.optimize", [
+          "--pipeline",
+          yaml,
+          "--training-data",
+          data,
+          "--optimizer",
+          "GEPA",
+          "--lm",
+          "offline",
+          "--max-metric-calls",
+          "10",
+          "--out",
+          out,
+          "--dry-run"
+        ])
+      end)
+
+    assert printed =~ "GEPA: the budget of 10 metric calls cannot cover one full round"
+    assert_received {:mix_shell, :info, ["\ndry run: nothing was executed or spent" <> _]}
+    refute File.exists?(Path.join(out, "pipelines"))
+  end
+
   test "optimize/2 with reflection_lm: the Pareto front in the result, reflection calls made, an honest verdict",
        %{out: out, yaml: yaml, data: data} do
     executions = :counters.new(1, [])
