@@ -71,6 +71,9 @@ export function checkOptimizer(name: string, options: Record<string, unknown>, l
       },
     ]);
   }
+  if (reflectionLm && name !== 'GEPA') {
+    throw new RunParamsError([{ path: ['reflectionLm'], message: `only GEPA uses a reflection LM; ${name} would ignore it` }]);
+  }
   // The option schemas do not know dryRun for the optimizers that cannot estimate (refused above).
   try {
     return createOptimizer(name, options, { promptModel: lm, taskModel: lm, ...(reflectionLm ? { reflectionModel: reflectionLm } : {}) });

@@ -97,6 +97,15 @@ describe('GEPA over the wire', () => {
     expect(existsSync(join(out, 'pipelines'))).toBe(false);
   });
 
+  it('refuses reflectionLm for an optimizer that would ignore it, naming the field', { timeout: 60_000 }, async () => {
+    const elixir = elixirPeer();
+    await elixir.initialize();
+    const r = await elixir.request('optimize', { ...params(mkdtempSync(join(tmpdir(), 'elexirion-gepa-no-')), 'gepa-no'), optimizer: { name: 'BootstrapFewShot' } });
+    expect(r.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['reflectionLm'] }] } });
+    expect(r.error?.message).toMatch(/only GEPA uses a reflection LM/);
+    expect(executions(elixir)).toBe(0);
+  });
+
   it('resumes after kill -9 of the sidecar with the identical program', { timeout: 120_000 }, async () => {
     const refOut = mkdtempSync(join(tmpdir(), 'elexirion-gepa-ref-'));
     const ref = elixirPeer();
