@@ -17,7 +17,7 @@ import {
 import type { PipelineConfig } from '../pipeline/schema.js';
 import { examplesFromInline, toExample, TrainingDataManager } from '../pipeline/training_data.js';
 import type { EvaluateParams, OptimizeParams } from '../protocol/run.js';
-import { RunInputError } from './errors.js';
+import { RunInputError, RunParamsError } from './errors.js';
 import type { RunHost } from './host.js';
 import { splitExamples } from './split.js';
 import { checkBudget, checkRunId, resolveOutDir, runDirOf } from './validate.js';
@@ -82,7 +82,7 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
   const lm = host.lms.get(lmSpec); // validates the spec before any work
   checkBudget(params.budget, lm);
   const reflectionSpec = 'reflectionLm' in params ? params.reflectionLm : undefined;
-  const reflectionLm = reflectionSpec !== undefined ? host.lms.get(reflectionSpec) : undefined;
+  const reflectionLm = reflectionSpec !== undefined ? reflectionLmOf(reflectionSpec, host) : undefined;
   if (reflectionLm) checkBudget(params.budget, reflectionLm);
 
   const config = await loadPipelineSource(params.pipeline);
@@ -127,6 +127,15 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
     seed,
     concurrency,
   };
+}
+
+/** The reflection LM of a spec; a bad spec is reported under `reflectionLm`, not `lm`. */
+function reflectionLmOf(spec: string, host: RunHost): LM {
+  try {
+    return host.lms.get(spec);
+  } catch (err) {
+    throw new RunParamsError([{ path: ['reflectionLm'], message: (err as Error).message }]);
+  }
 }
 
 /** Examples in their stable order, with the ids results are reported under. */

@@ -97,12 +97,14 @@ describe('GEPA over the wire', () => {
     expect(existsSync(join(out, 'pipelines'))).toBe(false);
   });
 
-  it('refuses reflectionLm for an optimizer that would ignore it, naming the field', { timeout: 60_000 }, async () => {
+  it('refuses a bad reflectionLm, or one for an optimizer that would ignore it, naming the field', { timeout: 60_000 }, async () => {
     const elixir = elixirPeer();
     await elixir.initialize();
     const r = await elixir.request('optimize', { ...params(mkdtempSync(join(tmpdir(), 'elexirion-gepa-no-')), 'gepa-no'), optimizer: { name: 'BootstrapFewShot' } });
     expect(r.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['reflectionLm'] }] } });
     expect(r.error?.message).toMatch(/only GEPA uses a reflection LM/);
+    const bad = await elixir.request('optimize', { ...params(mkdtempSync(join(tmpdir(), 'elexirion-gepa-bad-')), 'gepa-bad'), reflectionLm: 'nowhere' });
+    expect(bad.error).toMatchObject({ code: -32602, data: { issues: [{ path: ['reflectionLm'] }] } });
     expect(executions(elixir)).toBe(0);
   });
 
