@@ -136,6 +136,10 @@ describe('GEPA over the wire', () => {
     const resumed = await again.request('optimize', params(out, 'gepa-r'));
     expect(resumed.error).toBeUndefined();
     expect(resumed.result.resumed.done).toBeGreaterThan(1);
+    // Planned: 6 held-out examples scored before and after, GEPA's seed and at most
+    // (30 - 6) / (2 x 3) = 4 iterations.
+    const note = again.notifications.find((n) => n.method === '$/progress' && n.params.value.phase === 'resume');
+    expect(note?.params.value.message).toBe(`resuming run gepa-r: ${resumed.result.resumed.done} of 17 done`);
     expect(resumed.result.trials.some((t: { resumed?: boolean }) => t.resumed)).toBe(true);
     expect(executions(again)).toBeLessThan(fullExecutions);
     expect(readFileSync(resumed.result.programPath, 'utf8')).toBe(readFileSync(uninterrupted.result.programPath, 'utf8'));
