@@ -1,7 +1,7 @@
 /**
  * Optimizers by name, with zod-validated JSON options: what a wire `optimize` request or a CLI
- * flag names. LM-valued options (MIPROv2's promptModel / taskModel) are not JSON: the caller
- * resolves them (e.g. from an LM spec) and passes them in `lms`.
+ * flag names. LM-valued options (MIPROv2's promptModel / taskModel, GEPA's reflection LM) are
+ * not JSON: the caller resolves them (e.g. from an LM spec) and passes them in `lms`.
  */
 import { z } from 'zod';
 import type { LM } from '../lm/types.js';
@@ -81,6 +81,19 @@ export type OptimizerName = keyof typeof OptimizerOptionSchemas;
 export const OPTIMIZER_NAMES = Object.keys(OptimizerOptionSchemas) as OptimizerName[];
 
 export type AnyOptimizer = LabeledFewShot | BootstrapFewShot | BootstrapFewShotWithRandomSearch | MIPROv2 | GEPA;
+
+const OPTIMIZER_CLASSES: Record<OptimizerName, { prototype: object }> = {
+  LabeledFewShot,
+  BootstrapFewShot,
+  BootstrapFewShotWithRandomSearch,
+  MIPROv2,
+  GEPA,
+};
+
+/** Optimizers that can say what a run would spend without spending (they have `estimate()`). */
+export const ESTIMATING_OPTIMIZER_NAMES: readonly OptimizerName[] = OPTIMIZER_NAMES.filter(
+  (n) => typeof (OPTIMIZER_CLASSES[n].prototype as { estimate?: unknown }).estimate === 'function',
+);
 
 /** Builds an optimizer from its name and JSON options; throws a ZodError naming the bad field. */
 export function createOptimizer(

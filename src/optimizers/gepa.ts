@@ -299,6 +299,8 @@ export class GEPA implements Optimizer {
     const p = this.plan(student, opts);
     if (this.o.dryRun) {
       const estimate = this.estimate(student, opts);
+      const warn = this.budgetWarning(p);
+      if (warn) opts.onProgress?.({ phase: 'warning', calls: 0, costUsd: 0, message: `GEPA: ${warn}` });
       opts.onProgress?.({ phase: 'dry_run', calls: 0, costUsd: 0, message: estimate.summary });
       const usage = { calls: 0, cacheHits: 0, sent: 0, aborted: 0, inputTokens: 0, outputTokens: 0, costUsd: 0, byModel: {} };
       const report: CompileReport = { optimizer: this.name, trials: [], usage, cutShort: false, seed: opts.seed ?? 0, estimate };
@@ -529,12 +531,19 @@ export class GEPA implements Optimizer {
               reason = `no recorded call of ${p.paths[k]} in the minibatch`;
               continue;
             }
-            const ins = await proposeFromReflection({
-              currentInstruction: parentState.instructions[k] as string,
-              records,
-              lm: o.reflectionLm ?? o.taskLm,
-              rolloutId: `gepa-${t}-${k}`,
-            });
+            let ins: string;
+            try {
+              ins = await proposeFromReflection({
+                currentInstruction: parentState.instructions[k] as string,
+                records,
+                lm: o.reflectionLm ?? o.taskLm,
+                rolloutId: `gepa-${t}-${k}`,
+              });
+            } catch (err) {
+              // An answer without a readable instruction is a proposal that failed, not a broken run.
+              if (!isUnreadableAnswer(err) || ctx.isStop(err)) throw err;
+              ins = '';
+            }
             if (!ins) reason = 'the reflection LM proposed no instruction';
             else if (ins.length > o.maxInstructionChars) reason = `the proposed instruction has ${ins.length} characters (maxInstructionChars ${o.maxInstructionChars})`;
             else if (ins === parentState.instructions[k]) reason = 'the proposal repeats the current instruction';
@@ -606,9 +615,11 @@ export class GEPA implements Optimizer {
 /** The reflective dataset of predictor `k` from a minibatch run (DSPy's make_reflective_dataset). */
 function reflectionRecords(items: readonly ScoredExample[], batch: readonly Example[], program: Module, k: number, path: string): ReflectionRecord[] {
   const predictor = program.namedPredictors()[k]?.[1];
+  // A pipeline's metrics attribute feedback by step name; its predictor paths are sanitised names.
+  const step = (program as { stepOfPath?: (p: string) => string | undefined }).stepOfPath?.(path);
   const out: ReflectionRecord[] = [];
   items.forEach((item, i) => {
-    const feedback = item.byPredictor?.[path] ?? item.feedback;
+    const feedback = item.byPredictor?.[path] ?? (step !== undefined ? item.byPredictor?.[step] : undefined) ?? item.feedback;
     const calls = item.trace.filter((e) => e.predictor === predictor);
     if (calls.length === 0) {
       if (item.error) {
@@ -619,6 +630,12 @@ function reflectionRecords(items: readonly ScoredExample[], batch: readonly Exam
     for (const c of calls) out.push({ inputs: c.inputs, outputs: c.outputs, feedback, score: item.score });
   });
   return out;
+}
+
+/** The reflection LM answered, but not in a form its signature can read. */
+function isUnreadableAnswer(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return name === 'AdapterParseError' || name === 'TypeCoercionError';
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

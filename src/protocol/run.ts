@@ -63,6 +63,11 @@ const runParamsShape = {
 
 export const OptimizeParams = z.object({
   ...runParamsShape,
+  reflectionLm: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('GEPA: LM spec of the reflection LM, which reads executions and feedback and proposes new instructions; default the run\'s `lm`'),
   writeAnyway: z
     .boolean()
     .optional()
@@ -92,6 +97,37 @@ export const RunVerdict = z.object({
 });
 export type RunVerdict = z.infer<typeof RunVerdict>;
 
+/** A GEPA candidate: its instructions' mean held-out score and what one execution of it costs. */
+export const ParetoCandidate = z.object({
+  candidate: z.int().nonnegative().describe('Index in the candidate pool (0: the pipeline as written)'),
+  score: z.number().describe('Mean validation score, 0-100'),
+  costUsd: z.number().nonnegative().describe('USD per execution (0 when the LM is not priced)'),
+  tokens: z.number().nonnegative().describe('Tokens (input + output) per execution'),
+});
+
+/** GEPA's quality/cost Pareto front and the candidate the run chose from it. */
+export const ParetoReport = z.object({
+  candidates: z
+    .array(
+      ParetoCandidate.extend({
+        parents: z.array(z.int().nonnegative()),
+        origin: z.enum(['seed', 'reflection', 'merge']),
+        iteration: z.int().nonnegative(),
+        latencyMs: z.number().nonnegative(),
+      }),
+    )
+    .describe('Every candidate GEPA accepted, in the order found'),
+  front: z.array(ParetoCandidate).describe('Candidates no other beats on score without costing more, cheapest first'),
+  selected: z.int().nonnegative().describe('The candidate the optimized program is'),
+  rule: z.string().describe('The selection rule in words: "best score", or "cheapest within N points of the best"'),
+  selection: z.union([z.literal('best'), z.object({ cheapestWithin: z.number().nonnegative() })]),
+  metricCalls: z.object({ used: z.int().nonnegative(), max: z.int().nonnegative() }).describe('GEPA\'s budget: examples scored'),
+  iterations: z.int().nonnegative(),
+  accepted: z.int().nonnegative().describe('New candidates accepted (0: the program is the one you wrote)'),
+  warnings: z.array(z.string()),
+});
+export type ParetoReport = z.infer<typeof ParetoReport>;
+
 export const OptimizeRunResult = z.object({
   runId: z.string(),
   baselineScore: z.number(),
@@ -110,10 +146,11 @@ export const OptimizeRunResult = z.object({
     .object({ done: z.int().nonnegative(), total: z.int().nonnegative() })
     .optional()
     .describe('Present when the run resumed a journal: units of work found done, of the total'),
+  pareto: ParetoReport.optional().describe('GEPA runs: the quality/cost Pareto front of its candidates and the one selected'),
 });
 export type OptimizeRunResult = z.infer<typeof OptimizeRunResult>;
 
-/** What a dry run (`optimizer.options.dryRun: true`, MIPROv2) would spend; nothing was spent. */
+/** What a dry run (`optimizer.options.dryRun: true`; MIPROv2, GEPA) would spend; nothing was spent. */
 export const OptimizeDryRunResult = z.object({
   runId: z.string(),
   dryRun: z.literal(true),

@@ -29,14 +29,14 @@ import { dropFailingDemos } from './demo_check.js';
 import { RunInterruptedError } from './errors.js';
 import { isTransientFault, RunFaults } from './faults.js';
 import type { RunHost } from './host.js';
-import { canonicalOptimizerName, DEFAULT_OPTIMIZER } from './optimizer_names.js';
+import { canEstimate, canonicalOptimizerName, DEFAULT_OPTIMIZER } from './optimizer_names.js';
+import { paretoOf } from './pareto.js';
 import { prepareRun, type PreparedRun } from './prepare.js';
 import { progressSink, usageSummary, type ProgressSink } from './progress.js';
 import { journaledWork, openScoresJournal, plannedOptimizerUnits, resumeMessage } from './resume.js';
 import { scoreHeldOut, type HeldOutScores } from './score.js';
 import { checkOptimizer, checkOutputs } from './validate.js';
 import { decideVerdict } from './verdict.js';
-import type { GepaReport } from '../optimizers/gepa.js';
 import { RunRecorder, type RecorderFinish } from '../report/recorder.js';
 import { writeReport } from '../report/write_report.js';
 
@@ -61,14 +61,14 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
   const optimizerName = canonicalOptimizerName(params.optimizer?.name ?? DEFAULT_OPTIMIZER);
   const options: Record<string, unknown> = { ...(params.optimizer?.options ?? {}) };
   const dryRun = options.dryRun === true;
-  if (options.dryRun === false && optimizerName !== 'MIPROv2') delete options.dryRun;
+  if (options.dryRun === false && !canEstimate(optimizerName)) delete options.dryRun;
 
   const run = await prepareRun(params, host);
   const paths = checkOutputs(run.outDir, run.name, run.runDir);
   const llmSteps = run.config.workflow.steps.filter((s) => isLlmStep(s)).length;
   // One program run of a pipeline is one execution, which makes one LM call per LLM step.
   if (dryRun && options.callsPerForward === undefined) options.callsPerForward = Math.max(1, llmSteps);
-  const optimizer = checkOptimizer(optimizerName, options, run.lm);
+  const optimizer = checkOptimizer(optimizerName, options, run.lm, run.reflectionLm);
   const recorder =
     params.report === false
       ? undefined
@@ -118,6 +118,10 @@ async function dryRunEstimate(run: PreparedRun, optimizer: AnyOptimizer, llmStep
     metric: run.metric,
     seed: run.seed,
     meter: run.meter,
+    // Warnings (a GEPA budget too small for one round) reach the stream; the estimate comes below.
+    onProgress: (e) => {
+      if (e.phase !== 'dry_run') progress(e);
+    },
   });
   const e = report.estimate!;
   const scoring = run.valset.length * Math.max(1, llmSteps);
@@ -146,7 +150,7 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
   const doneBefore = before.optimizer + before.scores;
   if (doneBefore > 0) {
     const planned =
-      2 * run.valset.length + plannedOptimizerUnits(plan.optimizerName, plan.options, run.trainset.length, run.program.predictors().length);
+      2 * run.valset.length + plannedOptimizerUnits(plan.optimizerName, plan.options, run.trainset.length, run.program.predictors().length, run.valset.length);
     progress({ phase: 'resume', message: resumeMessage(run.runId, doneBefore, planned) });
   }
   const journal = openScoresJournal(run.runDir, run);
@@ -180,7 +184,7 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
       heldOut: { examples: run.valset, baseline: baseline.perExample, best: best?.perExample ?? baseline.perExample, ids: run.ids },
       before: run.program,
       after: compiled,
-      ...paretoOf(report),
+      ...recorderPareto(report),
     });
     progress({ phase: 'done', score: bestScore, bestScore, message: verdict.written ? plan.paths.yamlPath : verdict.reason });
     return {
@@ -197,6 +201,7 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
       verdict,
       ...(reportPath ? { reportPath } : {}),
       ...resumed,
+      ...paretoOf(report),
     };
   } finally {
     journal.close();
@@ -219,16 +224,16 @@ async function writeRunReport(plan: RunPlan, finish: RecorderFinish): Promise<st
   }
 }
 
-/** GEPA's candidates and quality/cost front, for the report. */
-function paretoOf(report: CompileReport): Pick<RecorderFinish, 'pareto'> {
-  const g = (report as CompileReport & { gepa?: GepaReport }).gepa;
-  if (!g) return {};
+/** GEPA's candidates and quality/cost front, for the report (from the result's `pareto`). */
+function recorderPareto(report: CompileReport): Pick<RecorderFinish, 'pareto'> {
+  const p = paretoOf(report).pareto;
+  if (!p) return {};
   return {
     pareto: {
-      candidates: g.candidates.map((c) => ({ candidate: c.index, score: c.score, costUsd: c.costUsd, tokens: c.tokens })),
-      front: g.front.map((p) => p.candidate),
-      selected: g.selected,
-      rule: typeof g.selection === 'string' ? g.selection : `cheapest within ${g.selection.cheapestWithin} points`,
+      candidates: p.candidates.map(({ candidate, score, costUsd, tokens }) => ({ candidate, score, costUsd, tokens })),
+      front: p.front.map((f) => f.candidate),
+      selected: p.selected,
+      rule: p.rule,
     },
   };
 }

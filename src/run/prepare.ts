@@ -17,7 +17,7 @@ import {
 import type { PipelineConfig } from '../pipeline/schema.js';
 import { examplesFromInline, toExample, TrainingDataManager } from '../pipeline/training_data.js';
 import type { EvaluateParams, OptimizeParams } from '../protocol/run.js';
-import { RunInputError } from './errors.js';
+import { RunInputError, RunParamsError } from './errors.js';
 import type { RunHost } from './host.js';
 import { splitExamples } from './split.js';
 import { checkBudget, checkRunId, resolveOutDir, runDirOf } from './validate.js';
@@ -49,6 +49,8 @@ export interface PreparedRun {
   program: PipelineProgram;
   lmSpec: string;
   lm: LM;
+  /** The reflection LM an `optimize` request named (`reflectionLm`); absent: the run's `lm`. */
+  reflectionLm?: LM;
   outDir: string;
   /** The run's journal directory: the same run id resumes from it. */
   runDir: string;
@@ -79,6 +81,9 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
   const lmSpec = params.lm ?? host.defaultLM;
   const lm = host.lms.get(lmSpec); // validates the spec before any work
   checkBudget(params.budget, lm);
+  const reflectionSpec = 'reflectionLm' in params ? params.reflectionLm : undefined;
+  const reflectionLm = reflectionSpec !== undefined ? reflectionLmOf(reflectionSpec, host) : undefined;
+  if (reflectionLm) checkBudget(params.budget, reflectionLm);
 
   const config = await loadPipelineSource(params.pipeline);
   const { examples, ids } = await loadExamplesWithIds(params.trainingData);
@@ -115,12 +120,22 @@ export async function prepareRun(params: RunParams, host: RunHost): Promise<Prep
     program,
     lmSpec,
     lm,
+    ...(reflectionLm ? { reflectionLm } : {}),
     outDir,
     runDir: runDirOf(outDir, runId),
     meter: new Meter(params.budget ? { budget: params.budget } : {}),
     seed,
     concurrency,
   };
+}
+
+/** The reflection LM of a spec; a bad spec is reported under `reflectionLm`, not `lm`. */
+function reflectionLmOf(spec: string, host: RunHost): LM {
+  try {
+    return host.lms.get(spec);
+  } catch (err) {
+    throw new RunParamsError([{ path: ['reflectionLm'], message: (err as Error).message }]);
+  }
 }
 
 /** Examples in their stable order, with the ids results are reported under. */

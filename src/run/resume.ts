@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Example, Module } from '../dspy/index.js';
 import { journaledEntries, RunJournal } from '../optimizers/journal.js';
+import { maxIterations, presetMetricCalls } from '../optimizers/gepa/budget.js';
 import { programToJson } from '../optimizers/program_io.js';
 import { hashJson } from '../util/canonical_json.js';
 import type { MetricSpec } from './prepare.js';
@@ -37,9 +38,10 @@ export function journaledWork(runDir: string): { optimizer: number; scores: numb
 
 /**
  * Units the optimizer journals in a whole run, at most: one per trainset example walked
- * (bootstrap), per candidate scored (random search), per demo set, proposal and trial (MIPROv2).
+ * (bootstrap), per candidate scored (random search), per demo set, proposal and trial (MIPROv2),
+ * the seed candidate and each iteration (GEPA; `valSize` is its validation set).
  */
-export function plannedOptimizerUnits(name: string, options: Record<string, unknown>, trainSize: number, predictors: number): number {
+export function plannedOptimizerUnits(name: string, options: Record<string, unknown>, trainSize: number, predictors: number, valSize = 0): number {
   const num = (k: string, d: number) => (typeof options[k] === 'number' ? (options[k] as number) : d);
   switch (name) {
     case 'BootstrapFewShot':
@@ -53,6 +55,18 @@ export function plannedOptimizerUnits(name: string, options: Record<string, unkn
       const n = options.auto === null || options.numCandidates !== undefined ? num('numCandidates', 6) : (presets[String(options.auto ?? 'light')] ?? 6);
       const trials = num('numTrials', Math.max(2 * 2 * predictors * Math.log2(Math.max(n, 2)), 1.5 * n));
       return n * (1 + trainSize) + 1 + predictors * (n - 1) + Math.ceil(trials);
+    }
+    case 'GEPA': {
+      // The seed candidate, then one journal entry per iteration the metric-call budget allows.
+      const b = Math.min(num('reflectionMinibatchSize', 3), Math.max(1, trainSize));
+      const preset = (['light', 'medium', 'heavy'] as const).find((x) => x === options.auto) ?? 'light';
+      const budget =
+        typeof options.maxMetricCalls === 'number'
+          ? options.maxMetricCalls
+          : typeof options.maxFullEvals === 'number'
+            ? options.maxFullEvals * (trainSize + valSize)
+            : presetMetricCalls(preset, predictors, valSize);
+      return 1 + maxIterations(budget, valSize, b);
     }
     default:
       return 0;

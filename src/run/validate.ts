@@ -55,8 +55,11 @@ export function runDirOf(outDir: string, runId: string): string {
   return join(outDir, '.elexirion', 'runs', runId);
 }
 
-/** The optimizer by name with its options validated; issues name `optimizer.options.X`. */
-export function checkOptimizer(name: string, options: Record<string, unknown>, lm: LM): AnyOptimizer {
+/**
+ * The optimizer by name with its options validated; issues name `optimizer.options.X`. `lm` is
+ * the run's LM (MIPROv2's proposer, GEPA's reflection LM unless `reflectionLm` is given).
+ */
+export function checkOptimizer(name: string, options: Record<string, unknown>, lm: LM, reflectionLm?: LM): AnyOptimizer {
   if (!(OPTIMIZER_NAMES as string[]).includes(name)) {
     throw new RunParamsError([{ path: ['optimizer', 'name'], message: `unknown optimizer ${JSON.stringify(name)}; known: ${OPTIMIZER_NAMES.join(', ')}` }]);
   }
@@ -68,9 +71,12 @@ export function checkOptimizer(name: string, options: Record<string, unknown>, l
       },
     ]);
   }
+  if (reflectionLm && name !== 'GEPA') {
+    throw new RunParamsError([{ path: ['reflectionLm'], message: `only GEPA uses a reflection LM; ${name} would ignore it` }]);
+  }
   // The option schemas do not know dryRun for the optimizers that cannot estimate (refused above).
   try {
-    return createOptimizer(name, options, { promptModel: lm, taskModel: lm });
+    return createOptimizer(name, options, { promptModel: lm, taskModel: lm, ...(reflectionLm ? { reflectionModel: reflectionLm } : {}) });
   } catch (err) {
     const issues = (err as { issues?: Array<{ path: PropertyKey[]; message: string }> }).issues;
     if (!issues) throw new RunParamsError([{ path: ['optimizer', 'options'], message: (err as Error).message }]);

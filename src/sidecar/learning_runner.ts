@@ -9,7 +9,8 @@
  *      examples the feedback job wrote to `<dataDir>/learning/training_data/<NAME>/`;
  *   3. seeded split (`valFraction`, default 0.25): the held-out part is never shown to the
  *      optimizer, which compiles on the rest (light: BootstrapFewShot; full: MIPROv2 auto light;
- *      the registration's `optimizer` overrides both);
+ *      the registration's `optimizer` overrides both: `{name: "GEPA", options}` reflects on
+ *      these examples' executions with the run's metric feedback, its reflection LM the run's LM);
  *   4. the config in force AND the candidate are scored per example on the held-out part, in
  *      the same order: the promotion guard pairs these scores.
  * Every candidate runs in Elixir through `pipeline/execute`; the run's meter is registered in

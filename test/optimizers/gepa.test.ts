@@ -198,6 +198,34 @@ describe('GEPA compile', () => {
     expect(r.program.solve.signature.instructions).toBe(new Solve().solve.signature.instructions);
   });
 
+  it('an unreadable reflection answer is a failed proposal: the run goes on, nothing scored for it', async () => {
+    const { task } = lms();
+    settings.configure({ lm: task });
+    let asked = 0;
+    const garbled: LM = {
+      provider: 'simulated',
+      model: 'garbled',
+      async generate() {
+        asked += 1;
+        return { text: 'I would rather not answer in fields.', usage: { inputTokens: 1, outputTokens: 1 }, model: 'garbled', cached: false, costUsd: 0 };
+      },
+    };
+    const { metric, counter } = countingMetric();
+    const r = await new GEPA({ maxMetricCalls: 40, reflectionLm: garbled }).compile(new Solve(), {
+      trainset: examples(6),
+      valset: examples(4, 50),
+      metric,
+      seed: 4,
+    });
+    const g = r.gepa as GepaReport;
+    expect(asked).toBeGreaterThan(0);
+    expect(g.iterations).toBeGreaterThan(1);
+    expect(g.accepted).toBe(0);
+    // No child was built: each iteration scored only its parent's minibatch (3), after the seed (4).
+    expect(counter.calls).toBe(4 + 3 * g.iterations);
+    expect(r.report.trials.some((t) => t.kind === 'minibatch')).toBe(false);
+  });
+
   it('never makes one metric call past maxMetricCalls, whatever the budget', async () => {
     for (const max of [7, 20, 23, 41, 64]) {
       const { task, prompt } = lms();

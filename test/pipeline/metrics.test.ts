@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Example, Prediction, settings } from '../../src/dspy/index.js';
 import { BudgetExceededError } from '../../src/lm/budget.js';
+import { metricToNumber } from '../../src/optimizers/evaluate.js';
 import { LMError } from '../../src/lm/errors.js';
 import type { ChatMessage, LM, LMResponse } from '../../src/lm/types.js';
 import {
@@ -13,6 +14,9 @@ import {
   MetricConfigError,
   RefactoringEvaluator,
 } from '../../src/pipeline/index.js';
+
+/** A metric value as the score optimizers read. */
+const n = (v: unknown) => metricToNumber(v);
 
 /** An LM that always answers `text` (so the chat adapter's JSON retry gets the same answer). */
 class FixedLM implements LM {
@@ -98,15 +102,15 @@ describe('composite metric', () => {
     const boom = () => {
       throw new Error('judge exploded');
     };
-    expect(await compositeMetric([yes, score(0.9)], { logger })(example, prediction)).toBe(true);
-    expect(await compositeMetric([yes, score(0.5)], { logger })(example, prediction)).toBe(false);
-    expect(await compositeMetric([{ name: 'lenient', metric: score(0.5), threshold: 0.5 }], { logger })(example, prediction)).toBe(true);
+    expect(n(await compositeMetric([yes, score(0.9)], { logger })(example, prediction))).toBe(1);
+    expect(n(await compositeMetric([yes, score(0.5)], { logger })(example, prediction))).toBe(0);
+    expect(n(await compositeMetric([{ name: 'lenient', metric: score(0.5), threshold: 0.5 }], { logger })(example, prediction))).toBe(1);
     ran = 0;
-    expect(await compositeMetric([{ name: 'exploding_judge', metric: boom }, yes], { logger })(example, prediction)).toBe(false);
+    expect(n(await compositeMetric([{ name: 'exploding_judge', metric: boom }, yes], { logger })(example, prediction))).toBe(0);
     expect(ran).toBe(1);
     expect(lines.some((l) => l['metric'] === 'exploding_judge' && JSON.stringify(l).includes('judge exploded'))).toBe(true);
     const rejecting = async () => Promise.reject(new Error('async failure'));
-    expect(await compositeMetric([rejecting], { logger })(example, prediction)).toBe(false);
+    expect(n(await compositeMetric([rejecting], { logger })(example, prediction))).toBe(0);
     expect(() => compositeMetric([])).toThrow(/at least one/);
   });
 
@@ -142,32 +146,32 @@ describe('deterministic metrics', () => {
     expect(findingsF1Score([], exp).f1).toBe(0);
     const m = getMetric('findings_f1', { passAt: 0.6 });
     const pred = new Prediction({ findings: '- Agent started without supervision\n- No error handling for Agent.start_link' });
-    expect(m(example, pred)).toBe(true);
-    expect(getMetric('findings_f1')(example, pred)).toBeCloseTo(1);
+    expect(n(m(example, pred))).toBe(1);
+    expect(n(getMetric('findings_f1')(example, pred))).toBeCloseTo(1);
   });
 
   it('findings F1 fails closed when the prediction has no findings field, even against an expected empty list', () => {
     const clean = new Example({ code: 'ok', expected_output: { findings: [], severity: 'low' } }).withInputs('code');
     const garbage = new Prediction({ pipeline_result: { status: 'ok', steps: {}, output: 'I could not analyse this.' } });
-    expect(getMetric('findings_f1')(clean, garbage)).toBe(0);
-    expect(getMetric('findings_f1', { passAt: 0.5 })(clean, garbage)).toBe(false);
+    expect(n(getMetric('findings_f1')(clean, garbage))).toBe(0);
+    expect(n(getMetric('findings_f1', { passAt: 0.5 })(clean, garbage))).toBe(0);
     // An honest empty list still matches an expected empty list.
-    expect(getMetric('findings_f1')(clean, new Prediction({ findings: [] }))).toBe(1);
+    expect(n(getMetric('findings_f1')(clean, new Prediction({ findings: [] })))).toBe(1);
     // A misnamed field (absent from the expected output) passes nothing.
-    expect(getMetric('findings_f1', { field: 'issues' })(clean, new Prediction({ findings: [] }))).toBe(0);
+    expect(n(getMetric('findings_f1', { field: 'issues' })(clean, new Prediction({ findings: [] })))).toBe(0);
   });
 
   it('exact match per field or whole, valid JSON', () => {
     const whole = getMetric('exact_match');
-    expect(whole(example, prediction)).toBe(true);
-    expect(whole(example, new Prediction({ ...expected, severity: 'HIGH' }))).toBe(false);
-    expect(getMetric('exact_match', { fields: ['severity'] })(example, new Prediction({ severity: '  Medium ' }))).toBe(true);
-    expect(getMetric('exact_match', { fields: ['severity'], normalize: false })(example, new Prediction({ severity: 'Medium' }))).toBe(false);
-    expect(getMetric('exact_match', { partial: true })(example, new Prediction({ severity: 'medium' }))).toBeCloseTo(1 / 3);
-    expect(getMetric('valid_json')(example, prediction)).toBe(true);
-    expect(getMetric('valid_json')(example, new Prediction({ pipeline_result: { output: 'not json {' } }))).toBe(false);
-    expect(getMetric('valid_json', { field: 'raw', requiredKeys: ['a'] })(example, new Prediction({ raw: '```json\n{"a": 1}\n```' }))).toBe(true);
-    expect(getMetric('valid_json', { field: 'raw' })(example, new Prediction({ raw: '[1, 2]' }))).toBe(false);
+    expect(n(whole(example, prediction))).toBe(1);
+    expect(n(whole(example, new Prediction({ ...expected, severity: 'HIGH' })))).toBe(0);
+    expect(n(getMetric('exact_match', { fields: ['severity'] })(example, new Prediction({ severity: '  Medium ' })))).toBe(1);
+    expect(n(getMetric('exact_match', { fields: ['severity'], normalize: false })(example, new Prediction({ severity: 'Medium' })))).toBe(0);
+    expect(n(getMetric('exact_match', { partial: true })(example, new Prediction({ severity: 'medium' })))).toBeCloseTo(1 / 3);
+    expect(n(getMetric('valid_json')(example, prediction))).toBe(1);
+    expect(n(getMetric('valid_json')(example, new Prediction({ pipeline_result: { output: 'not json {' } })))).toBe(0);
+    expect(n(getMetric('valid_json', { field: 'raw', requiredKeys: ['a'] })(example, new Prediction({ raw: '```json\n{"a": 1}\n```' })))).toBe(1);
+    expect(n(getMetric('valid_json', { field: 'raw' })(example, new Prediction({ raw: '[1, 2]' })))).toBe(0);
   });
 
   it('registry: by name with validated options', async () => {
@@ -181,7 +185,7 @@ describe('deterministic metrics', () => {
       { metrics: [{ name: 'code_analysis_judge' }, { name: 'findings_f1', threshold: 0.9 }, { name: 'valid_json' }] },
       { lm, logger: captureLogger().logger },
     );
-    expect(await composite(example, prediction)).toBe(true);
+    expect(n(await composite(example, prediction))).toBe(1);
     expect(lm.calls).toBe(1);
     expect(() => getMetric('code_analysis_judge', { lm: 'anthropic:x' })).toThrow(/no LM resolver/);
     const resolved: string[] = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Example, type Metric } from '../../src/dspy/index.js';
 import { DummyLM } from '../../src/lm/dummy.js';
-import { BootstrapFewShot } from '../../src/optimizers/index.js';
+import { BootstrapFewShot, metricToNumber } from '../../src/optimizers/index.js';
 import {
   answerFromDemos,
   getMetric,
@@ -47,7 +47,7 @@ describe('offline answers from rendered demos', () => {
     const metric: Metric = getMetric('valid_json', { requiredKeys: ['findings', 'recommendations', 'severity'] });
     const score = async (program: PipelineProgram, set: Example[]) => {
       let total = 0;
-      for (const e of set) total += Number(await metric(e, await program.call(e)));
+      for (const e of set) total += metricToNumber(await metric(e, await program.call(e)));
       return total / set.length;
     };
     expect(await score(student, valset)).toBe(0);

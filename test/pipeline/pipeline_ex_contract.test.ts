@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Example, withTrace } from '../../src/dspy/index.js';
 import { Meter, runWithMeter } from '../../src/lm/meter.js';
-import { BootstrapFewShot } from '../../src/optimizers/index.js';
+import { BootstrapFewShot, metricToNumber } from '../../src/optimizers/index.js';
 import {
   chargeExternalUsage,
   getMetric,
@@ -128,7 +128,7 @@ describe('pipeline_ex result fixtures', () => {
         { name: 'exact_match', options: { fields: ['severity'] } },
       ],
     });
-    expect(Boolean(await metric(example, prediction))).toBe(true);
+    expect(metricToNumber(await metric(example, prediction))).toBe(1);
   });
 });
 

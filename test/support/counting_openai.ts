@@ -74,5 +74,6 @@ function answerFor(raw: string, wrong: ((i: number) => boolean) | undefined): st
     observations: 'short questions with short answers',
     summary: 'questions answered with a code',
     proposed_instruction: 'Answer the question with its code.',
+    new_instruction: 'Answer with one JSON object holding every key the task asks for.', // GEPA's reflection
   });
 }

@@ -152,7 +152,7 @@ defmodule Pipeline.DSPy do
 
   Options (`Pipeline.DSPy.Options.Optimize` has the table): `:training_data` (a directory or
   a list of examples), `:optimizer` with `:optimizer_options`, `:metric` with
-  `:metric_options`, `:lm`, `:seed`, `:budget_usd` or `:budget`, `:out`, `:run_id`,
+  `:metric_options`, `:lm`, `:reflection_lm` (GEPA), `:seed`, `:budget_usd` or `:budget`, `:out`, `:run_id`,
   `:concurrency`, `:val_fraction`, `:steps`, `:signatures`, `:name`,
   `:execution_timeout_ms`, `:dry_run`, `:write_anyway`, `:params`, `:on_progress`,
   `:timeout` (default 30 minutes), `:server`. An unknown or ill-typed option returns

@@ -6,11 +6,14 @@
  * `analysis_output` is the prediction's output fields as JSON (the parsed final step), or the
  * raw `pipeline_result.output` when the prediction has no other fields. Unparseable judge
  * output, or a score that is not a number in [0, 10], fails closed (false / 0).
+ * As a metric (`asMetric`) it returns `{score, feedback}`: the feedback is the judge's score and
+ * its own reasoning.
  */
-import { Predict, Signature, type Metric } from '../../dspy/index.js';
+import { Predict, Signature, type Metric, type MetricFeedback } from '../../dspy/index.js';
+import { feedbackResult } from './feedback.js';
 import { pipelineLogger } from '../log.js';
 import { expectedOutputOf, predictedOutputOf, recordOf } from './fields.js';
-import { asText, JUDGE_PASS_SCORE, judgedScore, runJudge, type JudgeOptions } from './judge.js';
+import { asText, JUDGE_PASS_SCORE, judgedScore, runJudge, UNREADABLE_JUDGEMENT, type JudgeOptions } from './judge.js';
 
 export const CODE_ANALYSIS_JUDGE_INSTRUCTIONS =
   'You are a senior Elixir/OTP reviewer grading a code analysis. Compare the analysis with the expected analysis: ' +
@@ -70,7 +73,15 @@ export class CodeAnalysisEvaluator {
     return j?.passed ?? false;
   }
 
+  /** The metric value: `evaluate`'s score with the judge's own reasoning as feedback. */
+  async evaluateWithFeedback(example: unknown, prediction: unknown): Promise<MetricFeedback> {
+    const j = await this.judgeOne(example, prediction);
+    if (!j) return feedbackResult(prediction, 0, UNREADABLE_JUDGEMENT);
+    const score = this.options.mode === 'score' ? j.score / 10 : j.passed ? 1 : 0;
+    return feedbackResult(prediction, score, `The judge scored the analysis ${j.score}/10 (pass at ${this.threshold}): ${j.reasoning || '(no reasoning given)'}`);
+  }
+
   asMetric(): Metric {
-    return (example, prediction) => this.evaluate(example, prediction);
+    return (example, prediction) => this.evaluateWithFeedback(example, prediction);
   }
 }

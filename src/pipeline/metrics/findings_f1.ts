@@ -14,9 +14,13 @@
  * pairs/expected; both lists empty scores 1, exactly one empty scores 0. A prediction (or an
  * expected output) without the field scores 0: unparseable output never passes.
  *
- * With `passAt` the metric returns `f1 >= passAt` (a boolean) instead of the score.
+ * With `passAt` the score is 1 when `f1 >= passAt`, else 0, instead of the F1.
+ *
+ * Returns `{score, feedback}`: the feedback names the findings missed (expected, not found)
+ * and invented (found, not expected), so GEPA's reflection knows what to add and drop.
  */
 import type { Metric } from '../../dspy/index.js';
+import { feedbackResult, quote } from './feedback.js';
 import { expectedOutputOf, predictedOutputOf } from './fields.js';
 
 export interface FindingsF1Options {
@@ -110,15 +114,46 @@ export function findingsF1Score(predicted: string[], expected: string[], similar
 
 export function findingsF1(options: FindingsF1Options = {}): Metric {
   const field = options.field ?? 'findings';
+  const similarity = options.similarity ?? 0.5;
+  const scored = (prediction: unknown, f1: number, feedback: string) =>
+    feedbackResult(prediction, options.passAt === undefined ? f1 : f1 >= options.passAt ? 1 : 0, feedback);
   return (example, prediction) => {
     const expectedValue = expectedOutputOf(example)[field];
-    const predictedValue = predictedOutputOf(prediction)[field];
+    const predicted = predictedOutputOf(prediction);
+    const predictedValue = predicted[field];
     // Fail closed: a prediction without the field (unparseable output) must not score as an
     // empty list matching an expected empty list, nor may an example lacking the field.
-    if (expectedValue === undefined || predictedValue === undefined) return options.passAt === undefined ? 0 : false;
+    if (expectedValue === undefined) return scored(prediction, 0, `The example has no expected \`${field}\` to compare with: scored 0.`);
+    if (predictedValue === undefined) {
+      const keys = Object.keys(predicted);
+      return scored(
+        prediction,
+        0,
+        `The output has no \`${field}\` field (${keys.length ? `it has ${keys.map((k) => `\`${k}\``).join(', ')}` : 'no field could be read from it'}): ` +
+          `answer with a \`${field}\` list. Expected findings: ${findingItems(expectedValue).map(quote).join('; ') || 'none'}.`,
+      );
+    }
     const expected = findingItems(expectedValue);
-    const predicted = findingItems(predictedValue);
-    const { f1 } = findingsF1Score(predicted, expected, options.similarity ?? 0.5);
-    return options.passAt === undefined ? f1 : f1 >= options.passAt;
+    const items = findingItems(predictedValue);
+    const r = findingsF1Score(items, expected, similarity);
+    return scored(prediction, r.f1, findingsFeedback(r, items, expected, options.passAt));
   };
+}
+
+/** Which findings were matched, missed (expected, not found) and invented (found, not expected). */
+export function findingsFeedback(r: F1Result, predicted: string[], expected: string[], passAt?: number): string {
+  const matchedP = new Set(r.pairs.map((p) => p[0]));
+  const matchedE = new Set(r.pairs.map((p) => p[1]));
+  const missed = expected.filter((_, i) => !matchedE.has(i));
+  const invented = predicted.filter((_, i) => !matchedP.has(i));
+  const f = (x: number) => String(Math.round(x * 100) / 100);
+  const parts = [
+    `Findings F1 ${f(r.f1)} (precision ${f(r.precision)}, recall ${f(r.recall)}; ${r.pairs.length} of ${expected.length} expected findings found` +
+      (passAt !== undefined ? `; passes at ${f(passAt)}: ${r.f1 >= passAt ? 'pass' : 'fail'}` : '') +
+      ').',
+  ];
+  if (missed.length) parts.push(`Missed (expected, not found): ${missed.map(quote).join('; ')}.`);
+  if (invented.length) parts.push(`Invented (not expected): ${invented.map(quote).join('; ')}.`);
+  if (!missed.length && !invented.length) parts.push('Every expected finding was found and none was invented.');
+  return parts.join(' ');
 }

@@ -1,4 +1,5 @@
 export * from './fields.js';
+export * from './feedback.js';
 export * from './exact_match.js';
 export * from './findings_f1.js';
 export * from './valid_json.js';

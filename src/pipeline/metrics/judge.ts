@@ -10,6 +10,9 @@ import { noteUnscorable } from './unscorable.js';
 
 export const JUDGE_PASS_SCORE = 7.0;
 
+/** Feedback when the judge's answer could not be read (the metric failed closed). */
+export const UNREADABLE_JUDGEMENT = "The judge's output could not be read, so this answer scored 0 (fail closed); nothing is known about its quality.";
+
 /** `pass`: a boolean (the seed's behaviour). `score`: the judged score scaled to [0, 1]. */
 export type JudgeMode = 'pass' | 'score';
 

@@ -10,11 +10,13 @@
  *   `analysisStep` step from `pipeline_result.steps` when that option names one; else the texts
  *   of all steps in `pipeline_result.steps` as a JSON map.
  * In `score` mode the result is min(feasibility, quality) / 10. Unparseable output fails closed.
+ * As a metric (`asMetric`) it returns `{score, feedback}`: the two ratings and the judge's reasoning.
  */
-import { Predict, Signature, type Metric } from '../../dspy/index.js';
+import { Predict, Signature, type Metric, type MetricFeedback } from '../../dspy/index.js';
+import { feedbackResult } from './feedback.js';
 import { pipelineLogger } from '../log.js';
 import { predictedOutputOf, recordOf } from './fields.js';
-import { asText, JUDGE_PASS_SCORE, judgedScore, runJudge, type JudgeOptions } from './judge.js';
+import { asText, JUDGE_PASS_SCORE, judgedScore, runJudge, UNREADABLE_JUDGEMENT, type JudgeOptions } from './judge.js';
 
 export const REFACTORING_JUDGE_INSTRUCTIONS =
   'You are a senior Elixir/OTP engineer reviewing a refactoring plan for the given code. Rate `feasibility` (0-10): ' +
@@ -101,7 +103,19 @@ export class RefactoringEvaluator {
     return j?.passed ?? false;
   }
 
+  /** The metric value: `evaluate`'s score with the judge's own reasoning as feedback. */
+  async evaluateWithFeedback(example: unknown, prediction: unknown): Promise<MetricFeedback> {
+    const j = await this.judgeOne(example, prediction);
+    if (!j) return feedbackResult(prediction, 0, UNREADABLE_JUDGEMENT);
+    const score = this.options.mode === 'score' ? Math.min(j.feasibility, j.quality) / 10 : j.passed ? 1 : 0;
+    return feedbackResult(
+      prediction,
+      score,
+      `The judge rated the plan's feasibility ${j.feasibility}/10 and quality ${j.quality}/10 (both must be at least ${this.threshold}): ${j.reasoning || '(no reasoning given)'}`,
+    );
+  }
+
   asMetric(): Metric {
-    return (example, prediction) => this.evaluate(example, prediction);
+    return (example, prediction) => this.evaluateWithFeedback(example, prediction);
   }
 }

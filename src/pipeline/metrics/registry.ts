@@ -1,14 +1,17 @@
 /**
  * Metrics by name, so the wire can choose one: `getMetric(name, options, deps)`.
  *
- * | name                  | options                                                        | returns |
+ * | name                  | options                                                        | score |
  * |-----------------------|----------------------------------------------------------------|---------|
- * | `exact_match`         | `fields?: string[]`, `normalize?: bool`, `partial?: bool`      | bool (fraction with `partial`) |
- * | `findings_f1`         | `field?` (`findings`), `similarity?` (0.5), `passAt?`          | F1 in [0,1] (bool with `passAt`) |
- * | `valid_json`          | `field?`, `requireObject?` (true), `requiredKeys?`             | bool |
- * | `code_analysis_judge` | `threshold?` (7), `mode?` (`pass`/`score`), `lm?` (spec)       | bool (score/10 in score mode) |
- * | `refactoring_judge`   | same + `codeField?` (`code`), `analysisStep?`                  | bool (min/10 in score mode) |
- * | `composite`           | `metrics: [{name, options?, threshold?}]` (nested allowed)     | bool: all pass |
+ * | `exact_match`         | `fields?: string[]`, `normalize?: bool`, `partial?: bool`      | 1 / 0 (fraction with `partial`) |
+ * | `findings_f1`         | `field?` (`findings`), `similarity?` (0.5), `passAt?`          | F1 in [0,1] (1 / 0 with `passAt`) |
+ * | `valid_json`          | `field?`, `requireObject?` (true), `requiredKeys?`             | 1 / 0 |
+ * | `code_analysis_judge` | `threshold?` (7), `mode?` (`pass`/`score`), `lm?` (spec)       | 1 / 0 (score/10 in score mode) |
+ * | `refactoring_judge`   | same + `codeField?` (`code`), `analysisStep?`                  | 1 / 0 (min/10 in score mode) |
+ * | `composite`           | `metrics: [{name, options?, threshold?}]` (nested allowed)     | 1 / 0: all pass |
+ *
+ * Every metric returns `{score, feedback, byPredictor?}` (feedback.ts): optimizers read the
+ * score, GEPA reflects on the feedback.
  *
  * Options are validated (unknown keys refused, errors name the path); an unknown name lists the
  * known ones. Judges need an LM: `deps.resolveLM(spec)` builds it from an `lm` option, else

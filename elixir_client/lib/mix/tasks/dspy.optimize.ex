@@ -6,6 +6,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
   `config :pipeline_dspy, executor: ...`).
 
       mix dspy.optimize --pipeline PATH --training-data DIR [--optimizer NAME] [--lm SPEC]
+                        [--reflection-lm SPEC] [--max-metric-calls N]
                         [--metric NAME] [--out DIR] [--seed N] [--budget-usd X]
                         [--concurrency N] [--val-fraction X] [--run-id ID] [--dry-run]
                         [--write-anyway] [--no-report] [--verbose] [--timeout-min N]
@@ -13,7 +14,11 @@ defmodule Mix.Tasks.Dspy.Optimize do
       mix dspy.optimize --help
 
     * `--optimizer` - `BootstrapFewShot` (the default), `LabeledFewShot`,
-      `BootstrapFewShotWithRandomSearch`, `MIPROv2` (or snake_case spellings)
+      `BootstrapFewShotWithRandomSearch`, `MIPROv2`, `GEPA` (or snake_case spellings)
+    * `--reflection-lm` - GEPA's reflection LM (LM spec; default `--lm`): it reads the
+      executions with the metric's feedback and proposes new instructions
+    * `--max-metric-calls` - GEPA's budget in metric calls (one per example scored; default
+      its `light` preset)
     * `--metric` - overrides the workflow's own `dspy.metric`
     * `--lm` - LM spec (`offline`, `anthropic:MODEL`, `openai:BASEURL#MODEL`, ...)
     * `--budget-usd` - stop spending at this cost; the run ends with the best so far
@@ -55,8 +60,10 @@ defmodule Mix.Tasks.Dspy.Optimize do
   A live progress line on a terminal (plain lines otherwise) and, at the end, a table naming
   the metric and its scale (0-100), the number of held-out examples, the baseline and best
   scores, the lift with its 95% interval, whether the config was written and why, and the
-  LM calls sent, aborted and answered from the cache. Bad flags or paths: a clear message
-  and a non-zero exit.
+  LM calls sent, aborted and answered from the cache. A GEPA run adds its quality/cost
+  Pareto front: each candidate on it with its score and cost per execution, and the one
+  selected with the rule that selected it. Bad flags or paths: a clear message and a
+  non-zero exit.
   """
 
   use Mix.Task
@@ -71,6 +78,8 @@ defmodule Mix.Tasks.Dspy.Optimize do
     training_data: :string,
     optimizer: :string,
     lm: :string,
+    reflection_lm: :string,
+    max_metric_calls: :integer,
     metric: :string,
     concurrency: :integer,
     val_fraction: :float,
@@ -108,6 +117,9 @@ defmodule Mix.Tasks.Dspy.Optimize do
     if (f = opts[:val_fraction]) && (f <= 0 or f >= 1),
       do: Mix.raise("mix #{@task}: --val-fraction must be between 0 and 1 (exclusive)")
 
+    if (m = opts[:max_metric_calls]) && m < 1,
+      do: Mix.raise("mix #{@task}: --max-metric-calls must be >= 1")
+
     if (t = opts[:timeout_min]) && t < 1,
       do: Mix.raise("mix #{@task}: --timeout-min must be >= 1")
 
@@ -129,6 +141,8 @@ defmodule Mix.Tasks.Dspy.Optimize do
         optimizer: opts[:optimizer],
         dry_run: opts[:dry_run],
         lm: opts[:lm],
+        reflection_lm: opts[:reflection_lm],
+        optimizer_options: opts[:max_metric_calls] && [max_metric_calls: opts[:max_metric_calls]],
         metric: opts[:metric],
         concurrency: opts[:concurrency],
         val_fraction: opts[:val_fraction],

@@ -153,6 +153,7 @@ defmodule Pipeline.DSPy.CallOptionsTest do
           optimizer: "MIPROv2",
           metric: "exact_match",
           lm: "offline",
+          reflection_lm: "dummy",
           budget: [max_calls: 1, max_tokens: 2, max_usd: 3, max_wall_ms: 4],
           seed: 1,
           out: dir,
@@ -163,7 +164,8 @@ defmodule Pipeline.DSPy.CallOptionsTest do
           signatures: %{"a" => "x -> y"},
           name: "n",
           execution_timeout_ms: 1,
-          write_anyway: true
+          write_anyway: true,
+          report: false
         )
 
       {:ok, params} = Run.to_params(%{"workflow" => %{}}, opts)
@@ -172,6 +174,7 @@ defmodule Pipeline.DSPy.CallOptionsTest do
       wire = Map.keys(schema["properties"]) -- ["progressToken"]
       assert wire -- Map.keys(params) == []
       assert Map.has_key?(params, "writeAnyway")
+      assert params["reflectionLm"] == "dummy"
       budget_wire = Map.keys(schema["properties"]["budget"]["properties"])
       assert Enum.sort(budget_wire) == Enum.sort(Map.keys(params["budget"]))
     end
@@ -202,6 +205,7 @@ defmodule Pipeline.DSPy.CallOptionsTest do
             {["metric", "options", "threshold"], "metric_options.threshold"},
             {["valFraction"], "val_fraction"},
             {["writeAnyway"], "write_anyway"},
+            {["reflectionLm"], "reflection_lm"},
             {["options", "maxTokens"], "max_tokens"}
           ] do
         assert Run.option_name(path) == name, inspect(path)

@@ -16,7 +16,7 @@ defmodule Pipeline.DSPy.CLI.Progress do
   def update(%__MODULE__{} = d, p) when is_map(p) do
     case p do
       %{"phase" => phase, "message" => message}
-      when phase in ["resume", "cut_short"] and is_binary(message) ->
+      when phase in ["resume", "cut_short", "warning"] and is_binary(message) ->
         note(d, message)
 
       %{"phase" => "dry_run"} ->

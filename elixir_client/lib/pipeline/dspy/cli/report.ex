@@ -21,6 +21,7 @@ defmodule Pipeline.DSPy.CLI.Report do
       "",
       usage(r["usage"] || %{}),
       trials(r["trials"]),
+      pareto(r["pareto"]),
       r["optimizedYamlPath"] && "  optimized pipeline: #{r["optimizedYamlPath"]}",
       r["programPath"] && "  program: #{r["programPath"]}",
       r["reportPath"] && "  report: #{r["reportPath"]}"
@@ -97,6 +98,28 @@ defmodule Pipeline.DSPy.CLI.Report do
   # Only optimizers with trials (random search candidates, MIPROv2 trials) report any.
   defp trials([_ | _] = trials), do: "  trials: #{length(trials)}"
   defp trials(_), do: nil
+
+  # GEPA: the quality/cost Pareto front (cheapest first), the candidate chosen and by what rule.
+  defp pareto(%{"front" => [_ | _] = front} = p) do
+    calls = p["metricCalls"] || %{}
+
+    head =
+      "  Pareto front (quality vs cost per execution; #{p["accepted"] || 0} of #{p["iterations"] || 0} proposals accepted, " <>
+        "#{calls["used"] || 0} of #{calls["max"] || 0} metric calls):"
+
+    rows =
+      Enum.map(front, fn c ->
+        mark = if c["candidate"] == p["selected"], do: "  <- selected (#{p["rule"]})", else: ""
+
+        "    candidate #{String.pad_leading(to_string(c["candidate"]), 3)}  score #{String.pad_leading(score(c["score"]), 6)}" <>
+          "  cost $#{usd(c["costUsd"] || 0)}  #{round(c["tokens"] || 0)} tokens#{mark}"
+      end)
+
+    notes = Enum.map(p["warnings"] || [], &"    warning: #{&1}")
+    Enum.join([head | rows] ++ notes, "\n")
+  end
+
+  defp pareto(_), do: nil
 
   @doc "What a dry run would spend."
   def dry_run_table(e) do

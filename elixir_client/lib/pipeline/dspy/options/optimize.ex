@@ -15,6 +15,7 @@ defmodule Pipeline.DSPy.Options.Optimize do
         :metric,
         :metric_options,
         :lm,
+        :reflection_lm,
         :seed,
         :budget_usd,
         :budget,

@@ -25,7 +25,7 @@ defmodule Pipeline.DSPy.Options.Run do
       type: :name,
       doc_default: "`\"BootstrapFewShot\"`",
       doc:
-        "`\"LabeledFewShot\"`, `\"BootstrapFewShot\"`, `\"BootstrapFewShotWithRandomSearch\"`, `\"MIPROv2\"` or their snake_case spellings"
+        "`\"LabeledFewShot\"`, `\"BootstrapFewShot\"`, `\"BootstrapFewShotWithRandomSearch\"`, `\"MIPROv2\"`, `\"GEPA\"` or their snake_case spellings"
     ],
     optimizer_options: [
       type: :keyword_or_map,
@@ -48,6 +48,12 @@ defmodule Pipeline.DSPy.Options.Run do
       type: :string,
       doc_default: "the sidecar's default",
       doc: "LM spec, e.g. `\"anthropic:claude-...\"`, `\"offline\"`"
+    ],
+    reflection_lm: [
+      type: :string,
+      doc_default: "`:lm`",
+      doc:
+        "GEPA's reflection LM (LM spec): it reads executions with the metric's feedback and proposes new instructions"
     ],
     seed: [type: :integer, doc: "makes the run repeatable"],
     budget_usd: [
@@ -118,6 +124,7 @@ defmodule Pipeline.DSPy.Options.Run do
   # option => wire key, for the options sent as they are
   @plain [
     lm: "lm",
+    reflection_lm: "reflectionLm",
     seed: "seed",
     run_id: "runId",
     concurrency: "concurrency",
