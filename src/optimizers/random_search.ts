@@ -72,6 +72,7 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
   seeds(): number[] {
     const all: number[] = [];
     for (let s = -3; s < this.numCandidatePrograms; s++) all.push(s);
+    // Stryker disable next-line OptionalChaining: inside the branch where `restrict` is set
     return this.restrict ? all.filter((s) => this.restrict?.includes(s)) : all;
   }
 

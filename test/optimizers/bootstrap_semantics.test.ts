@@ -176,3 +176,129 @@ describe('BootstrapFewShot: cut short', () => {
     expect(b.program.predict.demos.map((d) => d.toDict())).toEqual(a.program.predict.demos.map((d) => d.toDict()));
   });
 });
+
+/** Two predictors; the second is never called. */
+class WithUnused extends Module {
+  predict = new Predict('question -> answer');
+  unused = new Predict('answer -> summary');
+  forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    return this.predict.call(inputs);
+  }
+}
+
+/** Calls the same predictor twice per example (the second time on a rephrased question). */
+class Twice extends Module {
+  predict = new Predict('question -> answer');
+  async forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    await this.predict.call({ question: `again ${String(inputs['question'])}` });
+    return this.predict.call(inputs);
+  }
+}
+
+describe('BootstrapFewShot: traces', () => {
+  it('a predictor the program did not call gets no bootstrapped demo; the others do', async () => {
+    settings.configure({ lm: oracle(4).lm });
+    const { program } = await new BootstrapFewShot({ maxBootstrappedDemos: 2, maxLabeledDemos: 0 }).compile(new WithUnused(), { trainset: qa(4), metric: exact });
+    expect(program.predict.demos.filter((d) => d.get('augmented'))).toHaveLength(2);
+    expect(program.unused.demos).toEqual([]);
+  });
+
+  it('a predictor called several times in one example contributes one demo for it (DSPy: one trace step kept)', async () => {
+    settings.configure({ lm: oracle(6).lm });
+    const { program } = await new BootstrapFewShot({ maxBootstrappedDemos: 3, maxLabeledDemos: 0 }).compile(new Twice(), { trainset: qa(6), metric: exact });
+    const demos = program.predict.demos;
+    expect(demos).toHaveLength(3);
+    for (const [i, d] of demos.entries()) expect([question(i), `again ${question(i)}`]).toContain(d.get('question'));
+  });
+});
+
+describe('BootstrapFewShot: work and cancellation', () => {
+  it('maxBootstrappedDemos 0 makes no LM call and gives labeled demos only', async () => {
+    const { lm, dummy } = oracle(6);
+    settings.configure({ lm });
+    const { program, report } = await new BootstrapFewShot({ maxBootstrappedDemos: 0, maxLabeledDemos: 3 }).compile(new QA(), { trainset: qa(6), metric: exact });
+    expect(dummy.calls).toBe(0);
+    expect(report.bootstrapped).toBe(0);
+    expect(program.predict.demos).toHaveLength(3);
+  });
+
+  it('reports progress per committed example', async () => {
+    settings.configure({ lm: oracle(4, { wrong: (i) => i === 0 }).lm });
+    const events: Array<[string, number | undefined, number | undefined]> = [];
+    await new BootstrapFewShot({ maxBootstrappedDemos: 2, maxLabeledDemos: 0 }).compile(new QA(), {
+      trainset: qa(4),
+      metric: exact,
+      onProgress: (e) => events.push([e.phase, e.trial, e.totalTrials]),
+    });
+    expect(events.filter((e) => e[0] === 'bootstrap')).toEqual([
+      ['bootstrap', 1, 4],
+      ['bootstrap', 2, 4],
+      ['bootstrap', 3, 4],
+    ]);
+  });
+
+  it('once the quota fills, examples still in flight are cancelled: their LM calls see the abort', async () => {
+    // Examples 0-9 answer at once; later ones never answer unless their call is aborted.
+    const hung: AbortSignal[] = [];
+    const { lm, dummy } = oracle(30);
+    const gen = dummy.generate.bind(dummy);
+    dummy.generate = (m, o) => {
+      const i = Number(/Q(\d{3})\?/.exec(m[m.length - 1]!.content)![1]);
+      if (i < 10) return gen(m, o);
+      if (o?.signal) hung.push(o.signal);
+      return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(o.signal?.reason), { once: true }));
+    };
+    settings.configure({ lm });
+    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 10, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(30), metric: exact, concurrency: 4 });
+    expect(report.bootstrapped).toBe(10);
+    expect(report.cutShort).toBe(false);
+    expect(hung.length).toBeGreaterThan(0);
+    expect(hung.every((s) => s.aborted)).toBe(true);
+  });
+
+  it('an abort reaches the LM call in flight and ends the run cut short', async () => {
+    const ac = new AbortController();
+    const { lm, dummy } = oracle(4);
+    dummy.generate = (_m, o) => {
+      setTimeout(() => ac.abort(new Error('user stop')), 0);
+      return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(o.signal?.reason), { once: true }));
+    };
+    settings.configure({ lm });
+    const { report } = await new BootstrapFewShot({ maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(4), metric: exact, signal: ac.signal });
+    expect(report.cutShort).toBe(true);
+    expect(report.cutShortReason).toBe('aborted');
+  });
+
+  it('when successes are rare, more examples run at once as failures accumulate', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const { lm, dummy } = oracle(60, { wrong: (i) => i < 40, latencyMs: 1 });
+    const gen = dummy.generate.bind(dummy);
+    dummy.generate = async (m, o) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      try {
+        return await gen(m, o);
+      } finally {
+        inFlight -= 1;
+      }
+    };
+    settings.configure({ lm });
+    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 1, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(60), metric: exact, concurrency: 8 });
+    expect(report.bootstrapped).toBe(1);
+    // Quota 1: alone that allows one example at a time; 40 committed failures allow 4 more.
+    expect(most).toBeGreaterThan(1);
+  });
+
+  it('refuses to resume a run directory journaled with other settings', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { JournalConfigMismatchError } = await import('../../src/optimizers/index.js');
+    const runDir = join(mkdtempSync(join(tmpdir(), 'bfs-cfg-')), 'run');
+    settings.configure({ lm: oracle(6).lm });
+    await new BootstrapFewShot({ maxBootstrappedDemos: 2 }).compile(new QA(), { trainset: qa(6), metric: exact, runDir });
+    await expect(new BootstrapFewShot({ maxBootstrappedDemos: 3 }).compile(new QA(), { trainset: qa(6), metric: exact, runDir })).rejects.toThrow(JournalConfigMismatchError);
+    await expect(new BootstrapFewShot({ maxBootstrappedDemos: 2 }).compile(new QA(), { trainset: qa(5), metric: exact, runDir })).rejects.toThrow(JournalConfigMismatchError);
+  });
+});

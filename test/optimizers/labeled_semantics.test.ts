@@ -49,4 +49,12 @@ describe('LabeledFewShot', () => {
     await new LabeledFewShot({ k: 2 }).compile(new QA(), { trainset: qa(4), runDir });
     expect(existsSync(join(runDir, 'journal.jsonl'))).toBe(false);
   });
+
+  it('without a seed, draws as with seed 0', async () => {
+    const none = await new LabeledFewShot({ k: 4 }).compile(new QA(), { trainset: qa(20) });
+    const zero = await new LabeledFewShot({ k: 4 }).compile(new QA(), { trainset: qa(20), seed: 0 });
+    const one = await new LabeledFewShot({ k: 4 }).compile(new QA(), { trainset: qa(20), seed: 1 });
+    expect(questions(none.program.predict.demos)).toEqual(questions(zero.program.predict.demos));
+    expect(questions(one.program.predict.demos)).not.toEqual(questions(zero.program.predict.demos));
+  });
 });

@@ -271,3 +271,41 @@ describe('MIPROv2 estimate (dry run)', () => {
     expect(report.estimate?.numTrials).toBe(5);
   });
 });
+
+describe('MIPROv2 progress and splits', () => {
+  it('reports each stage in order: demo sets, proposals, trials with full evaluations, done', async () => {
+    onlyProposalsWork();
+    const { lm } = promptModel();
+    const events: Array<[string, number | undefined, number | undefined]> = [];
+    await new MIPROv2({ auto: null, numCandidates: 3, numTrials: 4, promptModel: lm, minibatchSize: 4, minibatchFullEvalSteps: 2, maxBootstrappedDemos: 1, maxLabeledDemos: 1 }).compile(new QA(), {
+      ...data,
+      metric: exact,
+      seed: 2,
+      onProgress: (e) => events.push([e.phase, e.trial, e.totalTrials]),
+    });
+    const of = (phase: string) => events.filter((e) => e[0] === phase);
+    expect(of('demos')).toEqual([
+      ['demos', 1, 3],
+      ['demos', 2, 3],
+      ['demos', 3, 3],
+    ]);
+    expect(of('propose')).toEqual([
+      ['propose', 1, 2],
+      ['propose', 2, 2],
+    ]);
+    expect(of('trial').map((e) => e[1])).toEqual([1, 2, 3, 4]);
+    expect(of('trial').every((e) => e[2] === 4)).toBe(true);
+    expect(of('full_eval').every((e) => e[1] === 2 || e[1] === 4)).toBe(true);
+    const order = events.map((e) => e[0]).filter((p) => p !== 'evaluate' && p !== 'bootstrap').filter((p, i, a) => p !== a[i - 1]);
+    expect(order.slice(0, 3)).toEqual(['demos', 'propose', 'trial']);
+    expect(order.at(-1)).toBe('done');
+  });
+
+  it('without a valset, the last 80% of the trainset is the valset and the first 20% the trainset', async () => {
+    settings.configure({ lm: oracle(30).lm });
+    const e = new MIPROv2({ auto: null, numCandidates: 2 }).estimate(new QA(), { trainset: qa(10), metric: exact });
+    expect([e.trainsetSize, e.valsetSize]).toEqual([2, 8]);
+    const small = new MIPROv2({ auto: null, numCandidates: 2 }).estimate(new QA(), { trainset: qa(2), metric: exact });
+    expect([small.trainsetSize, small.valsetSize]).toEqual([1, 1]);
+  });
+});

@@ -73,6 +73,7 @@ describe('BootstrapFewShotWithRandomSearch: the best candidate', () => {
     const { program, report } = await rs.compile(new QA(), { trainset: qa(6), valset: qa(4, 10), teacher, metric: exact, signal: ac.signal });
     expect(report.cutShort).toBe(true);
     expect(report.trials.map((t) => t.seed)).toEqual([-3, -2]);
+    expect(report.baselineScore).toBe(0); // the zero-shot candidate's score, not the last one's
     expect(report.bestScore).toBe(100);
     expect(program.predict.demos).toHaveLength(2);
     expect(program.compiled).toBe(true);
@@ -231,3 +232,74 @@ describe('BootstrapFewShotWithRandomSearch: defaults and candidates', () => {
     expect(report.trials[0]?.size).toBe(4);
   });
 });
+
+describe('BootstrapFewShotWithRandomSearch: work', () => {
+  const counting = (n: number, latencyMs = 0) => {
+    const o = oracle(n, { wrong: (i) => i % 3 === 0, latencyMs });
+    const stats = { inFlight: 0, most: 0 };
+    const gen = o.dummy.generate.bind(o.dummy);
+    o.dummy.generate = async (m, opts) => {
+      stats.inFlight += 1;
+      stats.most = Math.max(stats.most, stats.inFlight);
+      try {
+        return await gen(m, opts);
+      } finally {
+        stats.inFlight -= 1;
+      }
+    };
+    return { ...o, stats };
+  };
+  const search = () => new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 3, maxBootstrappedDemos: 2, maxLabeledDemos: 2 });
+
+  it('building the next candidate early costs no LM call the one-at-a-time search does not make', async () => {
+    const one = counting(20);
+    settings.configure({ lm: one.lm });
+    const a = await search().compile(new QA(), { trainset: qa(10), valset: qa(6, 10), metric: exact, seed: 4, concurrency: 1 });
+    const four = counting(20, 1);
+    settings.configure({ lm: four.lm });
+    const b = await search().compile(new QA(), { trainset: qa(10), valset: qa(6, 10), metric: exact, seed: 4, concurrency: 4 });
+    expect(four.dummy.calls).toBe(one.dummy.calls);
+    expect(b.report.trials).toEqual(a.report.trials);
+    expect(one.stats.most).toBe(1); // concurrency 1: one call at a time, nothing built ahead
+    expect(four.stats.most).toBeLessThanOrEqual(4 + 1); // the scoring, plus a quarter for the walk ahead
+  });
+
+  it('reports progress per candidate with the best score so far', async () => {
+    settings.configure({ lm: demoCountLM(20, (d) => d >= 1 && d <= 2).lm });
+    const events: Array<[number | undefined, number | undefined, number | undefined, number | undefined]> = [];
+    await new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 0, maxBootstrappedDemos: 4, maxLabeledDemos: 2 }).compile(new QA(), {
+      trainset: qa(6),
+      valset: qa(4, 10),
+      teacher: knowingTeacher(20),
+      metric: exact,
+      onProgress: (e) => {
+        if (e.phase === 'candidate') events.push([e.trial, e.totalTrials, e.score, e.bestScore]);
+      },
+    });
+    expect(events).toEqual([
+      [1, 3, 0, 0],
+      [2, 3, 100, 100],
+      [3, 3, 0, 100],
+    ]);
+  });
+
+  it('a resumed run replays every scored candidate: no LM call, the same program', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const runDir = join(mkdtempSync(join(tmpdir(), 'rs-resume-')), 'run');
+    const first = counting(20);
+    settings.configure({ lm: first.lm });
+    const a = await search().compile(new QA(), { trainset: qa(10), valset: qa(6, 10), metric: exact, seed: 4, runDir, concurrency: 2 });
+    const again = counting(20);
+    settings.configure({ lm: again.lm });
+    const b = await search().compile(new QA(), { trainset: qa(10), valset: qa(6, 10), metric: exact, seed: 4, runDir, concurrency: 2 });
+    expect(again.dummy.calls).toBe(0);
+    expect(b.report.trials.map((t) => [t.seed, t.score])).toEqual(a.report.trials.map((t) => [t.seed, t.score]));
+    expect(b.report.trials.every((t) => t.resumed)).toBe(true);
+    expect(b.program.predict.demos.map((d) => d.toDict())).toEqual(a.program.predict.demos.map((d) => d.toDict()));
+    expect(b.report.bestScore).toBe(a.report.bestScore);
+    expect(b.report.baselineScore).toBe(a.report.baselineScore);
+  });
+});
+
