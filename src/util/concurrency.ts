@@ -190,9 +190,11 @@ export async function allInOrder<R>(
   );
 }
 
-// Bounded-concurrency map that keeps input order: results[i] belongs to items[i].
+/** Options of {@link mapConcurrent}: a map with bounded concurrency that keeps input order (results[i] belongs to items[i]). */
 export interface MapConcurrentOptions {
+  /** Calls in flight at most (default 8). */
   concurrency?: number;
+  /** Aborting it stops new calls from starting. */
   signal?: AbortSignal;
 }
 
