@@ -139,6 +139,7 @@ export class BootstrapRun<M extends Module> {
     // awaited: their LM calls see this signal (with the run's own) and stop at once.
     this.speculation = new AbortController();
     setMaxListeners(0, this.speculation.signal); // one listener per LM call in flight
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: at quota 0 the launch policy refuses every launch, and a walk of 0 examples launches none
     if (quota > 0 && trainset.length > 0) {
       await runOrdered<ExampleOutcome>(
         trainset.length,
@@ -161,6 +162,7 @@ export class BootstrapRun<M extends Module> {
           if (outcome.demos) {
             this.bootstrapped.add(i);
             for (const [name, demos] of Object.entries(outcome.demos)) {
+              // Stryker disable next-line OptionalChaining: the constructor files every predictor name, and demos only come under those names
               this.name2traces.get(name)?.push(...demos.map((d) => new Example(d)));
             }
           }
@@ -220,7 +222,7 @@ export class BootstrapRun<M extends Module> {
     const attempts: ExampleOutcome['attempts'] = [];
     // The teacher without this example among its demos (a copy only when it is there).
     const exKey = exampleKey(example);
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: `contains` only saves a copy; the filter below is exact either way
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,MethodExpression: `contains` only saves a copy; the filter below is exact either way
     const contains = this.teacher.predictors().some((p) => p.demos.some((d) => exampleKey(d) === exKey));
     const teacher = contains ? this.teacher.deepCopy() : this.teacher;
     // Stryker disable next-line ConditionalExpression: filtering a teacher without the example removes nothing
@@ -228,7 +230,7 @@ export class BootstrapRun<M extends Module> {
     const pathOf = new Map<Predict, string>(teacher.namedPredictors().map(([n, p]) => [p, n] as [Predict, string]));
 
     for (let round = 0; round < this.s.maxRounds; round++) {
-      // Stryker disable next-line ConditionalExpression: round 0 follows outcomeFor's own checkStop()
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: round 0 follows outcomeFor's own checkStop(); a stop skipped between rounds meets the next round's LM call
       if (round > 0) this.ctx.checkStop();
       // Stryker disable next-line OptionalChaining: run() sets `speculation` before any example runs
       this.speculation?.signal.throwIfAborted();

@@ -64,6 +64,7 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
       maxLabeledDemos: opts.maxLabeledDemos ?? 16,
       maxRounds: opts.maxRounds ?? 1,
       maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
+// Stryker disable next-line ConditionalExpression: `metricThreshold: undefined` reads as no threshold
       ...(opts.metricThreshold !== undefined ? { metricThreshold: opts.metricThreshold } : {}),
     };
   }
@@ -85,6 +86,7 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
       );
     }
     const concurrency = opts.concurrency ?? this.numThreads;
+// Stryker disable next-line ConditionalExpression: `concurrency: undefined` reads as no concurrency given
     const runOpts = { ...opts, ...(concurrency !== undefined ? { concurrency } : {}) };
     const valset = opts.valset ?? opts.trainset;
     return runCompile(

@@ -28,6 +28,7 @@ export class RunFaults {
   /** Records `err` when it is a transient provider fault; returns whether it was one. */
   report(err: unknown): boolean {
     if (!isTransientFault(err)) return false;
+    // Stryker disable next-line ConditionalExpression: aborting an aborted controller changes nothing (the first fault stays the reason)
     if (!this.controller.signal.aborted) this.controller.abort(err);
     return true;
   }

@@ -27,7 +27,30 @@ class QAPlus extends Module {
   }
 }
 
+/** QAPlus with its second predictor under another name. */
+class QAOther extends Module {
+  predict = new Predict('question -> answer');
+  other = new Predict('answer -> summary');
+  forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    return this.predict.call(inputs);
+  }
+}
+
 describe('BootstrapFewShot: the teacher', () => {
+  it("the teacher's labeled demos are a seeded sample of the trainset, not its first examples", async () => {
+    const shown = new Set<string>();
+    const { lm, dummy } = oracle(20);
+    const gen = dummy.generate.bind(dummy);
+    dummy.generate = (m, o) => {
+      for (const msg of m.slice(1, -1)) for (const q of msg.content.match(/Q\d{3}\?/g) ?? []) shown.add(q);
+      return gen(m, o);
+    };
+    settings.configure({ lm });
+    await new BootstrapFewShot({ maxBootstrappedDemos: 1, maxLabeledDemos: 3 }).compile(new QA(), { trainset: qa(20), metric: exact, seed: 1 });
+    expect(shown.size).toBeGreaterThan(0);
+    expect([...shown].some((q) => ![question(0), question(1), question(2), question(3)].includes(q))).toBe(true);
+  });
+
   it('an uncompiled teacher first gets maxLabeledDemos labeled demos (an LM that needs demos then succeeds)', async () => {
     // The LM answers right only when the prompt shows at least 2 demos: only the labeled demos
     // BootstrapFewShot gives the teacher make bootstrapping possible.
@@ -69,6 +92,8 @@ describe('BootstrapFewShot: the teacher', () => {
     await expect(bf.compile(new QA(), { trainset: qa(4), teacher: new Renamed(), metric: exact })).rejects.toThrow(/do not match/);
     await expect(bf.compile(new QA(), { trainset: qa(4), teacher: new QAPlus(), metric: exact })).rejects.toThrow(/do not match/);
     await expect(bf.compile(new QAPlus(), { trainset: qa(4), teacher: new QA(), metric: exact })).rejects.toThrow(/do not match/);
+    // Same count, the first the same, the second renamed.
+    await expect(bf.compile(new QAPlus(), { trainset: qa(4), teacher: new QAOther(), metric: exact })).rejects.toThrow(/do not match/);
     // The same predictors in a fresh instance are fine.
     await expect(bf.compile(new QA(), { trainset: qa(4), teacher: new QA(), metric: exact })).resolves.toBeDefined();
   });
@@ -135,6 +160,9 @@ describe('BootstrapFewShot: the pass rule', () => {
     expect(metricPasses(0, undefined)).toBe(false);
     expect(metricPasses(false, undefined)).toBe(false);
     expect(metricPasses(0, 0)).toBe(true);
+    // A null threshold (from JSON) is no threshold.
+    expect(metricPasses(0, null as unknown as undefined)).toBe(false);
+    expect(metricPasses(1, null as unknown as undefined)).toBe(true);
   });
 
   it('metricThreshold decides which examples become demos', async () => {
@@ -249,7 +277,14 @@ describe('BootstrapFewShot: work and cancellation', () => {
       return new Promise((_, reject) => o?.signal?.addEventListener('abort', () => reject(o.signal?.reason), { once: true }));
     };
     settings.configure({ lm });
-    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 10, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(30), metric: exact, concurrency: 4 });
+    // A caller signal too: the calls must listen to both it and the walk's own cancellation.
+    const caller = new AbortController();
+    const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 10, maxLabeledDemos: 0 }).compile(new QA(), {
+      trainset: qa(30),
+      metric: exact,
+      concurrency: 4,
+      signal: caller.signal,
+    });
     expect(report.bootstrapped).toBe(10);
     expect(report.cutShort).toBe(false);
     expect(hung.length).toBeGreaterThan(0);
@@ -302,3 +337,30 @@ describe('BootstrapFewShot: work and cancellation', () => {
     await expect(new BootstrapFewShot({ maxBootstrappedDemos: 2 }).compile(new QA(), { trainset: qa(5), metric: exact, runDir })).rejects.toThrow(JournalConfigMismatchError);
   });
 });
+
+/** Calls the same predictor three times per example. */
+class Thrice extends Module {
+  predict = new Predict('question -> answer');
+  async forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    await this.predict.call({ question: `first ${String(inputs['question'])}` });
+    await this.predict.call({ question: `second ${String(inputs['question'])}` });
+    return this.predict.call(inputs);
+  }
+}
+
+describe('BootstrapFewShot: which of several steps becomes the demo', () => {
+  it('sometimes an earlier step (any of them), sometimes the last, seeded by the demos', async () => {
+    settings.configure({ lm: oracle(16).lm });
+    const run = async () => {
+      const { program } = await new BootstrapFewShot({ maxBootstrappedDemos: 16, maxLabeledDemos: 0 }).compile(new Thrice(), { trainset: qa(16), metric: exact });
+      return program.predict.demos.map((d) => String(d.get('question')).split(' ')[0] ?? '');
+    };
+    const kinds = await run();
+    expect(kinds).toHaveLength(16);
+    expect(kinds).toContain('first');
+    expect(kinds).toContain('second');
+    expect(kinds.some((k) => k.startsWith('Q'))).toBe(true);
+    expect(await run()).toEqual(kinds);
+  });
+});
+

@@ -1,7 +1,7 @@
 // MIPROv2 behaviour a user relies on: proposed instructions are really tried and kept when they
 // score best; the proposer is grounded in what the *_aware flags say; the defaults.
 import { afterEach, describe, expect, it } from 'vitest';
-import { settings } from '../../src/dspy/index.js';
+import { Module, Prediction, settings } from '../../src/dspy/index.js';
 import type { ChatMessage, LM } from '../../src/lm/types.js';
 import { MIPROv2 } from '../../src/optimizers/index.js';
 import { exact, followLM, oracle, QA, qa } from './helpers.js';
@@ -163,6 +163,12 @@ describe('MIPROv2 settings', () => {
     expect(() => new MIPROv2({ auto: null, numCandidates: 0 }).estimate(new QA(), { ...data, metric: exact })).toThrow();
     expect(() => new MIPROv2().estimate(new QA(), { trainset: qa(1), metric: exact })).toThrow();
     expect(() => new MIPROv2().estimate(new QA(), { trainset: qa(4), valset: [], metric: exact })).toThrow();
+    class Empty extends Module {
+      async forward(): Promise<Prediction> {
+        return new Prediction({});
+      }
+    }
+    expect(() => new MIPROv2().estimate(new Empty(), { ...data, metric: exact })).toThrow(/no predictors/);
   });
 });
 

@@ -15,7 +15,7 @@ describe('BootstrapFewShotWithRandomSearch', () => {
     expect(dummy.calls).toBe(0);
   });
 
-  it('tries zero-shot, labeled, unshuffled and shuffled candidates, keeps the best, and stops at stopAtScore', async () => {
+  it('tries zero-shot, labeled, unshuffled and shuffled candidates, and stops at stopAtScore (the best wins: random_search_semantics.test.ts)', async () => {
     settings.configure({ lm: oracle(12, { wrong: (i) => i >= 6 }).lm });
     const trainset = qa(6);
     const valset = qa(6, 6); // the LM only answers these right when a demo says so
@@ -44,7 +44,7 @@ describe('BootstrapFewShotWithRandomSearch', () => {
     expect(JSON.parse(a).predict.demos.length).toBeGreaterThan(0);
   });
 
-  it('stops at its budget with cutShort and returns the best program so far', async () => {
+  it('stops at its budget with cutShort, its calls counted (the best so far returned: random_search_semantics.test.ts)', async () => {
     const { lm, dummy } = oracle(20);
     settings.configure({ lm });
     const events: string[] = [];

@@ -58,6 +58,7 @@ describe('BootstrapFewShotWithRandomSearch: the best candidate', () => {
       [-2, 100],
       [-1, 0],
     ]);
+    expect(report.trials.every((t) => t.kind === 'candidate')).toBe(true);
     expect(report.baselineScore).toBe(0);
     expect(report.bestScore).toBe(100);
     expect(program.predict.demos).toHaveLength(2);
@@ -300,6 +301,45 @@ describe('BootstrapFewShotWithRandomSearch: work', () => {
     expect(b.program.predict.demos.map((d) => d.toDict())).toEqual(a.program.predict.demos.map((d) => d.toDict()));
     expect(b.report.bestScore).toBe(a.report.bestScore);
     expect(b.report.baselineScore).toBe(a.report.baselineScore);
+  });
+});
+
+describe('BootstrapFewShotWithRandomSearch: journal and errors', () => {
+  const tmpRun = async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    return join(mkdtempSync(join(tmpdir(), 'rs-j-')), 'run');
+  };
+  const search = (o: Record<string, unknown> = {}) => new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 3, maxBootstrappedDemos: 2, maxLabeledDemos: 2, ...o });
+
+  it('a journaled run ends as an unjournaled one does', async () => {
+    const args = { trainset: qa(10), valset: qa(6, 10), metric: exact, seed: 4 };
+    settings.configure({ lm: oracle(20, { wrong: (i) => i % 3 === 0, needDemos: 2 }).lm });
+    const plain = await search().compile(new QA(), args);
+    settings.configure({ lm: oracle(20, { wrong: (i) => i % 3 === 0, needDemos: 2 }).lm });
+    const journaled = await search().compile(new QA(), { ...args, runDir: await tmpRun() });
+    expect(journaled.report.trials.map((t) => [t.seed, t.score, t.resumed])).toEqual(plain.report.trials.map((t) => [t.seed, t.score, t.resumed]));
+    expect(journaled.program.predict.demos.map((d) => d.toDict())).toEqual(plain.program.predict.demos.map((d) => d.toDict()));
+  });
+
+  it('refuses to resume with another stopAtScore or restrict', async () => {
+    const { JournalConfigMismatchError } = await import('../../src/optimizers/index.js');
+    settings.configure({ lm: oracle(20).lm });
+    const args = { trainset: qa(6), valset: qa(4, 10), metric: exact };
+    const runDir = await tmpRun();
+    await search({ stopAtScore: 100, restrict: [-3, 0] }).compile(new QA(), { ...args, runDir });
+    await expect(search({ stopAtScore: 50, restrict: [-3, 0] }).compile(new QA(), { ...args, runDir })).rejects.toThrow(JournalConfigMismatchError);
+    await expect(search({ stopAtScore: 100, restrict: [-3, 1] }).compile(new QA(), { ...args, runDir })).rejects.toThrow(JournalConfigMismatchError);
+  });
+
+  it('scoring a candidate stops after maxErrors failing items', async () => {
+    settings.configure({ lm: oracle(20).lm });
+    const broken = () => {
+      throw new Error('metric down');
+    };
+    const err = await search({ restrict: [-3], maxErrors: 2 }).compile(new QA(), { trainset: qa(4), valset: qa(4, 10), metric: broken }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ name: 'EvaluationError', errors: 2 });
   });
 });
 

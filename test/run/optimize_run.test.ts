@@ -69,4 +69,19 @@ describe('optimizeRun', () => {
     };
     await expect(optimizeRun(codeAnalysisParams(), host)).rejects.toThrow('cancelled by the caller');
   });
+
+  it("returns the optimizer's trials and the best score it scored on the held-out examples", async () => {
+    const r = (await optimizeRun(
+      codeAnalysisParams({ optimizer: { name: 'random_search', options: { numCandidatePrograms: 0, maxBootstrappedDemos: 2, maxLabeledDemos: 2 } } }),
+      inProcessHost(),
+    )) as OptimizeRunResult;
+    expect(r.trials.map((t) => [t.kind, t.seed])).toEqual([
+      ['candidate', -3],
+      ['candidate', -2],
+      ['candidate', -1],
+    ]);
+    expect(r.bestScore).toBe(r.verdict!.bestScore);
+    expect(r.baselineScore).toBe(r.verdict!.baselineScore);
+  });
 });
+

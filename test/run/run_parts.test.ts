@@ -161,3 +161,18 @@ describe('run identity and outputs', () => {
     expect(() => checkOutputs(join(dir, 'missing'), 'ok')).not.toThrow();
   });
 });
+
+describe('usage of a run', () => {
+  it('counts the requests sent and aborted once an LM call went through the meter', async () => {
+    const { runWithMeter } = await import('../../src/lm/meter.js');
+    const { ManagedLM } = await import('../../src/lm/managed.js');
+    const { DummyLM } = await import('../../src/lm/dummy.js');
+    const meter = new Meter({});
+    const lm = new ManagedLM(new DummyLM(), { cache: false });
+    await runWithMeter(meter, () => lm.generate([{ role: 'user', content: 'hi' }]));
+    const u = usageSummary(meter);
+    expect(u.calls).toBe(1);
+    expect(u.sent).toBe(1);
+    expect(u.aborted).toBe(0);
+  });
+});

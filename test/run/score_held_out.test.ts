@@ -92,4 +92,48 @@ describe('scoreHeldOut', () => {
     journal.close();
     expect(again.dummy.calls).toBe(4);
   });
+
+  it('an empty valset scores 0 and stops nothing', async () => {
+    const r = await scoreHeldOut(ctx(), new QA(), [], exact, o);
+    expect(r).toMatchObject({ score: 0, perExample: [], errors: 0, unscorable: 0 });
+  });
+
+  it('judges failures on the whole pass: 11 failed executions of 12 still score', async () => {
+    settings.configure({ lm: oracle(12).lm });
+    const p = new QA();
+    const real = p.forward.bind(p);
+    p.forward = async (inputs) => {
+      if (inputs['question'] !== 'Q011?') throw new Error('flaky executor');
+      return real(inputs);
+    };
+    const r = await scoreHeldOut(ctx(), p, qa(12), exact, o);
+    expect(r.errors).toBe(11);
+    expect(r.perExample.filter((x) => x === 1)).toHaveLength(1);
+  });
+
+  it('a journal key equal to the phase finds the same records; failed executions are read back as failures', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'scores-')), 'scores');
+    const open = () => RunJournal.open(dir, { optimizer: 'held-out scores', configHash: 'h' });
+    settings.configure({ lm: oracle(4).lm });
+    const p = new QA();
+    const real = p.forward.bind(p);
+    p.forward = async (inputs) => {
+      if (inputs['question'] === 'Q001?') throw new Error('flaky executor');
+      return real(inputs);
+    };
+    let journal = open();
+    const a = await scoreHeldOut(ctx(), p, qa(4), exact, { ...o, journal });
+    journal.close();
+    expect(a.errors).toBe(1);
+    const again = oracle(4);
+    settings.configure({ lm: again.lm });
+    journal = open();
+    const b = await scoreHeldOut(ctx(), new QA(), qa(4), exact, { ...o, journal, journalKey: 'baseline' });
+    journal.close();
+    expect(again.dummy.calls).toBe(0);
+    expect(b.errors).toBe(1);
+    expect(b.results[1]?.error).toMatch(/flaky executor/);
+    expect(b.perExample).toEqual(a.perExample);
+  });
 });
+
