@@ -7,6 +7,9 @@ defmodule Pipeline.DSPy.Test.SlowReference do
 
   @impl true
   def execute(config, input, ctx) do
+    # `notify: pid` tells a test that an execution is running here (it sleeps next), so the
+    # test can stop this node while the execution is certainly in flight.
+    if pid = opt(ctx, :notify, nil), do: send(pid, {:executing, node(), self()})
     Process.sleep(opt(ctx, :sleep_ms, 30))
     Pipeline.DSPy.Executor.Reference.execute(config, input, ctx)
   end

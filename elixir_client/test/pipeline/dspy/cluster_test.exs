@@ -106,15 +106,12 @@ defmodule Pipeline.DSPy.ClusterTest do
       )
     end
 
-    defp start_cluster(nodes, per_node, sleep_ms \\ 20) do
+    defp start_cluster(nodes, per_node, sleep_ms \\ 20, executor_opts \\ []) do
       cname = :"cluster_#{System.unique_integer([:positive])}"
+      inner = {Pipeline.DSPy.Test.SlowReference, [sleep_ms: sleep_ms] ++ executor_opts}
 
       start_supervised!(
-        {Cluster,
-         name: cname,
-         nodes: nodes,
-         per_node: per_node,
-         executor: {Pipeline.DSPy.Test.SlowReference, sleep_ms: sleep_ms}},
+        {Cluster, name: cname, nodes: nodes, per_node: per_node, executor: inner},
         id: cname
       )
 
@@ -138,17 +135,22 @@ defmodule Pipeline.DSPy.ClusterTest do
       :ok = Pipeline.DSPy.Telemetry.Forwarder.register_target(target)
       on_exit(fn -> Pipeline.DSPy.Telemetry.Forwarder.unregister_target(target) end)
 
-      {c3, s3} = start_cluster([w1, w2, w3], 2)
+      # w2 is stopped the moment an execution starts running there (it then sleeps 200 ms), so
+      # an execution is certainly in flight on the node that dies.
       me = self()
 
-      stopper = fn _progress ->
-        if :atomics.add_get(counter, 4, 1) == 12 do
-          Peers.stop(p2)
-          send(me, :stopped)
-        end
-      end
+      killer =
+        spawn(fn ->
+          receive do
+            {:executing, ^w2, _} ->
+              Peers.stop(p2)
+              send(me, :stopped)
+          end
+        end)
 
-      assert {:ok, three} = optimize(s3, Path.join(out, "three"), on_progress: stopper)
+      {c3, s3} = start_cluster([w1, w2, w3], 2, 200, notify: killer)
+
+      assert {:ok, three} = optimize(s3, Path.join(out, "three"))
       assert_received :stopped
       stats = Cluster.stats(c3)
 
