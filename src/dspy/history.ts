@@ -84,7 +84,7 @@ export interface InspectHistoryOptions {
 /**
  * DSPy's `inspect_history(n)`: the last `n` LM calls' messages and response, as the text
  * DSPy prints. Returned, not printed (this library writes nothing to stdout):
- * `console.log(inspectHistory(2))`.
+ * print it yourself, e.g. `process.stderr.write(inspectHistory(2))`.
  */
 export function inspectHistory(n = 1, options: InspectHistoryOptions = {}): string {
   const all = ring.list();
