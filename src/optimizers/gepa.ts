@@ -47,6 +47,7 @@ import { planMerge } from './gepa/merge.js';
 import { bestByMean, chooseByRule, frontierFrequencies, mean, qualityCostFront, sampleParent, type CostPoint, type SelectionRule } from './gepa/pareto.js';
 import { proposeFromReflection, type ReflectionRecord } from './gepa/reflection.js';
 import { MetricCallBudget, scoreBatch, type BatchScore, type ScoredExample } from './gepa/scoring.js';
+import { estimatedCostUsd, meanExampleChars } from './estimate.js';
 import { programToJson } from './program_io.js';
 import { runCompile, type RunContext, type RunOptions } from './run.js';
 import { roundScore } from './evaluate.js';
@@ -247,8 +248,7 @@ export class GEPA implements Optimizer {
     const cpf = this.o.callsPerForward ?? p.paths.length;
     const iterations = maxIterations(p.maxMetricCalls, p.valset.length, p.minibatch);
     const evaluation = p.maxMetricCalls * cpf;
-    const avgChars = (xs: Example[]) => (xs.length ? xs.reduce((a, e) => a + JSON.stringify(e.toDict()).length, 0) / xs.length : 200);
-    const exChars = avgChars([...p.trainset, ...p.valset]);
+    const exChars = meanExampleChars([...p.trainset, ...p.valset]);
     const taskIn = Math.ceil((800 + exChars) / 4);
     const taskOut = Math.ceil(exChars / 8) + 10;
     const reflIn = Math.ceil((1500 + p.minibatch * 3 * exChars) / 4);
@@ -272,13 +272,8 @@ export class GEPA implements Optimizer {
       callsPerForward: cpf,
       summary: '',
     };
-    const price = (lm: LM | undefined, calls: number, inTok: number, outTok: number): number | undefined => {
-      const table = (lm as { prices?: { lookup(m: string): unknown; cost(m: string, u: { inputTokens: number; outputTokens: number }): number } } | undefined)?.prices;
-      if (!lm || !table || !table.lookup(lm.model)) return undefined;
-      return table.cost(lm.model, { inputTokens: calls * inTok, outputTokens: calls * outTok });
-    };
-    const task = price(this.o.taskLm ?? settings.lm, evaluation, taskIn, taskOut);
-    const refl = price(this.o.reflectionLm ?? this.o.taskLm ?? settings.lm, iterations, reflIn, reflOut);
+    const task = estimatedCostUsd(this.o.taskLm ?? settings.lm, evaluation, taskIn, taskOut);
+    const refl = estimatedCostUsd(this.o.reflectionLm ?? this.o.taskLm ?? settings.lm, iterations, reflIn, reflOut);
     if (task !== undefined && refl !== undefined) est.costUsd = { expected: task + refl, max: task + refl };
     const warn = this.budgetWarning(p);
     est.summary =

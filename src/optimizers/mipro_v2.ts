@@ -35,6 +35,7 @@ import { BootstrapRun, bootstrapSettings, type BootstrapSettings } from './boots
 import { allInOrder, Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
+import { estimatedCostUsd, meanExampleChars } from './estimate.js';
 import { programToJson } from './program_io.js';
 import { describeProgram, pickTip, proposeInstruction, summarizeDataset, summaryCallCount } from './proposer.js';
 import { deriveSeed, Rng } from '../util/rng.js';
@@ -216,8 +217,7 @@ export class MIPROv2 implements Optimizer {
     const fullEvals = p.minibatch ? Math.floor(p.numTrials / p.fullEvalSteps) + (p.numTrials % p.fullEvalSteps ? 1 : 0) : 0;
     const perTrial = p.minibatch ? p.minibatchSize : p.valset.length;
     const evaluation = cpf * (p.valset.length + p.numTrials * perTrial + fullEvals * p.valset.length);
-    const avgChars = (xs: Example[]) => (xs.length ? xs.reduce((a, e) => a + JSON.stringify(e.toDict()).length, 0) / xs.length : 200);
-    const exChars = avgChars([...p.trainset, ...p.valset]);
+    const exChars = meanExampleChars([...p.trainset, ...p.valset]);
     const demosPerCall = p.zeroShot ? 0 : Math.min(p.boot.maxLabeledDemos + p.boot.maxBootstrappedDemos, p.trainset.length);
     const taskIn = Math.ceil((800 + (demosPerCall + 1) * exChars) / 4);
     const taskOut = Math.ceil(exChars / 8) + 10;
@@ -228,14 +228,9 @@ export class MIPROv2 implements Optimizer {
     const tokens = { input: taskCallsExpected * taskIn + proposal * propIn, output: taskCallsExpected * taskOut + proposal * propOut };
     const taskLM = this.o.taskModel ?? settings.lm;
     const promptLM = this.o.promptModel ?? settings.lm;
-    const price = (lm: LM | undefined, calls: number, inTok: number, outTok: number): number | undefined => {
-      const table = (lm as { prices?: { lookup(m: string): unknown; cost(m: string, u: { inputTokens: number; outputTokens: number }): number } } | undefined)?.prices;
-      if (!lm || !table || !table.lookup(lm.model)) return undefined;
-      return table.cost(lm.model, { inputTokens: calls * inTok, outputTokens: calls * outTok });
-    };
-    const taskExp = price(taskLM, taskCallsExpected, taskIn, taskOut);
-    const taskMax = price(taskLM, taskCallsMax, taskIn, taskOut);
-    const prop = price(promptLM, proposal, propIn, propOut);
+    const taskExp = estimatedCostUsd(taskLM, taskCallsExpected, taskIn, taskOut);
+    const taskMax = estimatedCostUsd(taskLM, taskCallsMax, taskIn, taskOut);
+    const prop = estimatedCostUsd(promptLM, proposal, propIn, propOut);
     const est: RunEstimate = {
       calls: {
         bootstrap: { expected: bootExpected, max: bootMax },
