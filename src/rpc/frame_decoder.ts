@@ -69,6 +69,19 @@ abstract class BodyCollector {
 
   protected abstract headerPending(): boolean;
 
+  /**
+   * Reads header bytes of chunk from off. Returns the offset after the header (having begun
+   * its body), or -1 when the chunk ended inside the header (its bytes are kept).
+   */
+  protected abstract consumeHeader(chunk: Buffer, off: number): number;
+
+  push(chunk: Buffer): void {
+    let off = 0;
+    while (off >= 0 && off < chunk.length) {
+      off = this.inBody() ? this.consumeBody(chunk, off) : this.consumeHeader(chunk, off);
+    }
+  }
+
   /** Starts a body of `len` bytes (or its discarding); returns nothing. */
   protected beginBody(len: number): void {
     if (len > this.max) {
@@ -128,22 +141,14 @@ export class Packet4Decoder extends BodyCollector implements FrameDecoder {
     return this.headerFill > 0;
   }
 
-  push(chunk: Buffer): void {
-    let off = 0;
-    const n = chunk.length;
-    while (off < n) {
-      if (this.inBody()) {
-        off = this.consumeBody(chunk, off);
-        continue;
-      }
-      const take = Math.min(4 - this.headerFill, n - off);
-      chunk.copy(this.header, this.headerFill, off, off + take);
-      this.headerFill += take;
-      off += take;
-      if (this.headerFill < 4) return;
-      this.headerFill = 0;
-      this.beginBody(this.header.readUInt32BE(0));
-    }
+  protected consumeHeader(chunk: Buffer, off: number): number {
+    const take = Math.min(4 - this.headerFill, chunk.length - off);
+    chunk.copy(this.header, this.headerFill, off, off + take);
+    this.headerFill += take;
+    if (this.headerFill < 4) return -1;
+    this.headerFill = 0;
+    this.beginBody(this.header.readUInt32BE(0));
+    return off + take;
   }
 }
 
@@ -158,38 +163,27 @@ export class ContentLengthDecoder extends BodyCollector implements FrameDecoder 
     return this.headerBuf.length > 0;
   }
 
-  push(chunk: Buffer): void {
-    let off = 0;
-    const n = chunk.length;
-    while (off < n) {
-      if (this.inBody()) {
-        off = this.consumeBody(chunk, off);
-        continue;
+  protected consumeHeader(chunk: Buffer, off: number): number {
+    // Header blocks are small and bounded, so joining them is cheap.
+    const prevLen = this.headerBuf.length;
+    const joined = prevLen ? Buffer.concat([this.headerBuf, chunk.subarray(off)]) : chunk.subarray(off);
+    const end = joined.indexOf(HEADER_END, Math.max(0, prevLen - 3));
+    if (end < 0) {
+      if (joined.length > MAX_HEADER_BYTES) {
+        // Garbage that never ends a header: drop it (keeping a tail that may start one).
+        this.events.malformed(`header block longer than ${MAX_HEADER_BYTES} bytes`);
+        this.headerBuf = Buffer.from(joined.subarray(joined.length - 3));
+      } else {
+        this.headerBuf = Buffer.from(joined);
       }
-      // Header blocks are small and bounded, so joining them is cheap.
-      const prevLen = this.headerBuf.length;
-      const joined = prevLen ? Buffer.concat([this.headerBuf, chunk.subarray(off)]) : chunk.subarray(off);
-      const end = joined.indexOf(HEADER_END, Math.max(0, prevLen - 3));
-      if (end < 0) {
-        if (joined.length > MAX_HEADER_BYTES) {
-          // Garbage that never ends a header: drop it (keeping a tail that may start one).
-          this.events.malformed(`header block longer than ${MAX_HEADER_BYTES} bytes`);
-          this.headerBuf = Buffer.from(joined.subarray(joined.length - 3));
-        } else {
-          this.headerBuf = Buffer.from(joined);
-        }
-        return;
-      }
-      const headerText = joined.toString('latin1', 0, end);
-      off += end + 4 - prevLen;
-      this.headerBuf = Buffer.alloc(0);
-      const len = parseContentLength(headerText);
-      if (typeof len === 'string') {
-        this.events.malformed(len);
-        continue;
-      }
-      this.beginBody(len);
+      return -1;
     }
+    const headerText = joined.toString('latin1', 0, end);
+    this.headerBuf = Buffer.alloc(0);
+    const len = parseContentLength(headerText);
+    if (typeof len === 'string') this.events.malformed(len);
+    else this.beginBody(len);
+    return off + end + 4 - prevLen;
   }
 }
 
