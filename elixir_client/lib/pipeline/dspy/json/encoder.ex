@@ -59,6 +59,8 @@ defmodule Pipeline.DSPy.JSON.Encoder do
   defp key(k), do: throw({:json_encode_error, "cannot encode map key #{inspect(k)}", k})
 
   @doc false
+  # Throws {:json_encode_error, _, _} on invalid UTF-8 (encode/1 and the telemetry forwarder catch it).
+  @spec string(String.t()) :: iodata
   def string(s), do: [?", escape(s, s, 0, 0, []), ?"]
 
   # Walks the binary once, copying unescaped runs as sub-binaries (no per-byte allocation).
