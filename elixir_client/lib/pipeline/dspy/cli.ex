@@ -12,7 +12,7 @@ defmodule Pipeline.DSPy.CLI do
   `--help` or `-h` anywhere prints the task's documentation and returns `:help` (the task
   then does nothing else: exit status 0).
   """
-  @spec parse!(String.t(), [String.t()], OptionParser.options(), [atom]) :: keyword | :help
+  @spec parse!(String.t(), [String.t()], keyword, [atom]) :: keyword | :help
   def parse!(task, args, switches, required) do
     if Enum.any?(args, &(&1 in ["--help", "-h"])) do
       Mix.shell().info(help(task))

@@ -241,7 +241,7 @@ defmodule Pipeline.DSPy.Executor do
   `externalUsage` (charged to the run): an executor whose LM calls went through
   `Pipeline.DSPy.generate/2` must return the wire shape instead.
   """
-  @spec normalize(result | term, number, workflow | nil) :: wire_result
+  @spec normalize(term, number, workflow | nil) :: wire_result
   def normalize(result, duration_ms, config \\ nil)
 
   def normalize({:ok, result}, duration_ms, config) when is_map(result) do
