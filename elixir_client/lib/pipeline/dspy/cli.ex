@@ -154,7 +154,8 @@ defmodule Pipeline.DSPy.CLI do
         Mix.raise("mix #{task}: the sidecar did not become ready")
 
       true ->
-        Process.sleep(20) && wait_ready!(task, deadline)
+        Process.sleep(20)
+        wait_ready!(task, deadline)
     end
   end
 

@@ -11,6 +11,9 @@ defmodule Pipeline.DSPy.JSON.Encoder do
 
   alias Pipeline.DSPy.JSON.EncodeError
 
+  # iodata may end in a binary tail ([acc | "rest"]): built that way on purpose, no copy
+  @dialyzer :no_improper_lists
+
   @spec encode(term) :: {:ok, iodata} | {:error, EncodeError.t()}
   def encode(term) do
     {:ok, value(term)}
