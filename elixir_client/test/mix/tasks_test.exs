@@ -234,6 +234,10 @@ defmodule Mix.Tasks.DSPyTasksTest do
       bad = Path.join(dir, "bad.json")
       File.write!(bad, "{oops")
       assert raises("pipeline.execute", ["--config", bad, "--input", f]) =~ "not valid JSON"
+
+      list = Path.join(dir, "list.json")
+      File.write!(list, ~s([{"name": "a"}]))
+      assert raises("pipeline.execute", ["--config", list, "--input", f]) =~ "not a JSON object"
     end
 
     test "runs a JSON or YAML workflow through the Reference executor with a real sidecar", %{

@@ -110,6 +110,7 @@ defmodule Mix.Tasks.Telemetry.Export do
   end
 
   @doc false
+  @spec check_time!(String.t(), String.t()) :: :ok
   def check_time!(flag, value) do
     value = String.trim(value)
 
@@ -123,5 +124,7 @@ defmodule Mix.Tasks.Telemetry.Export do
         Mix.raise(
           "mix telemetry.export: --#{flag} #{inspect(value)}: expected a relative time (30m, 24h, 7d) or ISO 8601"
         )
+
+    :ok
   end
 end

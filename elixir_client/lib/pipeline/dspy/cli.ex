@@ -12,6 +12,7 @@ defmodule Pipeline.DSPy.CLI do
   `--help` or `-h` anywhere prints the task's documentation and returns `:help` (the task
   then does nothing else: exit status 0).
   """
+  @spec parse!(String.t(), [String.t()], keyword, [atom]) :: keyword | :help
   def parse!(task, args, switches, required) do
     if Enum.any?(args, &(&1 in ["--help", "-h"])) do
       Mix.shell().info(help(task))
@@ -22,6 +23,7 @@ defmodule Pipeline.DSPy.CLI do
   end
 
   @doc "The documentation of `mix TASK`: its moduledoc (else its shortdoc)."
+  @spec help(String.t()) :: String.t()
   def help(task) do
     module = Mix.Task.get!(task)
 
@@ -67,6 +69,8 @@ defmodule Pipeline.DSPy.CLI do
         "--#{flag(k)}#{if t != :boolean, do: " #{t |> to_string() |> String.upcase()}"}"
       end)
 
+  @doc "The absolute path of `--FLAG PATH`, which must be a regular file (else Mix.Error)."
+  @spec file!(String.t(), String.t(), Path.t()) :: Path.t()
   def file!(task, flag, path) do
     abs = Path.expand(path)
 
@@ -76,6 +80,8 @@ defmodule Pipeline.DSPy.CLI do
     abs
   end
 
+  @doc "The absolute path of `--FLAG PATH`, which must be a directory (else Mix.Error)."
+  @spec dir!(String.t(), String.t(), Path.t()) :: Path.t()
   def dir!(task, flag, path) do
     abs = Path.expand(path)
 
@@ -90,6 +96,7 @@ defmodule Pipeline.DSPy.CLI do
   form as `peer` (long names when its host has a dot), epmd started if needed, and `cookie`
   when given.
   """
+  @spec ensure_distributed!(String.t(), node, String.t() | nil) :: :ok
   def ensure_distributed!(task, peer, cookie) do
     unless Node.alive?() do
       host = peer |> Atom.to_string() |> String.split("@") |> List.last()
@@ -108,6 +115,7 @@ defmodule Pipeline.DSPy.CLI do
   end
 
   @doc "Starts a private Pipeline.DSPy instance for the task (options from the app env)."
+  @spec start_instance!(String.t(), keyword) :: Pipeline.DSPy.server()
   def start_instance!(task, extra \\ []) do
     {:ok, _} = Application.ensure_all_started(:pipeline_dspy)
     # A command-line run shows its own progress: keep library debug lines and the sidecar's
@@ -146,7 +154,8 @@ defmodule Pipeline.DSPy.CLI do
         Mix.raise("mix #{task}: the sidecar did not become ready")
 
       true ->
-        Process.sleep(20) && wait_ready!(task, deadline)
+        Process.sleep(20)
+        wait_ready!(task, deadline)
     end
   end
 
@@ -156,6 +165,8 @@ defmodule Pipeline.DSPy.CLI do
   defp format_reason({:shutdown, {:failed_to_start_child, _, msg}}) when is_binary(msg), do: msg
   defp format_reason(r), do: inspect(r)
 
+  @doc "Stops the task's instance, if it runs."
+  @spec stop_instance() :: :ok
   def stop_instance do
     case Process.whereis(@instance) do
       nil -> :ok
@@ -167,13 +178,22 @@ defmodule Pipeline.DSPy.CLI do
   Loads a workflow file: `.json` with our codec; `.yaml`/`.yml` through Node and the js-yaml
   the sidecar itself depends on (this side has no YAML parser), run from the repository root.
   """
+  @spec load_workflow!(String.t(), Path.t()) :: map
   def load_workflow!(task, path) do
     case Path.extname(path) do
-      ext when ext in [".yaml", ".yml"] -> load_yaml!(task, path)
-      _ -> decode_json_file!(task, path)
+      ext when ext in [".yaml", ".yml"] ->
+        load_yaml!(task, path)
+
+      _ ->
+        case decode_json_file!(task, path) do
+          m when is_map(m) -> m
+          _ -> Mix.raise("mix #{task}: #{path} is not a JSON object")
+        end
     end
   end
 
+  @doc "The JSON value in the file at `path` (Mix.Error when it is not JSON)."
+  @spec decode_json_file!(String.t(), Path.t()) :: JSON.value()
   def decode_json_file!(task, path) do
     case JSON.decode(File.read!(path)) do
       {:ok, v} -> v
@@ -207,6 +227,8 @@ defmodule Pipeline.DSPy.CLI do
     end
   end
 
+  @doc "What to print for the reason of an `{:error, reason}`."
+  @spec error_message(Pipeline.DSPy.Error.t() | term) :: String.t()
   def error_message(%Pipeline.DSPy.Error{} = e), do: Exception.message(e)
   def error_message(other), do: inspect(other)
 end

@@ -58,6 +58,7 @@ defmodule Pipeline.DSPy.Error do
   def message(%{reason: r, message: m, code: c}), do: "#{r} (#{c}): #{m}"
 
   @doc false
+  @spec new(reason, String.t(), term) :: t
   def new(reason, message, data \\ nil),
     do: %__MODULE__{reason: reason, message: message, data: data}
 

@@ -42,15 +42,40 @@ defmodule Pipeline.DSPy.Executor do
 
   alias Pipeline.DSPy.{JSON, Telemetry}
 
-  @callback execute(config :: map, input :: map, context :: map) :: {:ok, map} | {:error, term}
+  @typedoc "A workflow map as the sidecar sends it: string keys, the `workflow` root included when the file has one."
+  @type workflow :: map
 
-  @type t :: module | {module, term} | (map, map, map -> {:ok, map} | {:error, term})
+  @typedoc "An example's inputs (string keys)."
+  @type inputs :: map
+
+  @typedoc "What an execution is told about itself (the keys are listed above)."
+  @type context :: map
+
+  @typedoc "What an executor returns: a result in any of the accepted shapes, or a failed candidate."
+  @type result :: {:ok, map} | {:error, term}
+
+  @typedoc "The wire result of `pipeline/execute` (docs/CONTRACTS.md): string keys, JSON values."
+  @type wire_result :: %{optional(String.t()) => term}
+
+  @typedoc "A request's answer: the encoded result, or a JSON-RPC error (code, message, data)."
+  @type reply :: {:result, iodata} | {:error, integer, String.t(), term}
+
+  @typedoc """
+  Where a reply goes: the sidecar's port, the request's encoded id, the claim word and the
+  job number it holds while nobody has answered.
+  """
+  @type reply_to :: {port, iodata, :atomics.atomics_ref(), non_neg_integer}
+
+  @callback execute(config :: workflow, input :: inputs, context :: context) :: result
+
+  @type t :: module | {module, term} | (workflow, inputs, context -> result)
 
   @doc """
   Runs `executor` on the params of a `pipeline/execute` request (called in a task by the
   connection). Returns `{:result, iodata}` (the encoded result) or
   `{:error, code, message, data}`.
   """
+  @spec run_request(t, map, map) :: reply
   def run_request(executor, params, base_ctx) do
     config = params["config"] || %{}
     inputs = params["inputs"] || %{}
@@ -90,6 +115,7 @@ defmodule Pipeline.DSPy.Executor do
   # an :atomics word holding `job` while nobody has answered: the connection swaps it on
   # timeout or cancel, this swaps it here; only the winner writes, so a request still gets
   # exactly one reply. Returns `:replied` or `:too_late` (the connection answered).
+  @spec run_and_reply(t, map, map, reply_to) :: :replied | :too_late
   def run_and_reply(executor, params, ctx, {port, key, claim, job}) do
     reply = run_request(executor, params, ctx)
 
@@ -117,6 +143,7 @@ defmodule Pipeline.DSPy.Executor do
   Runs an executor with telemetry and normalisation. Returns `{:ok, wire_result}` (also for
   an executor's `{:error, reason}`, as `status: "error"`) or `{:crash, message}`.
   """
+  @spec execute(t, workflow, inputs, context) :: {:ok, wire_result} | {:crash, String.t()}
   def execute(executor, config, inputs, context) do
     meta = %{
       pipeline_name: pipeline_name(config),
@@ -175,6 +202,7 @@ defmodule Pipeline.DSPy.Executor do
   defp ms(native), do: System.convert_time_unit(native, :native, :microsecond) / 1000
 
   @doc false
+  @spec pipeline_name(workflow | term) :: term
   def pipeline_name(config) do
     case config do
       %{"workflow" => %{"name" => n}} -> n
@@ -213,6 +241,7 @@ defmodule Pipeline.DSPy.Executor do
   `externalUsage` (charged to the run): an executor whose LM calls went through
   `Pipeline.DSPy.generate/2` must return the wire shape instead.
   """
+  @spec normalize(term, number, workflow | nil) :: wire_result
   def normalize(result, duration_ms, config \\ nil)
 
   def normalize({:ok, result}, duration_ms, config) when is_map(result) do
@@ -388,10 +417,12 @@ defmodule Pipeline.DSPy.Executor do
   defp to_string_error(e), do: inspect(e)
 
   @doc false
+  @spec stringify_keys(map) :: %{optional(String.t()) => term}
   def stringify_keys(%_{} = s), do: s |> Map.from_struct() |> stringify_keys()
   def stringify_keys(m) when is_map(m), do: Map.new(m, fn {k, v} -> {to_string(k), v} end)
 
   @doc "Makes any term JSON-encodable: atom keys to strings, tuples to lists, others inspected."
+  @spec jsonable(term) :: JSON.value()
   def jsonable(v) when is_binary(v) or is_number(v) or is_boolean(v) or is_nil(v), do: v
   def jsonable(v) when is_atom(v), do: Atom.to_string(v)
   def jsonable(v) when is_list(v), do: Enum.map(v, &jsonable/1)

@@ -16,6 +16,10 @@ defmodule Pipeline.DSPy.JSON do
 
   alias Pipeline.DSPy.JSON.{Decoder, DecodeError, Encoder, EncodeError}
 
+  @typedoc "A JSON value as decoded (objects are maps with string keys)."
+  @type value ::
+          nil | boolean | number | String.t() | [value] | %{optional(String.t()) => value}
+
   @doc "The backend in use: `:jason`, `:elixir` or `:builtin` (our own)."
   @spec backend() :: :jason | :elixir | :builtin
   def backend do
@@ -83,7 +87,7 @@ defmodule Pipeline.DSPy.JSON do
   end
 
   @doc "Decodes a JSON binary. Objects become maps with string keys."
-  @spec decode(binary) :: {:ok, term} | {:error, DecodeError.t()}
+  @spec decode(binary) :: {:ok, value} | {:error, DecodeError.t()}
   def decode(bin) when is_binary(bin) do
     case backend() do
       :builtin ->
@@ -111,7 +115,7 @@ defmodule Pipeline.DSPy.JSON do
   end
 
   @doc "Decodes or raises `Pipeline.DSPy.JSON.DecodeError`."
-  @spec decode!(binary) :: term
+  @spec decode!(binary) :: value
   def decode!(bin) do
     case decode(bin) do
       {:ok, v} -> v

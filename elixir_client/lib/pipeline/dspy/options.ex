@@ -157,9 +157,11 @@ defmodule Pipeline.DSPy.Options do
   """
 
   @doc "The schema of the start options (see `Pipeline.DSPy.Options.Schema`)."
+  @spec schema() :: Schema.t()
   def schema, do: @schema
 
   @doc "The sidecar script used when none is given: `dist/cli.js` at this repository's root."
+  @spec default_script() :: Path.t()
   def default_script, do: Application.get_env(:pipeline_dspy, :script, @default_script)
 
   @doc "Validates `opts`, fills defaults, returns a map. Raises `ArgumentError` on bad input."
@@ -285,6 +287,7 @@ defmodule Pipeline.DSPy.Options do
   @doc false
   # Keyword lists and maps to string-keyed maps, atom keys snake_case -> camelCase; lists of
   # other terms and scalars as they are.
+  @spec wire_map(term) :: term
   def wire_map(v) when is_map(v), do: Map.new(v, fn {k, val} -> {wire_key(k), wire_map(val)} end)
 
   def wire_map([{k, _} | _] = v) when is_atom(k) do
@@ -309,19 +312,23 @@ defmodule Pipeline.DSPy.Options do
   end
 
   @doc false
+  @spec env?(term) :: boolean
   def env?(v) when is_map(v) or is_list(v), do: Enum.all?(v, &env_pair?/1)
   def env?(_), do: false
 
   @doc false
+  @spec stderr?(term) :: boolean
   def stderr?(:inherit), do: true
   def stderr?({:file, p}), do: is_binary(p)
   def stderr?(_), do: false
 
   @doc false
+  @spec backoff?(term) :: boolean
   def backoff?({a, b}), do: is_integer(a) and is_integer(b) and a > 0 and b >= a
   def backoff?(_), do: false
 
   @doc false
+  @spec executor?(term) :: boolean
   def executor?(f) when is_function(f, 3), do: true
   def executor?({m, _opts}) when is_atom(m), do: executor_module?(m)
   def executor?(m) when is_atom(m), do: executor_module?(m)

@@ -29,9 +29,11 @@ defmodule Pipeline.DSPy.Promotions do
   # Pipeline.DSPy instance would kill its subscribers. This process monitors them instead.
 
   @doc false
+  @spec name(Pipeline.DSPy.server()) :: atom
   def name(server), do: :"#{server}.Promotions"
 
   @doc false
+  @spec child_spec(Pipeline.DSPy.server()) :: Supervisor.child_spec()
   def child_spec(server),
     do: %{
       id: :promotions,
@@ -39,9 +41,11 @@ defmodule Pipeline.DSPy.Promotions do
     }
 
   @doc false
+  @spec subscribe(Pipeline.DSPy.server(), pid) :: :ok | {:error, Pipeline.DSPy.Error.t()}
   def subscribe(server, pid \\ self()), do: call(server, {:subscribe, pid})
 
   @doc false
+  @spec unsubscribe(Pipeline.DSPy.server(), pid) :: :ok
   def unsubscribe(server, pid \\ self()) do
     case call(server, {:unsubscribe, pid}) do
       {:error, _} -> :ok
@@ -50,6 +54,7 @@ defmodule Pipeline.DSPy.Promotions do
   end
 
   @doc false
+  @spec subscribers(Pipeline.DSPy.server()) :: [pid] | {:error, Pipeline.DSPy.Error.t()}
   def subscribers(server), do: call(server, :subscribers)
 
   @doc false
@@ -57,6 +62,7 @@ defmodule Pipeline.DSPy.Promotions do
   # subscriber that is also the caller of optimize_now/2 gets {:dspy_promoted, ...} before
   # the reply (same sender, ordered); the telemetry event runs here, off the Port owner
   # (handlers are the host's code).
+  @spec broadcast(Pipeline.DSPy.server(), String.t(), map) :: :ok
   def broadcast(server, pipeline, params) do
     msg = {:dspy_promoted, pipeline, params}
 

@@ -47,9 +47,11 @@ defmodule Pipeline.DSPy.Telemetry do
   ]
 
   @doc "The events forwarded to the sidecar."
+  @spec events() :: [[atom, ...], ...]
   def events, do: @events
 
   @doc "Whether the host app has the `:telemetry` library."
+  @spec telemetry_available?() :: boolean
   def telemetry_available? do
     case :persistent_term.get({__MODULE__, :available}, nil) do
       nil ->

@@ -26,16 +26,35 @@ defmodule Pipeline.DSPy.Template do
   `Protocol.UndefinedError` (pipeline_ex crashes the same way), a list of strings is run together.
   """
 
+  @typedoc "Variables by scope (`set_variable`'s `scope`)."
+  @type state :: %{global: map, session: map, loop: map}
+
+  @typedoc "A variable scope."
+  @type scope :: :global | :session | :loop
+
+  @typedoc """
+  An execution context, as described above; other keys (the executor's own) are ignored.
+  """
+  @type context :: %{
+          optional(:results) => %{optional(String.t()) => term},
+          optional(:variable_state) => state,
+          optional(:global_vars) => map,
+          optional(:inputs) => map,
+          optional(atom) => term
+        }
+
   @template ~r/\{\{([^}]+)\}\}/
   @whole ~r/^\{\{([^}]+)\}\}$/
 
   @doc "A fresh variable state (`new_state/0`, 14-22)."
+  @spec new_state() :: state
   def new_state, do: %{global: %{}, session: %{}, loop: %{}}
 
   @doc """
   Interpolates every string inside `data` (maps, lists) against `context`; type-preserving
   when the context has `:inputs` (`executor.ex:766-781`).
   """
+  @spec interpolate_data(term, context) :: term
   def interpolate_data(data, context) do
     if Map.has_key?(context, :inputs),
       do: walk(data, &interpolate_preserving(&1, context)),
@@ -48,6 +67,7 @@ defmodule Pipeline.DSPy.Template do
   defp walk(data, _f), do: data
 
   @doc "Every `{{expr}}` of `text` replaced by `to_string` of its value (128-136)."
+  @spec interpolate_string(String.t(), context) :: String.t()
   def interpolate_string(text, context) when is_binary(text) do
     Regex.replace(@template, text, fn _, expr ->
       expr |> String.trim() |> evaluate(context) |> to_string()
@@ -55,6 +75,7 @@ defmodule Pipeline.DSPy.Template do
   end
 
   @doc "As `interpolate_string/2`, but a string that is one whole template gives its value (144-162)."
+  @spec interpolate_preserving(String.t(), context) :: term
   def interpolate_preserving(text, context) when is_binary(text) do
     case Regex.run(@whole, String.trim(text)) do
       [_, expr] -> expr |> String.trim() |> evaluate(context)
@@ -63,6 +84,7 @@ defmodule Pipeline.DSPy.Template do
   end
 
   @doc "The value of one template expression (298-330)."
+  @spec evaluate(String.t(), context) :: term
   def evaluate(expr, context),
     do: eval(expr, Map.get(context, :variable_state) || new_state(), context, true)
 
@@ -94,6 +116,7 @@ defmodule Pipeline.DSPy.Template do
   end
 
   @doc "A variable by name: loop scope, then session, then global (60-67)."
+  @spec get_variable(state, String.t()) :: term
   def get_variable(state, name) do
     cond do
       Map.has_key?(state.loop, name) -> state.loop[name]
@@ -107,6 +130,7 @@ defmodule Pipeline.DSPy.Template do
   `set_variables/3` (37-46): each value that is one whole template is evaluated (with the
   state only: no steps or inputs, 260-272), others have their templates interpolated.
   """
+  @spec set_variables(state, map, scope) :: state
   def set_variables(state, variables, scope) when scope in [:global, :session, :loop] do
     resolved =
       Map.new(variables, fn {k, v} ->

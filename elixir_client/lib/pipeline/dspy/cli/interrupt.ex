@@ -19,7 +19,16 @@ defmodule Pipeline.DSPy.CLI.Interrupt do
 
   @ctrl_c 3
 
+  @typedoc "What `start/1` started: the watcher, the stdin reader and saved terminal settings (on a terminal), whether SIGTERM is taken."
+  @type handle :: %{
+          watcher: pid,
+          reader: pid | nil,
+          tty: {device :: String.t(), saved :: String.t()} | nil,
+          sigterm: boolean
+        }
+
   @doc "Starts watching for interrupts on behalf of `owner`; returns a handle for `stop/1`."
+  @spec start(pid) :: handle
   def start(owner \\ self()) do
     tty = if device = Terminal.device(0), do: raw_terminal(device)
     watcher = spawn(fn -> watch(owner, tty, 0) end)
@@ -29,6 +38,7 @@ defmodule Pipeline.DSPy.CLI.Interrupt do
   end
 
   @doc "Restores the terminal and SIGTERM's default handling."
+  @spec stop(handle) :: :ok
   def stop(%{watcher: watcher, reader: reader, tty: tty, sigterm: sigterm?}) do
     if sigterm?, do: restore_sigterm()
     if reader, do: Process.exit(reader, :kill)

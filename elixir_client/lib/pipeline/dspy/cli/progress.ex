@@ -6,13 +6,26 @@ defmodule Pipeline.DSPy.CLI.Progress do
 
   defstruct mode: :lines, last: nil, columns: 100, dirty: false
 
+  @typedoc """
+  A display: `mode`, the key of the last plain line printed (`:lines`), the terminal's width
+  and whether a live line is on screen (`:tty`).
+  """
+  @type t :: %__MODULE__{
+          mode: :tty | :lines,
+          last: {term, non_neg_integer | nil, term} | nil,
+          columns: pos_integer,
+          dirty: boolean
+        }
+
   @width 24
 
   @doc "A display for `mode` (`:tty` or `:lines`)."
+  @spec new(:tty | :lines) :: t
   def new(:tty), do: %__MODULE__{mode: :tty, columns: Pipeline.DSPy.CLI.Terminal.columns()}
   def new(:lines), do: %__MODULE__{mode: :lines}
 
   @doc "Shows one progress value (a map from the sidecar)."
+  @spec update(t, term) :: t
   def update(%__MODULE__{} = d, p) when is_map(p) do
     case p do
       %{"phase" => phase, "message" => message}
@@ -59,6 +72,7 @@ defmodule Pipeline.DSPy.CLI.Progress do
   end
 
   @doc "Prints a line that stays (clearing the live line first on a terminal)."
+  @spec note(t, String.t()) :: t
   def note(%__MODULE__{} = d, text) do
     d = finish(d)
     IO.write(:stdio, text <> "\n")
@@ -66,6 +80,7 @@ defmodule Pipeline.DSPy.CLI.Progress do
   end
 
   @doc "Ends the live line so what follows starts on a clean line."
+  @spec finish(t) :: t
   def finish(%__MODULE__{mode: :tty, dirty: true} = d) do
     IO.write(:stdio, "\r\e[2K")
     %{d | dirty: false}
@@ -89,6 +104,7 @@ defmodule Pipeline.DSPy.CLI.Progress do
   }
 
   @doc "The progress line of one value."
+  @spec line(map) :: String.t()
   def line(p) when is_map(p) do
     phase = p["phase"] || "running"
     trial = p["trial"]
@@ -117,9 +133,11 @@ defmodule Pipeline.DSPy.CLI.Progress do
   end
 
   @doc false
+  @spec score(number | term) :: String.t()
   def score(x) when is_number(x), do: :erlang.float_to_binary(x / 1, decimals: 1)
   def score(_), do: "-"
 
   @doc false
+  @spec usd(number) :: String.t()
   def usd(x) when is_number(x), do: :erlang.float_to_binary(x / 1, decimals: 4)
 end

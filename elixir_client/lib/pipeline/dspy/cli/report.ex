@@ -7,6 +7,7 @@ defmodule Pipeline.DSPy.CLI.Report do
   import Pipeline.DSPy.CLI.Progress, only: [score: 1, usd: 1]
 
   @doc "The end table of an optimize result."
+  @spec table(map) :: String.t()
   def table(r) when is_map(r) do
     v = if is_map(r["verdict"]), do: r["verdict"]
 
@@ -122,6 +123,7 @@ defmodule Pipeline.DSPy.CLI.Report do
   defp pareto(_), do: nil
 
   @doc "What a dry run would spend."
+  @spec dry_run_table(map) :: String.t()
   def dry_run_table(e) do
     c = e["calls"]
     cost = e["costUsd"]

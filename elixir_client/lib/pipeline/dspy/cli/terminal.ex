@@ -6,6 +6,7 @@ defmodule Pipeline.DSPy.CLI.Terminal do
   # terminal (erl_child_setup calls setsid, so no /dev/tty): it is pointed at the device.
 
   @doc "The terminal device behind the BEAM's file descriptor `fd` (0 stdin, 1 stdout), or nil."
+  @spec device(non_neg_integer) :: String.t() | nil
   def device(fd) do
     case File.read_link("/proc/self/fd/#{fd}") do
       {:ok, "/dev/pts/" <> _ = device} -> device
@@ -15,9 +16,11 @@ defmodule Pipeline.DSPy.CLI.Terminal do
   end
 
   @doc "Whether stdout is a terminal."
+  @spec stdout?() :: boolean
   def stdout?, do: device(1) != nil
 
   @doc "The width of the terminal stdout is (else `COLUMNS`, else 100)."
+  @spec columns() :: pos_integer
   def columns do
     from_tty =
       with device when is_binary(device) <- device(1),
@@ -38,6 +41,7 @@ defmodule Pipeline.DSPy.CLI.Terminal do
   end
 
   @doc "Runs `stty ARGS` on `device`: `{output, exit_status}`."
+  @spec stty(String.t(), [String.t()]) :: {String.t(), non_neg_integer}
   def stty(device, args) do
     command = Enum.map_join(["stty" | args], " ", &shell_quote/1) <> " < " <> shell_quote(device)
     System.cmd("/bin/sh", ["-c", command], stderr_to_stdout: true)

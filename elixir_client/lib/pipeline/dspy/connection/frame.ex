@@ -14,6 +14,9 @@ defmodule Pipeline.DSPy.Connection.Frame do
 
   alias Pipeline.DSPy.JSON
 
+  # iodata may end in a binary tail ([head | "rest"]): spliced on purpose, no copy
+  @dialyzer :no_improper_lists
+
   @typedoc "An encoded JSON value (a frame body, or a part of one)."
   @type json_io :: iodata
 

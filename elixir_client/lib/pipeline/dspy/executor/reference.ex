@@ -45,6 +45,7 @@ defmodule Pipeline.DSPy.Executor.Reference do
 
   @behaviour Pipeline.DSPy.Executor
 
+  alias Pipeline.DSPy.Executor
   alias Pipeline.DSPy.Executor.Reference.{Calls, Engine, Preflight, Wire}
 
   @impl true
@@ -87,6 +88,8 @@ defmodule Pipeline.DSPy.Executor.Reference do
   `{:refused, %{path: "workflow.steps[1]", type: "data_transform", reason: "..."}}`.
   `context` as for `execute/3` (its `:executor_opts` give `:base_dir` and `:load`).
   """
+  @spec check(Executor.workflow(), Executor.context()) ::
+          :ok | {:refused, Preflight.refusal()} | {:error, String.t()}
   def check(config, context \\ %{}) do
     with {:ok, config} <- workflow(config) do
       case Preflight.check(config, ref(context)) do

@@ -15,11 +15,13 @@ defmodule Pipeline.DSPy.Executor.Worker do
   @max_jobs 1_000
 
   @doc "Starts a worker under `sup` for connection `conn` (from a throwaway process)."
+  @spec start(Supervisor.supervisor(), pid) :: pid
   def start(sup, conn) do
     spawn(fn -> Task.Supervisor.start_child(sup, __MODULE__, :run, [conn, sup]) end)
   end
 
   @doc false
+  @spec run(pid, Supervisor.supervisor()) :: :ok
   def run(conn, sup) do
     cref = Process.monitor(conn)
     # the claim word of this worker's jobs: the connection writes the job number before

@@ -25,6 +25,9 @@ defmodule Pipeline.DSPy.JSON.Decoder do
   # Errors throw `{:json_decode_error, position, message}`, caught once in decode/1.
 
   alias Pipeline.DSPy.JSON.DecodeError
+
+  # iodata may end in a binary tail ([acc | "rest"]): built that way on purpose, no copy
+  @dialyzer :no_improper_lists
   import Bitwise, only: [<<<: 2]
 
   @max_depth 10_000

@@ -11,6 +11,9 @@ defmodule Pipeline.DSPy.JSON.Encoder do
 
   alias Pipeline.DSPy.JSON.EncodeError
 
+  # iodata may end in a binary tail ([acc | "rest"]): built that way on purpose, no copy
+  @dialyzer :no_improper_lists
+
   @spec encode(term) :: {:ok, iodata} | {:error, EncodeError.t()}
   def encode(term) do
     {:ok, value(term)}
@@ -59,6 +62,8 @@ defmodule Pipeline.DSPy.JSON.Encoder do
   defp key(k), do: throw({:json_encode_error, "cannot encode map key #{inspect(k)}", k})
 
   @doc false
+  # Throws {:json_encode_error, _, _} on invalid UTF-8 (encode/1 and the telemetry forwarder catch it).
+  @spec string(String.t()) :: iodata
   def string(s), do: [?", escape(s, s, 0, 0, []), ?"]
 
   # Walks the binary once, copying unescaped runs as sub-binaries (no per-byte allocation).

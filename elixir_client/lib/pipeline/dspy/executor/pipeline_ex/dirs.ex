@@ -18,7 +18,17 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
       default is `./workspace`: claude_provider.ex:49, enhanced_claude_provider.ex:64).
   """
 
+  alias Pipeline.DSPy.Executor
   alias Pipeline.DSPy.Executor.PipelineEx.LMSettings
+
+  @typedoc "What `create/0` made: the root and the three directories in it, and its watcher."
+  @type t :: %{
+          required(:root) => Path.t(),
+          required(:checkpoint_dir) => Path.t(),
+          required(:output_dir) => Path.t(),
+          required(:workspace_dir) => Path.t(),
+          optional(:watcher) => pid
+        }
 
   @claude ~w(claude claude_smart claude_session claude_extract claude_robust claude_batch)
 
@@ -27,6 +37,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
   They are removed by `remove/1`, or when the calling process dies first (an execution killed
   on timeout or cancel never reaches its `after`): a small watcher process sees to that.
   """
+  @spec create() :: t
   def create do
     root = Path.join(System.tmp_dir!(), "pipeline_dspy_run_#{System.unique_integer([:positive])}")
 
@@ -42,6 +53,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
   end
 
   @doc "Removes what `create/0` made."
+  @spec remove(t) :: {:ok, [Path.t()]} | {:error, File.posix(), Path.t()}
   def remove(%{root: root} = dirs) do
     if pid = dirs[:watcher], do: send(pid, :removed)
     File.rm_rf(root)
@@ -59,6 +71,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
   end
 
   @doc "The `Pipeline.execute/2` options for `dirs`."
+  @spec execute_opts(t) :: [checkpoint_dir: Path.t(), output_dir: Path.t(), workspace_dir: Path.t()]
   def execute_opts(dirs),
     do: [
       checkpoint_dir: dirs.checkpoint_dir,
@@ -67,6 +80,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Dirs do
     ]
 
   @doc "`config` with inline nested pipelines and Claude working directories pointed at `dirs`."
+  @spec apply(Executor.workflow(), t) :: Executor.workflow()
   def apply(config, dirs) do
     LMSettings.map_steps(config, fn
       %{"type" => "pipeline", "pipeline" => %{} = inline} = s ->

@@ -19,7 +19,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Inputs do
   @re ~r/\{\{\s*inputs\.([A-Za-z0-9_\-]+)((?:\.[^}\s]+)?)\s*\}\}/
 
   @doc "The `:inputs` to pass for `inputs` (string keys) and the workflow `config`."
-  @spec encode(map, term) :: map
+  @spec encode(Pipeline.DSPy.Executor.inputs(), Pipeline.DSPy.Executor.workflow()) :: map
   def encode(inputs, config) when is_map(inputs) do
     in_text = keys_used_in_text(config, MapSet.new())
 

@@ -17,9 +17,12 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.LMSettings do
   Steps inside `for_loop`/`while_loop` bodies and inline nested `pipeline`s get the same.
   """
 
+  alias Pipeline.DSPy.Executor
+
   @claude ~w(claude claude_smart claude_session claude_extract claude_robust claude_batch)
 
   @doc "`config` with the settings of `context` (`:lm`, `:temperature`) applied."
+  @spec apply(Executor.workflow(), Executor.context()) :: Executor.workflow()
   def apply(config, context) do
     model = anthropic_model(context[:lm])
     temp = if is_number(context[:temperature]), do: context[:temperature]
@@ -34,6 +37,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.LMSettings do
 
   @doc false
   # Applies `fun` to every step of the workflow, loop bodies and inline pipelines included.
+  @spec map_steps(Executor.workflow() | term, (map -> map)) :: Executor.workflow() | term
   def map_steps(%{"workflow" => %{} = wf} = config, fun),
     do: Map.put(config, "workflow", map_steps(wf, fun))
 

@@ -38,15 +38,16 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Result do
   pipeline_ex's own providers (outside the sidecar): the sidecar charges it to the run.
   """
 
-  alias Pipeline.DSPy.Executor
+  alias Pipeline.DSPy.{Executor, JSON}
 
   @llm ~w(claude gemini claude_smart claude_session claude_extract claude_robust gemini_instructor)
 
   @doc "The LLM-backed step types whose result is one LM call."
+  @spec llm_types() :: [String.t()]
   def llm_types, do: @llm
 
   @doc "The wire result for pipeline_ex's `results` of running `config` (the workflow map)."
-  @spec to_wire(map, map | nil) :: map
+  @spec to_wire(map, Executor.workflow() | nil) :: Executor.wire_result()
   def to_wire(results, config) when is_map(results) do
     results = Map.new(results, fn {k, v} -> {to_string(k), Executor.jsonable(v)} end)
     cfgs = workflow_steps(config)
@@ -82,6 +83,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Result do
   end
 
   @doc "The top-level step configs of a workflow map (string keys)."
+  @spec workflow_steps(Executor.workflow() | term) :: [%{optional(String.t()) => JSON.value()}]
   def workflow_steps(config) do
     wf =
       case config do
@@ -100,6 +102,7 @@ defmodule Pipeline.DSPy.Executor.PipelineEx.Result do
   end
 
   @doc "The answer of the last step in `order` that was not skipped (`text`, else `output`)."
+  @spec output_of([String.t()], %{optional(String.t()) => map}) :: JSON.value()
   def output_of(order, steps) do
     order
     |> Enum.reverse()

@@ -12,8 +12,10 @@ defmodule Pipeline.DSPy.Executor.Reference.ClaudeBatch do
   Predictor path: `STEP.tasks[ID]`, ID = the task's `id`, else its index.
   """
 
-  alias Pipeline.DSPy.Executor.Reference.{Calls, LM, PromptBuilder}
+  alias Pipeline.DSPy.Executor.Reference.{Calls, Engine, LM, PromptBuilder}
 
+  @doc "Runs the batch's tasks one after the other; `{:ok, result}` or `{:error, reason}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def execute(step, ctx) do
     with {:ok, config} <- config(step) do
       results = Enum.map(tasks(step), &run_task(&1, step, ctx))

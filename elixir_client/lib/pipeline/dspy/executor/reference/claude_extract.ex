@@ -12,8 +12,11 @@ defmodule Pipeline.DSPy.Executor.Reference.ClaudeExtract do
   (162-171).
   """
 
+  alias Pipeline.DSPy.Executor.Reference.Engine
   alias Pipeline.DSPy.JSON
 
+  @doc "The step's result (`result`: the provider's map, with `text`) after extraction."
+  @spec apply(map, Engine.step()) :: map
   def apply(result, step) do
     config = step["extraction_config"] || %{}
     raw = result["text"]

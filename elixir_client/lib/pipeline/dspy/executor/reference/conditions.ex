@@ -22,9 +22,12 @@ defmodule Pipeline.DSPy.Executor.Reference.Conditions do
   raises too.
   """
 
+  alias Pipeline.DSPy.Template
+
   @supported ~w(contains matches length startsWith endsWith toLowerCase toUpperCase trim isEmpty abs round floor ceil between)
 
   @doc "The function names a condition calls that this module does not evaluate (outside `{{...}}`)."
+  @spec unsupported_functions(term) :: [String.t()]
   def unsupported_functions(c) when is_binary(c) do
     outside = Regex.replace(~r/\{\{[^}]*\}\}/, c, "")
     for [_, f] <- Regex.scan(~r/(\w+)\s*\(/, outside), f not in @supported, uniq: true, do: f
@@ -37,7 +40,8 @@ defmodule Pipeline.DSPy.Executor.Reference.Conditions do
 
   def unsupported_functions(_), do: []
 
-  @doc "engine.ex:38-54"
+  @doc "Whether condition `c` holds against the results of `ctx` (engine.ex:38-54); raises where pipeline_ex raises."
+  @spec evaluate(term, Template.context()) :: boolean
   def evaluate(c, ctx) when is_binary(c), do: simple(c, ctx)
   def evaluate(%{"and" => cs}, ctx), do: Enum.all?(cs, &evaluate(&1, ctx))
   def evaluate(%{"or" => cs}, ctx), do: Enum.any?(cs, &evaluate(&1, ctx))

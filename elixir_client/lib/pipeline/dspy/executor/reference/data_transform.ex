@@ -13,8 +13,12 @@ defmodule Pipeline.DSPy.Executor.Reference.DataTransform do
   (208-258), which is not emulated: that fails the step with a clear error.
   """
 
+  alias Pipeline.DSPy.Executor.Reference.Engine
+
   @lazy_threshold 1000
 
+  @doc "Runs the step's operations; `{:ok, %{OUTPUT_FIELD => data, \"metadata\" => ...}}` or `{:error, reason}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def execute(step, ctx) do
     with {:ok, input} <- input(step, ctx),
          :ok <- not_lazy(input, step),

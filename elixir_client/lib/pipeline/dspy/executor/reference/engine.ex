@@ -25,10 +25,60 @@ defmodule Pipeline.DSPy.Executor.Reference.Engine do
     Loops,
     NestedPipeline,
     ParallelClaude,
+    Preflight,
     SetVariable
   }
 
   alias Pipeline.DSPy.{Telemetry, Template}
+
+  @typedoc "A step as written in the workflow (string keys)."
+  @type step :: %{optional(String.t()) => term}
+
+  @typedoc """
+  This executor's options and where it is (built by `Pipeline.DSPy.Executor.Reference`):
+  the LM and loader functions, limits, the predictor path and nesting depth, the pipeline
+  files loaded by the preflight check, and the file_ops workspace.
+  """
+  @type ref :: %{
+          generate: ([map] | String.t(), keyword -> {:ok, map} | {:error, term}),
+          generate_opts: keyword,
+          load: (Path.t() -> {:ok, map} | {:error, term}),
+          base_dir: Path.t() | nil,
+          max_calls: non_neg_integer,
+          max_loop_items: non_neg_integer,
+          path: [String.t()],
+          depth: non_neg_integer,
+          files: Preflight.files(),
+          workspace: Path.t() | nil
+        }
+
+  @typedoc "What ran: one entry per step, in order."
+  @type log_entry :: %{
+          name: String.t() | nil,
+          type: String.t() | nil,
+          status: :completed | :failed | :skipped,
+          duration_ms: float | nil,
+          error: term
+        }
+
+  @typedoc "The execution context (a `Pipeline.DSPy.Template.context/0` with the engine's keys)."
+  @type ctx :: %{
+          required(:results) => %{optional(String.t()) => term},
+          required(:variable_state) => Template.state(),
+          required(:inputs) => map,
+          required(:config) => map,
+          required(:workflow_name) => String.t() | nil,
+          required(:ref) => ref,
+          required(:log) => [log_entry],
+          optional(:global_vars) => map,
+          optional(:ref_iteration) => non_neg_integer
+        }
+
+  @typedoc """
+  What running a step gives: its result, its result and the context it changed
+  (`set_variable`), or why it failed.
+  """
+  @type step_outcome :: {:ok, term} | {:ok, term, ctx} | {:error, String.t()}
 
   @supported ~w(set_variable claude gemini parallel_claude gemini_instructor claude_smart claude_session claude_extract claude_batch claude_robust for_loop while_loop data_transform file_ops pipeline)
 
@@ -36,6 +86,8 @@ defmodule Pipeline.DSPy.Executor.Reference.Engine do
   Runs `config` (with its `workflow` root) given `inputs`. `{:ok, ctx}` or
   `{:error, message, ctx}` (ctx: what ran until then).
   """
+  @spec run_workflow(map, map, ref, non_neg_integer | nil) ::
+          {:ok, ctx} | {:error, String.t(), ctx}
   def run_workflow(config, inputs, ref, iteration \\ nil) do
     wf = config["workflow"]
 
@@ -184,6 +236,7 @@ defmodule Pipeline.DSPy.Executor.Reference.Engine do
   The step types both the executor and a loop body dispatch the same way (executor.ex:517-551,
   loop.ex:554-581): the LLM steps and set_variable. `:not_common` for the others.
   """
+  @spec dispatch_common(step, ctx) :: step_outcome | :not_common
   def dispatch_common(step, ctx) do
     type = step["type"]
 

@@ -14,9 +14,12 @@ defmodule Pipeline.DSPy.Executor.Reference.FileOps do
   `./workspace`), not the temporary directory, so results stay deterministic.
   """
 
+  alias Pipeline.DSPy.Executor.Reference.Engine
+
   @operations ~w(copy move delete validate list convert stream_copy stream_process)
 
   @doc "The literal paths of a file_ops step that would leave the workspace."
+  @spec outside(Engine.step()) :: [String.t()]
   def outside(step) do
     for p <- paths(step), is_binary(p), not String.contains?(p, "{{"), escapes?(p), do: p
   end
@@ -31,6 +34,8 @@ defmodule Pipeline.DSPy.Executor.Reference.FileOps do
       (not String.starts_with?(Path.expand(p, "/ws"), "/ws/") and Path.expand(p, "/ws") != "/ws")
   end
 
+  @doc "Runs the operation inside `ctx.ref.workspace`; `{:ok, result}` or `{:error, reason}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def execute(step, ctx) do
     op = step["operation"]
 

@@ -11,12 +11,17 @@ defmodule Pipeline.DSPy.Executor.Reference.LM do
   options)`, step/claude.ex:27).
   """
 
-  alias Pipeline.DSPy.Executor.Reference.Calls
+  alias Pipeline.DSPy.Executor.Reference.{Calls, Engine}
+
+  @typedoc "An LM's answer: its text, cost in USD, wire usage (if reported) and model."
+  @type answer :: %{text: String.t(), cost: number, usage: map | nil, model: String.t() | nil}
 
   @doc """
   Sends `prompt` for `step` at predictor `path`. Returns `{:ok, %{text, cost, usage, model}}`
   or `{:error, reason}` (a string).
   """
+  @spec query(String.t(), Engine.step(), String.t(), Engine.ctx()) ::
+          {:ok, answer} | {:error, String.t()}
   def query(prompt, step, path, ctx) do
     ref = ctx.ref
 

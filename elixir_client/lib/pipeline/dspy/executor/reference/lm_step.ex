@@ -20,7 +20,7 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
   pipeline_ex.
   """
 
-  alias Pipeline.DSPy.Executor.Reference.{Calls, ClaudeExtract, LM, PromptBuilder}
+  alias Pipeline.DSPy.Executor.Reference.{Calls, ClaudeExtract, Engine, LM, PromptBuilder}
 
   @rescuing %{
     "claude_smart" => "Claude Smart",
@@ -29,10 +29,14 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
     "claude_robust" => "Claude Robust"
   }
 
+  @doc "The step types this module runs."
+  @spec types() :: [String.t()]
   def types,
     do:
       ~w(claude claude_smart claude_session claude_extract claude_robust gemini gemini_instructor)
 
+  @doc "Builds the step's prompt and makes its one LM call; `{:ok, result}` or `{:error, reason}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def execute(step, ctx) do
     case @rescuing[step["type"]] do
       nil ->
@@ -79,6 +83,7 @@ defmodule Pipeline.DSPy.Executor.Reference.LmStep do
   end
 
   @doc "The result map pipeline_ex's provider gives for this step type."
+  @spec shape(Engine.step(), LM.answer(), Engine.ctx()) :: map
   def shape(step, r, ctx) do
     base = %{"text" => r.text, "success" => true, "cost" => r.cost}
 

@@ -27,6 +27,8 @@ defmodule Pipeline.DSPy.Executor.Reference.Loops do
   @max_iterations 1000
   @default_max_iterations 100
 
+  @doc "Runs a `for_loop` or `while_loop` step; `{:ok, result}` or `{:error, reason}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def execute(%{"type" => "for_loop"} = step, ctx) do
     with {:ok, iterator} <- iterator(step),
          {:ok, body} <- body(step),

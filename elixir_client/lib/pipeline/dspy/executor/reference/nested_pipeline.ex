@@ -19,6 +19,8 @@ defmodule Pipeline.DSPy.Executor.Reference.NestedPipeline do
 
   @max_depth 10
 
+  @doc "Runs the nested workflow; `{:ok, outputs}` or `{:error, reason}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def execute(step, ctx) do
     with {:ok, pipeline} <- load(step, ctx),
          :ok <- depth_ok(ctx) do
@@ -58,6 +60,7 @@ defmodule Pipeline.DSPy.Executor.Reference.NestedPipeline do
   defp resolve_input(v, _), do: v
 
   @doc "The workflow a pipeline step runs: `{:ok, %{\"workflow\" => ...}}` or `{:error, reason}`."
+  @spec load(Engine.step(), Engine.ctx()) :: {:ok, map} | {:error, String.t()}
   def load(step, ctx) do
     cond do
       step["pipeline_file"] ->
@@ -87,6 +90,7 @@ defmodule Pipeline.DSPy.Executor.Reference.NestedPipeline do
   end
 
   @doc false
+  @spec load_file(Path.t(), String.t(), Engine.ref()) :: {:ok, map} | {:error, String.t()}
   def load_file(path, as_written, ref) do
     case ref.load.(path) do
       {:ok, config} -> {:ok, config}

@@ -9,8 +9,10 @@ defmodule Pipeline.DSPy.Executor.Reference.ParallelClaude do
   Predictor path: `STEP.parallel_tasks[ID]`, ID = the task's `id`, else its index.
   """
 
-  alias Pipeline.DSPy.Executor.Reference.{Calls, LM, LmStep, PromptBuilder}
+  alias Pipeline.DSPy.Executor.Reference.{Calls, Engine, LM, LmStep, PromptBuilder}
 
+  @doc "Runs each task as a `claude` step; `{:ok, %{combined_results, individual_results}}`."
+  @spec execute(Engine.step(), Engine.ctx()) :: {:ok, map}
   def execute(step, ctx) do
     tasks = step["parallel_tasks"] || []
 

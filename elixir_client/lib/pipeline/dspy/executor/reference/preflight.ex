@@ -16,12 +16,25 @@ defmodule Pipeline.DSPy.Executor.Reference.Preflight do
   fails there as pipeline_ex's does.
   """
 
-  alias Pipeline.DSPy.Executor.Reference.{Conditions, FileOps, NestedPipeline}
+  alias Pipeline.DSPy.Executor.Reference.{Conditions, Engine, FileOps, NestedPipeline}
+
+  @typedoc """
+  The `pipeline_file`s loaded on the way (absolute path => what loading gave), and
+  `:uses_file_ops` when a file_ops step is present.
+  """
+  @type files :: %{
+          optional(Path.t()) => {:ok, map} | {:error, String.t()},
+          optional(:uses_file_ops) => true
+        }
+
+  @typedoc "The first step refused: its path as written, its type, and why."
+  @type refusal :: %{path: String.t(), type: String.t(), reason: String.t()}
 
   @doc """
   `{:ok, files}` (loaded pipeline files by absolute path; `:uses_file_ops` set when a file_ops
   step is present) or `{:refused, %{path, type, reason}}`.
   """
+  @spec check(map, Engine.ref()) :: {:ok, files} | {:refused, refusal}
   def check(config, ref) do
     case walk(config["workflow"]["steps"], "workflow.steps", ref, %{}, :engine) do
       {:ok, files} -> {:ok, files}

@@ -8,6 +8,8 @@ defmodule Pipeline.DSPy.Executor.Reference.PrettyJSON do
 
   alias Pipeline.DSPy.JSON
 
+  @doc "`value` as pretty-printed JSON; raises on a tuple or anything JSON cannot encode."
+  @spec encode!(term) :: String.t()
   def encode!(value), do: value |> enc("") |> IO.iodata_to_binary()
 
   defp enc(m, ind) when is_map(m) and not is_struct(m) do

@@ -24,6 +24,7 @@ defmodule Pipeline.DSPy.Executor.Reference.PromptBuilder do
   @max_file_bytes 10 * 1024 * 1024
 
   @doc "The prompt text; raises where pipeline_ex raises. `results`: step name => result."
+  @spec build([term] | nil, %{optional(String.t()) => term}, Path.t() | nil) :: String.t()
   def build(parts, results, base_dir) when is_list(parts),
     do: parts |> Enum.map(&part(&1, results, base_dir)) |> Enum.join("\n")
 

@@ -6,8 +6,12 @@ defmodule Pipeline.DSPy.Executor.Reference.SetVariable do
   variables: `%{}` and the state unchanged (41-48). A failure is "Variable assignment failed: ...".
   """
 
+  alias Pipeline.DSPy.Executor.Reference.Engine
   alias Pipeline.DSPy.Template
 
+  @doc "Sets the step's variables; `{:ok, result, ctx}` with the new state, `{:ok, %{}}` for none."
+  @spec execute(Engine.step(), Engine.ctx()) ::
+          {:ok, map} | {:ok, map, Engine.ctx()} | {:error, String.t()}
   def execute(step, ctx) do
     variables = step["variables"] || %{}
 

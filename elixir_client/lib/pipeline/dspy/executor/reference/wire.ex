@@ -15,7 +15,10 @@ defmodule Pipeline.DSPy.Executor.Reference.Wire do
   """
 
   alias Pipeline.DSPy.Executor
+  alias Pipeline.DSPy.Executor.Reference.{Calls, Engine}
 
+  @doc "The wire result of the execution that left `ctx`, its `calls`, and the run's error if it failed."
+  @spec build(Engine.ctx(), [Calls.call()], String.t() | nil) :: Executor.wire_result()
   def build(ctx, calls, error \\ nil) do
     ran = Enum.reject(ctx.log, &(&1.status == :skipped))
     steps = Map.new(ctx.log, fn e -> {e.name, step(e, Map.get(ctx.results, e.name), calls)} end)
