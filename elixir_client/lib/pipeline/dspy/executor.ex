@@ -44,6 +44,19 @@ defmodule Pipeline.DSPy.Executor do
 
   @callback execute(config :: map, input :: map, context :: map) :: {:ok, map} | {:error, term}
 
+  @doc """
+  Optional. For an executor given to one run as `{module, opts}` (the `executor:` option of
+  `Pipeline.DSPy.optimize/2` and `evaluate/2`): `:as_is` to use it as it is, `{:start,
+  child_spec, to_executor}` when the run needs a process of its own (started under the
+  instance for the run's duration, stopped when the run ends; `to_executor.(pid)` is the
+  executor its executions use), or `{:error, message}` for `opts` it refuses (the run is
+  not started; the caller gets `:invalid_option` naming `executor`).
+  """
+  @callback for_run(opts :: term) ::
+              :as_is | {:start, Supervisor.child_spec(), (pid -> t)} | {:error, String.t()}
+
+  @optional_callbacks for_run: 1
+
   @type t :: module | {module, term} | (map, map, map -> {:ok, map} | {:error, term})
 
   @doc """

@@ -121,6 +121,24 @@ defmodule Pipeline.DSPy.ClusterTest do
 
     defp program(r), do: Map.delete(r["program"], "metadata")
 
+    # run id => node => executions, from the SlowReference notices received so far
+    defp where_ran(acc \\ %{}) do
+      receive do
+        {:executing_run, run_id, node} ->
+          where_ran(update_in(acc, [Access.key(run_id, %{}), Access.key(node, 0)], &(&1 + 1)))
+      after
+        0 -> acc
+      end
+    end
+
+    defp eventually(fun, tries \\ 100) do
+      cond do
+        fun.() -> true
+        tries == 0 -> false
+        true -> Process.sleep(20) && eventually(fun, tries - 1)
+      end
+    end
+
     test "a node stopped mid-run: its executions are retried elsewhere, the program is the one-node program",
          %{out: out} do
       [{_, w1}, {p2, w2}, {_, w3}] = peers([:w1, :w2, :w3])
@@ -194,8 +212,8 @@ defmodule Pipeline.DSPy.ClusterTest do
       assert stats.nodes[late].dispatched > 0, "the late node got nothing: #{inspect(stats)}"
     end
 
-    test "mix dspy.optimize --cluster-nodes runs the executions on those nodes", %{out: out} do
-      [{_, w}] = peers([:m1])
+    # Runs a mix task with the cluster flags over `w`; returns what it printed.
+    defp mix_cluster_task(task, w, extra) do
       ex = Path.join(repo_root(), "examples/code_analysis")
       Mix.shell(Mix.Shell.Process)
       on_exit(fn -> Mix.shell(Mix.Shell.IO) end)
@@ -208,25 +226,141 @@ defmodule Pipeline.DSPy.ClusterTest do
       end)
 
       ExUnit.CaptureIO.capture_io(fn ->
-        Mix.Task.rerun("dspy.optimize", [
-          "--pipeline",
-          Path.join(ex, "pipeline.yaml"),
-          "--training-data",
-          Path.join(ex, "training_data"),
-          "--lm",
-          "offline",
-          "--out",
-          out,
-          "--cluster-nodes",
-          Atom.to_string(w),
-          "--cluster-per-node",
-          "4"
-        ])
+        Mix.Task.rerun(
+          task,
+          [
+            "--pipeline",
+            Path.join(ex, "pipeline.yaml"),
+            "--training-data",
+            Path.join(ex, "training_data"),
+            "--lm",
+            "offline",
+            "--cluster-nodes",
+            Atom.to_string(w),
+            "--cluster-per-node",
+            "4"
+          ] ++ extra
+        )
       end)
 
-      stats = Cluster.stats(Pipeline.DSPy.CLI.Cluster)
-      assert Map.keys(stats.nodes) == [w]
-      assert stats.nodes[w].dispatched > 0
+      # the task stops its cluster when the run ends
+      refute Process.whereis(Pipeline.DSPy.CLI.Cluster)
+      printed(Mix.Shell.Process)
+    end
+
+    defp printed(_shell) do
+      receive do
+        {:mix_shell, :info, [line]} -> line <> "\n" <> printed(nil)
+      after
+        0 -> ""
+      end
+    end
+
+    test "mix dspy.optimize --cluster-nodes runs the executions on those nodes", %{out: out} do
+      [{_, w}] = peers([:m1])
+      text = mix_cluster_task("dspy.optimize", w, ["--out", out])
+
+      [_, n] =
+        Regex.run(
+          ~r/cluster: executions per node: #{Regex.escape(Atom.to_string(w))} (\d+);/,
+          text
+        )
+
+      assert String.to_integer(n) > 0
+      assert text =~ "retried after a node loss: 0"
+    end
+
+    test "mix dspy.evaluate --cluster-nodes scores on those nodes", %{out: _} do
+      [{_, w}] = peers([:e1])
+      text = mix_cluster_task("dspy.evaluate", w, [])
+
+      [_, n] =
+        Regex.run(
+          ~r/cluster: executions per node: #{Regex.escape(Atom.to_string(w))} (\d+);/,
+          text
+        )
+
+      [_, examples] = Regex.run(~r/score: [\d.]+ \(0-100\) on (\d+) examples, 0 failed/, text)
+      # every example ran on the node, once
+      assert String.to_integer(n) == String.to_integer(examples)
+    end
+
+    test "executor: per run: a run's executions go to its own cluster, the instance's other runs stay local",
+         %{out: out} do
+      [{_, w1}, {_, w2}] = peers([:r1, :r2])
+      me = self()
+      local = {Pipeline.DSPy.Test.SlowReference, sleep_ms: 20, notify_run: me}
+
+      # the instance's executor: the Reference executor (behind a 20 ms delay that says where it ran)
+      {name, _} = start_instance(executor: local)
+
+      cluster = {Cluster, nodes: [w1, w2], per_node: 4, executor: local}
+
+      # run A on the cluster while run B (no option) runs at the same time on this node
+      {:ok, ref_b} =
+        Pipeline.DSPy.optimize_async(
+          Path.join(repo_root(), "examples/code_analysis/pipeline.yaml"),
+          server: name,
+          training_data: Path.join(repo_root(), "examples/code_analysis/training_data"),
+          lm: "offline",
+          seed: 3,
+          out: Path.join(out, "b"),
+          run_id: "run-b",
+          concurrency: 4
+        )
+
+      assert {:ok, a} = optimize(name, Path.join(out, "a"), executor: cluster, concurrency: 8)
+      assert_receive {:dspy_result, ^ref_b, {:ok, b}}, 120_000
+      where = where_ran()
+
+      # A was given no run id: one was made for it, and every execution of A ran on the peers
+      assert a["runId"] =~ ~r/^run-\d{8}T\d{6}-[0-9a-f]{6}$/
+      assert Map.keys(where[a["runId"]]) |> Enum.sort() == Enum.sort([w1, w2])
+      assert where["run-b"] |> Map.keys() == [node()]
+      # the same program either way (executions are deterministic)
+      assert program(a) == program(b)
+
+      # the cluster started for A was stopped with it
+      sup = Pipeline.DSPy.run_executors(name)
+      assert eventually(fn -> DynamicSupervisor.count_children(sup).active == 0 end)
+
+      # a following run without the option runs here again
+      assert {:ok, c} = optimize(name, Path.join(out, "c"))
+      assert where_ran()[c["runId"]] |> Map.keys() == [node()]
+
+      # a running cluster can be given to one run by name; it keeps running after
+      cname = :"per_run_named_#{System.unique_integer([:positive])}"
+      start_supervised!({Cluster, name: cname, nodes: [w2], per_node: 4, executor: local})
+      assert {:ok, d} = optimize(name, Path.join(out, "d"), executor: {Cluster, cname})
+      assert where_ran()[d["runId"]] |> Map.keys() == [w2]
+      assert Cluster.stats(cname).nodes[w2].dispatched > 0
+    end
+
+    test "a bad executor: option is refused naming it, nothing is started", %{out: out} do
+      {name, _} = start_instance()
+      sup = Pipeline.DSPy.run_executors(name)
+
+      for bad <- [
+            :not_an_executor_module,
+            {Cluster, per_node: 0},
+            {Cluster, nodez: [:a@b]},
+            {Cluster, :no_such_cluster_running},
+            "Cluster"
+          ] do
+        assert {:error, %Pipeline.DSPy.Error{reason: :invalid_option, message: msg}} =
+                 optimize(name, out, executor: bad)
+
+        assert msg =~ "executor", "#{inspect(bad)}: #{msg}"
+
+        assert {:error, %Pipeline.DSPy.Error{reason: :invalid_option}} =
+                 Pipeline.DSPy.evaluate_async(%{"workflow" => %{"name" => "x", "steps" => []}},
+                   server: name,
+                   training_data: [],
+                   executor: bad
+                 )
+      end
+
+      assert DynamicSupervisor.count_children(sup).active == 0
     end
   end
 end

@@ -12,8 +12,13 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
 
   @poll_ms 250
 
-  def start_link(opts),
-    do: GenServer.start_link(__MODULE__, opts, name: Keyword.fetch!(opts, :name))
+  # unnamed when started for one run (the run's executor holds its pid)
+  def start_link(opts) do
+    case opts[:name] do
+      nil -> GenServer.start_link(__MODULE__, opts)
+      name -> GenServer.start_link(__MODULE__, opts, name: name)
+    end
+  end
 
   @doc """
   Waits for a slot on the least-loaded node not in `exclude`: `{:ok, node}`, or
@@ -42,6 +47,15 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
 
   @spec stats(GenServer.server()) :: map
   def stats(d), do: GenServer.call(d, :stats)
+
+  @doc "Emits telemetry relayed from a worker node on this node, where the forwarders listen."
+  @spec reemit([{[atom], map, map}]) :: :ok
+  def reemit(events) do
+    for {event, measurements, metadata} <- events,
+        do: Telemetry.emit(event, measurements, metadata)
+
+    :ok
+  end
 
   ## Server
 
@@ -117,8 +131,7 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   end
 
   def handle_info({:relay_telemetry, events, dropped}, s) do
-    for {event, measurements, metadata} <- events,
-        do: Telemetry.emit(event, measurements, metadata)
+    reemit(events)
 
     {:noreply,
      %{s | relayed: s.relayed + length(events), relay_dropped: s.relay_dropped + dropped}}
