@@ -336,6 +336,48 @@ defmodule Pipeline.DSPy.ClusterTest do
       assert Cluster.stats(cname).nodes[w2].dispatched > 0
     end
 
+    test "a run's cluster is stopped when the run is cancelled; a run id already running with its own executor is refused" do
+      [{_, w}] = peers([:c1])
+      me = self()
+      slow = {Pipeline.DSPy.Test.SlowReference, sleep_ms: 2_000, notify_run: me}
+      {name, _} = start_instance()
+      sup = Pipeline.DSPy.run_executors(name)
+      ex = Path.join(repo_root(), "examples/code_analysis")
+
+      run = fn run_id ->
+        Pipeline.DSPy.evaluate_async(Path.join(ex, "pipeline.yaml"),
+          server: name,
+          training_data: Path.join(ex, "training_data"),
+          lm: "offline",
+          run_id: run_id,
+          executor: {Cluster, nodes: [w], per_node: 2, executor: slow}
+        )
+      end
+
+      {:ok, ref} = run.("run-cancelled")
+      assert_receive {:executing_run, "run-cancelled", ^w}, 20_000
+      assert DynamicSupervisor.count_children(sup).active == 1
+      [{_, cluster, _, _}] = DynamicSupervisor.which_children(sup)
+      mon = Process.monitor(cluster)
+
+      assert {:error, %Pipeline.DSPy.Error{reason: :invalid_option, message: msg}} =
+               run.("run-cancelled")
+
+      assert msg =~ "executor: run run-cancelled is already running"
+      # the refused run started nothing that outlives it
+      assert eventually(fn -> DynamicSupervisor.count_children(sup).active == 1 end)
+
+      :ok = Pipeline.DSPy.cancel(name, ref)
+      assert_receive {:dspy_result, ^ref, {:error, %{reason: :cancelled}}}
+      assert_receive {:DOWN, ^mon, :process, ^cluster, :shutdown}, 5_000
+      assert eventually(fn -> DynamicSupervisor.count_children(sup).active == 0 end)
+
+      # the same id can run again (with its own executor) once the first has ended
+      {:ok, ref2} = run.("run-cancelled")
+      assert_receive {:executing_run, "run-cancelled", ^w}, 20_000
+      :ok = Pipeline.DSPy.cancel(name, ref2)
+    end
+
     test "a bad executor: option is refused naming it, nothing is started", %{out: out} do
       {name, _} = start_instance()
       sup = Pipeline.DSPy.run_executors(name)
