@@ -131,6 +131,32 @@ defmodule Pipeline.DSPy.ClusterTest do
       end
     end
 
+    # [:pipeline, :step, :stop] events of run `run_id` received so far (counted, kept for later calls)
+    defp step_events(run_id) do
+      n = Process.get({:step_events, run_id}, 0)
+
+      n =
+        Enum.reduce(Stream.repeatedly(fn -> nil end), n, fn _, acc ->
+          receive do
+            {:telemetry_event, [:pipeline, :step, :stop], _, %{run_id: id}, _} ->
+              if id == run_id, do: acc + 1, else: bump_other(id) && acc
+          after
+            0 -> throw({:done, acc})
+          end
+        end)
+
+      n
+    catch
+      {:done, acc} ->
+        Process.put({:step_events, run_id}, acc)
+        acc
+    end
+
+    defp bump_other(id) do
+      Process.put({:step_events, id}, Process.get({:step_events, id}, 0) + 1)
+      true
+    end
+
     defp eventually(fun, tries \\ 100) do
       cond do
         fun.() -> true
@@ -376,6 +402,146 @@ defmodule Pipeline.DSPy.ClusterTest do
       {:ok, ref2} = run.("run-cancelled")
       assert_receive {:executing_run, "run-cancelled", ^w}, 20_000
       :ok = Pipeline.DSPy.cancel(name, ref2)
+    end
+
+    test "step telemetry of a run's executions on worker nodes reaches this node's forwarders, each event once, the last ones too" do
+      [{_, w1}, {_, w2}] = peers([:t1, :t2])
+      {name, _} = start_instance()
+      ex = Path.join(repo_root(), "examples/code_analysis")
+      counter = :atomics.new(4, signed: true)
+      target = {self(), counter, 1_000_000}
+      :ok = Pipeline.DSPy.Telemetry.Forwarder.register_target(target)
+      on_exit(fn -> Pipeline.DSPy.Telemetry.Forwarder.unregister_target(target) end)
+
+      evaluate = fn run_id, extra ->
+        Pipeline.DSPy.evaluate(
+          Path.join(ex, "pipeline.yaml"),
+          [
+            server: name,
+            training_data: Path.join(ex, "training_data"),
+            lm: "offline",
+            run_id: run_id,
+            concurrency: 8
+          ] ++ extra
+        )
+      end
+
+      # the same run on this node, then on two worker nodes (a cluster started for the run)
+      assert {:ok, _} = evaluate.("run-local", [])
+
+      assert {:ok, _} =
+               evaluate.("run-cluster", executor: {Cluster, nodes: [w1, w2], per_node: 4})
+
+      steps = fn run_id -> step_events(run_id) end
+      local = steps.("run-local")
+      assert local > 0
+      # the run's dispatcher stops with the run; what the relays still held arrives after
+      assert eventually(fn -> steps.("run-cluster") >= local end, 250)
+      Process.sleep(300)
+      assert steps.("run-cluster") == local
+
+      # two runs at once, each with its own cluster over the same workers: the workers' relays
+      # serve both dispatchers, and still every event is re-emitted here once
+      both = [executor: {Cluster, nodes: [w1, w2], per_node: 4}]
+      task = Task.async(fn -> evaluate.("run-c2", both) end)
+      assert {:ok, _} = evaluate.("run-c3", both)
+      assert {:ok, _} = Task.await(task, 120_000)
+      assert eventually(fn -> steps.("run-c2") >= local and steps.("run-c3") >= local end, 250)
+      Process.sleep(300)
+      assert {steps.("run-c2"), steps.("run-c3")} == {local, local}
+
+      # nothing was dropped on the way (the emitters count their drops in slot 2)
+      assert :atomics.get(counter, 2) == 0
+    end
+
+    test "node loss: a second loss of the same execution fails it; side_effects: :at_most_once never retries a workflow that writes files" do
+      cases = [
+        {:retry,
+         %{
+           "workflow" => %{
+             "name" => "w",
+             "steps" => [%{"name" => "a", "type" => "claude", "prompt" => []}]
+           }
+         }, "already retried once", %{retries: 1, not_retried: 1}},
+        {:at_most_once,
+         %{
+           "workflow" => %{
+             "name" => "w",
+             "steps" => [%{"name" => "f", "type" => "file_ops", "operation" => "copy"}]
+           }
+         }, "side effects", %{retries: 0, not_retried: 1}}
+      ]
+
+      for {side_effects, config, why, counts} <- cases do
+        peers = peers([:l1, :l2])
+        by_node = Map.new(peers, fn {pid, node} -> {node, pid} end)
+
+        # stops whichever node an execution starts running on
+        killer =
+          spawn(fn ->
+            Stream.repeatedly(fn ->
+              receive do
+                {:executing, node, _} -> Peers.stop(by_node[node])
+              end
+            end)
+            |> Stream.run()
+          end)
+
+        on_exit(fn -> Process.exit(killer, :kill) end)
+        cname = :"loss_#{System.unique_integer([:positive])}"
+        inner = {Pipeline.DSPy.Test.SlowReference, sleep_ms: 5_000, notify: killer}
+
+        start_supervised!(
+          {Cluster,
+           name: cname,
+           nodes: Map.keys(by_node),
+           per_node: 1,
+           executor: inner,
+           side_effects: side_effects},
+          id: cname
+        )
+
+        assert eventually(fn -> map_size(Cluster.stats(cname).nodes) == 2 end)
+        ctx = %{executor_opts: cname, timeout_ms: 30_000, server: nil}
+        assert {:error, msg} = Cluster.execute(config, %{}, ctx)
+        assert msg =~ "was lost during the execution"
+        assert msg =~ why
+        stats = Cluster.stats(cname)
+        assert Map.take(stats, [:retries, :not_retried]) == counts, inspect(stats)
+      end
+    end
+
+    test "nodes: {:pg, scope, group}: a node is a worker while a process of it is in the group" do
+      [{_, w}] = peers([:g1])
+      scope = :"dspy_pg_#{System.unique_integer([:positive])}"
+      start_supervised!(%{id: scope, start: {:pg, :start_link, [scope]}})
+      {:ok, _} = :erpc.call(w, :pg, :start, [scope])
+      cname = :"pg_cluster_#{System.unique_integer([:positive])}"
+      start_supervised!({Cluster, name: cname, nodes: {:pg, scope, :workers}}, id: cname)
+      Process.sleep(300)
+      assert Cluster.stats(cname).nodes == %{}
+
+      member = :erpc.call(w, :erlang, :spawn, [:timer, :sleep, [:infinity]])
+      :ok = :erpc.call(w, :pg, :join, [scope, :workers, member])
+      assert eventually(fn -> Map.keys(Cluster.stats(cname).nodes) == [w] end)
+
+      # executions go there
+      {name, _} = start_instance()
+      ex = Path.join(repo_root(), "examples/code_analysis")
+
+      assert {:ok, _} =
+               Pipeline.DSPy.evaluate(Path.join(ex, "pipeline.yaml"),
+                 server: name,
+                 training_data: Path.join(ex, "training_data"),
+                 lm: "offline",
+                 executor: {Cluster, cname}
+               )
+
+      assert Cluster.stats(cname).nodes[w].dispatched > 0
+
+      # the member leaves: the node is no worker any more
+      :erpc.call(w, :erlang, :exit, [member, :kill])
+      assert eventually(fn -> Cluster.stats(cname).nodes == %{} end)
     end
 
     test "a bad executor: option is refused naming it, nothing is started", %{out: out} do

@@ -24,7 +24,7 @@ defmodule Pipeline.DSPy.Executor.Cluster.Relay do
   """
   @spec ensure(pid | {atom, node}) :: :ok
   def ensure(origin) do
-    if known?(origin), do: :ok, else: add(origin, 1)
+    if known?(origin), do: :ok, else: add(origin, 5)
   end
 
   defp known?(origin) do
@@ -40,6 +40,7 @@ defmodule Pipeline.DSPy.Executor.Cluster.Relay do
           case GenServer.start(__MODULE__, [], name: __MODULE__) do
             {:ok, pid} -> pid
             {:error, {:already_started, pid}} -> pid
+            {:error, reason} -> exit(reason)
           end
 
         pid ->
@@ -48,8 +49,10 @@ defmodule Pipeline.DSPy.Executor.Cluster.Relay do
 
     GenServer.call(pid, {:add_origin, origin})
   catch
-    # it was exiting (its last origin had just gone): start it again
-    :exit, _ when tries > 0 -> add(origin, tries - 1)
+    # it was exiting (its last origin had just gone) and is not quite gone yet: again
+    _kind, _reason when tries > 0 ->
+      Process.sleep(2)
+      add(origin, tries - 1)
   end
 
   @impl true
@@ -89,6 +92,29 @@ defmodule Pipeline.DSPy.Executor.Cluster.Relay do
   end
 
   def handle_info(:flush, s), do: {:noreply, flush(%{s | timer: nil})}
+
+  # A dispatcher is stopping: what is buffered goes out first (to it, if it is this node's
+  # target), then it is forgotten and told so; it waits for that answer before it goes.
+  def handle_info({:remove_origin, origin, reply_to, ref}, s) do
+    s = flush(s)
+
+    origins =
+      case Map.pop(s.origins, origin) do
+        {nil, origins} ->
+          origins
+
+        {{_node, mref, _}, origins} ->
+          Process.demonitor(mref, [:flush])
+          :ets.delete(__MODULE__, origin)
+          origins
+      end
+
+    send(reply_to, {:origin_removed, ref, node()})
+
+    if origins == %{},
+      do: {:stop, :normal, %{s | origins: origins}},
+      else: {:noreply, %{s | origins: origins}}
+  end
 
   # A dispatcher stopped (its run ended), or its node went down. The events emitted before
   # the run's last executions returned are in the buffer or ahead of this message in the
