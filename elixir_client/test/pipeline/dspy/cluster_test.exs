@@ -511,6 +511,15 @@ defmodule Pipeline.DSPy.ClusterTest do
       end
     end
 
+    test "nodes: :connected: every connected node is a worker, from the moment it connects until it goes" do
+      cname = :"connected_#{System.unique_integer([:positive])}"
+      start_supervised!({Cluster, name: cname, nodes: :connected}, id: cname)
+      [{pid, w}] = peers([:n1])
+      assert eventually(fn -> w in Map.keys(Cluster.stats(cname).nodes) end)
+      Peers.stop(pid)
+      assert eventually(fn -> w not in Map.keys(Cluster.stats(cname).nodes) end)
+    end
+
     test "nodes: {:pg, scope, group}: a node is a worker while a process of it is in the group" do
       [{_, w}] = peers([:g1])
       scope = :"dspy_pg_#{System.unique_integer([:positive])}"
