@@ -12,9 +12,10 @@ defmodule Pipeline.DSPy do
   repository (`node <repo>/dist/cli.js serve`; run `npm run build` at the repo root first).
   Options are documented in `Pipeline.DSPy.Options` (unknown or ill-typed ones raise).
 
-  Each instance is a supervisor with three children: a `Task.Supervisor` for the executor
-  tasks (`pipeline/execute` callbacks), the telemetry forwarder and the Port owner
-  (`Pipeline.DSPy.Connection`). Functions take the instance as `server` (the `:name`
+  Each instance is a supervisor whose children are a `Task.Supervisor` for the executor
+  tasks (`pipeline/execute` callbacks), a `DynamicSupervisor` for the processes an executor
+  needs for one run (the `:executor` option below), the telemetry forwarder and the Port
+  owner (`Pipeline.DSPy.Connection`). Functions take the instance as `server` (the `:name`
   option, default `Pipeline.DSPy`), as a first argument or as the `:server` option.
 
   Every function returns `{:error, %Pipeline.DSPy.Error{}}` on failure; see that module for
@@ -67,6 +68,7 @@ defmodule Pipeline.DSPy do
   """
 
   alias Pipeline.DSPy.{Connection, Error, Options}
+  alias Pipeline.DSPy.Executor.PerRun
   require Logger
 
   @type server :: atom
@@ -101,7 +103,9 @@ defmodule Pipeline.DSPy do
     children =
       [
         Pipeline.DSPy.Promotions.child_spec(name),
-        {Task.Supervisor, name: opts.task_supervisor_name}
+        {Task.Supervisor, name: opts.task_supervisor_name},
+        # processes an executor needs for one run (`executor:` of optimize/evaluate)
+        {DynamicSupervisor, name: run_executors(name), strategy: :one_for_one}
       ] ++
         if(opts.telemetry,
           do: [%{id: :forwarder, start: {Pipeline.DSPy.Telemetry.Forwarder, :start_link, [opts]}}],
@@ -123,6 +127,8 @@ defmodule Pipeline.DSPy do
   def forwarder(name), do: :"#{name}.Forwarder"
   @doc false
   def task_supervisor(name), do: :"#{name}.TaskSupervisor"
+  @doc false
+  def run_executors(name), do: :"#{name}.RunExecutors"
 
   @doc "Round trip to the sidecar: `:ok` or an error."
   @spec ping(server, timeout) :: :ok | {:error, Error.t()}
@@ -154,9 +160,15 @@ defmodule Pipeline.DSPy do
   a list of examples), `:optimizer` with `:optimizer_options`, `:metric` with
   `:metric_options`, `:lm`, `:reflection_lm` (GEPA), `:seed`, `:budget_usd` or `:budget`, `:out`, `:run_id`,
   `:concurrency`, `:val_fraction`, `:steps`, `:signatures`, `:name`,
-  `:execution_timeout_ms`, `:dry_run`, `:write_anyway`, `:params`, `:on_progress`,
+  `:execution_timeout_ms`, `:dry_run`, `:write_anyway`, `:params`, `:executor`, `:on_progress`,
   `:timeout` (default 30 minutes), `:server`. An unknown or ill-typed option returns
   `{:error, %Pipeline.DSPy.Error{reason: :invalid_option}}` naming it; nothing is sent.
+
+  `:executor` runs this run's executions with another executor than the instance's, while
+  other runs keep the instance's: a module, `{module, opts}` or a 3-arity function, e.g.
+  `{Pipeline.DSPy.Executor.Cluster, nodes: [:"a@host", :"b@host"]}` (a cluster executor
+  started for this run and stopped when it ends) or `{Pipeline.DSPy.Executor.Cluster, MyApp.Cluster}`
+  (one already running). The run is told apart by its id (`:run_id`, generated when absent).
   """
   @spec optimize(Path.t() | map, keyword) :: result
   def optimize(pipeline, opts \\ []) do
@@ -410,10 +422,11 @@ defmodule Pipeline.DSPy do
 
   defp blocking(method, pipeline, opts) do
     with {:ok, params} <- Options.Run.to_params(pipeline, opts),
-         do: blocking_request(method, params, opts)
+         {:ok, params, run} <- PerRun.prepare(opts[:server] || __MODULE__, params, opts),
+         do: blocking_request(method, params, opts, run)
   end
 
-  defp blocking_request(method, params, opts) do
+  defp blocking_request(method, params, opts, run \\ nil) do
     opts = Keyword.put_new(opts, :timeout, @default_optimize_timeout)
     on_progress = opts[:on_progress]
     server = opts[:server] || __MODULE__
@@ -422,6 +435,8 @@ defmodule Pipeline.DSPy do
     # restarted in between would never answer, and the wait would have no end).
     case Process.whereis(connection(server)) do
       nil ->
+        PerRun.stop(run)
+
         {:error,
          Error.new(:sidecar_exited, "#{method}: the Pipeline.DSPy connection is not running")}
 
@@ -430,7 +445,7 @@ defmodule Pipeline.DSPy do
 
         result =
           with {:ok, ref} <-
-                 Connection.request_async(conn, method, params, timeout(server, opts), true) do
+                 Connection.request_async(conn, method, params, timeout(server, opts), true, run) do
             await_or_cancel(conn, ref, mon, on_progress)
           end
 
@@ -483,8 +498,16 @@ defmodule Pipeline.DSPy do
   defp async(method, pipeline, opts) do
     server = opts[:server] || __MODULE__
 
-    with {:ok, params} <- Options.Run.to_params(pipeline, opts) do
-      Connection.request_async(connection(server), method, params, timeout(server, opts), true)
+    with {:ok, params} <- Options.Run.to_params(pipeline, opts),
+         {:ok, params, run} <- PerRun.prepare(server, params, opts) do
+      Connection.request_async(
+        connection(server),
+        method,
+        params,
+        timeout(server, opts),
+        true,
+        run
+      )
     end
   end
 

@@ -17,6 +17,42 @@ defmodule Mix.Tasks.DSPyTasksTest do
     e.message
   end
 
+  describe "mix dspy.evaluate" do
+    test "scores the pipeline as written and prints the score; bad flags are refused", %{dir: dir} do
+      ex = Path.join(repo_root(), "examples/code_analysis")
+
+      args = [
+        "--pipeline",
+        Path.join(ex, "pipeline.yaml"),
+        "--training-data",
+        Path.join(ex, "training_data")
+      ]
+
+      assert raises("dspy.evaluate", []) =~ "--pipeline is required"
+
+      assert raises("dspy.evaluate", args ++ ["--optimizer", "GEPA"]) =~
+               "invalid option(s): --optimizer"
+
+      assert raises("dspy.evaluate", args ++ ["--concurrency", "0"]) =~
+               "--concurrency must be >= 1"
+
+      assert raises("dspy.evaluate", args ++ ["--cluster-nodes", ","]) =~ "at least one node name"
+
+      assert raises("dspy.evaluate", [
+               "--pipeline",
+               Path.join(dir, "nope.yaml"),
+               "--training-data",
+               dir
+             ]) =~ "no such file"
+
+      capture_io(fn -> Mix.Task.rerun("dspy.evaluate", args ++ ["--lm", "offline"]) end)
+      assert_received {:mix_shell, :info, [summary]}
+      assert summary =~ ~r/^score: \d+\.\d \(0-100\) on \d+ examples, \d+ failed\nLM calls: \d+/
+      # no cluster flag: no line about nodes
+      refute_received {:mix_shell, :info, ["cluster: " <> _]}
+    end
+  end
+
   describe "mix dspy.optimize argument validation" do
     test "missing, unknown and ill-typed flags, missing paths", %{dir: dir} do
       yaml = Path.join(dir, "p.yaml")

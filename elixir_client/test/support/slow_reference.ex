@@ -10,6 +10,8 @@ defmodule Pipeline.DSPy.Test.SlowReference do
     # `notify: pid` tells a test that an execution is running here (it sleeps next), so the
     # test can stop this node while the execution is certainly in flight.
     if pid = opt(ctx, :notify, nil), do: send(pid, {:executing, node(), self()})
+    # `notify_run: pid` tells a test which run each execution belongs to and where it ran.
+    if pid = opt(ctx, :notify_run, nil), do: send(pid, {:executing_run, ctx[:run_id], node()})
     Process.sleep(opt(ctx, :sleep_ms, 30))
     Pipeline.DSPy.Executor.Reference.execute(config, input, ctx)
   end

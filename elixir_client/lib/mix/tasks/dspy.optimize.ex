@@ -34,7 +34,9 @@ defmodule Mix.Tasks.Dspy.Optimize do
     * `--cluster-nodes` - run the candidate executions on these BEAM nodes
       (`Pipeline.DSPy.Executor.Cluster`, at most `--cluster-per-node` at once on each, default 8);
       this node is made distributed if it is not (`--cookie` sets the cookie, else
-      `~/.erlang.cookie`). See "Running across nodes" in the README.
+      `~/.erlang.cookie`). The run's executions go there (`executor:` of
+      `Pipeline.DSPy.optimize/2`); how many ran on each node is printed at the end. See
+      "Running across nodes" in the README.
 
   ## Runs, logs and resuming
 
@@ -73,29 +75,18 @@ defmodule Mix.Tasks.Dspy.Optimize do
 
   @task "dspy.optimize"
 
-  @switches [
-    pipeline: :string,
-    training_data: :string,
-    optimizer: :string,
-    lm: :string,
-    reflection_lm: :string,
-    max_metric_calls: :integer,
-    metric: :string,
-    concurrency: :integer,
-    val_fraction: :float,
-    run_id: :string,
-    dry_run: :boolean,
-    write_anyway: :boolean,
-    report: :boolean,
-    verbose: :boolean,
-    out: :string,
-    seed: :integer,
-    budget_usd: :float,
-    timeout_min: :integer,
-    cluster_nodes: :string,
-    cluster_per_node: :integer,
-    cookie: :string
-  ]
+  @switches CLI.run_switches() ++
+              [
+                optimizer: :string,
+                reflection_lm: :string,
+                max_metric_calls: :integer,
+                val_fraction: :float,
+                dry_run: :boolean,
+                write_anyway: :boolean,
+                report: :boolean,
+                verbose: :boolean,
+                out: :string
+              ]
 
   @impl true
   def run(args) do
@@ -109,19 +100,13 @@ defmodule Mix.Tasks.Dspy.Optimize do
     pipeline = CLI.file!(@task, "pipeline", opts[:pipeline])
     data = CLI.dir!(@task, "training-data", opts[:training_data])
 
-    if (b = opts[:budget_usd]) && b <= 0, do: Mix.raise("mix #{@task}: --budget-usd must be > 0")
-
-    if (c = opts[:concurrency]) && c < 1,
-      do: Mix.raise("mix #{@task}: --concurrency must be >= 1")
+    CLI.check_run_flags!(@task, opts)
 
     if (f = opts[:val_fraction]) && (f <= 0 or f >= 1),
       do: Mix.raise("mix #{@task}: --val-fraction must be between 0 and 1 (exclusive)")
 
     if (m = opts[:max_metric_calls]) && m < 1,
       do: Mix.raise("mix #{@task}: --max-metric-calls must be >= 1")
-
-    if (t = opts[:timeout_min]) && t < 1,
-      do: Mix.raise("mix #{@task}: --timeout-min must be >= 1")
 
     run_id = opts[:run_id] || new_run_id()
     out = Path.expand(opts[:out] || File.cwd!())
@@ -131,7 +116,8 @@ defmodule Mix.Tasks.Dspy.Optimize do
     interrupt = Interrupt.start()
 
     try do
-      server = CLI.start_instance!(@task, sidecar_opts(opts, log) ++ cluster_opts(opts))
+      executor = CLI.cluster_executor!(@task, opts)
+      server = CLI.start_instance!(@task, sidecar_opts(opts, log))
       Mix.shell().info("run id: #{run_id}  (resume an interrupted run with --run-id #{run_id})")
       unless opts[:verbose], do: Mix.shell().info("sidecar log: #{log}")
 
@@ -152,6 +138,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
         budget_usd: opts[:budget_usd],
         write_anyway: opts[:write_anyway],
         report: opts[:report] != false,
+        executor: executor,
         timeout: :timer.minutes(opts[:timeout_min] || 120)
       ]
 
@@ -163,35 +150,11 @@ defmodule Mix.Tasks.Dspy.Optimize do
           {:error, _} = error -> {error, false}
         end
 
+      CLI.cluster_summary(executor)
       CLI.stop_instance()
       finish(result, interrupted?, %{opts: opts, args: args, run_id: run_id, run_dir: run_dir})
     after
       Interrupt.stop(interrupt)
-    end
-  end
-
-  # --cluster-nodes: a distributed node with a cluster executor over the given nodes.
-  defp cluster_opts(opts) do
-    case opts[:cluster_nodes] do
-      nil ->
-        []
-
-      list ->
-        nodes = list |> String.split(",", trim: true) |> Enum.map(&String.to_atom(String.trim(&1)))
-        if nodes == [], do: Mix.raise("mix #{@task}: --cluster-nodes needs at least one node name")
-
-        per_node = opts[:cluster_per_node] || 8
-        if per_node < 1, do: Mix.raise("mix #{@task}: --cluster-per-node must be >= 1")
-
-        CLI.ensure_distributed!(@task, hd(nodes), opts[:cookie])
-        name = Pipeline.DSPy.CLI.Cluster
-
-        case Pipeline.DSPy.Executor.Cluster.start_link(name: name, nodes: nodes, per_node: per_node) do
-          {:ok, pid} -> Process.unlink(pid)
-          {:error, {:already_started, _}} -> :ok
-        end
-
-        [executor: {Pipeline.DSPy.Executor.Cluster, name}]
     end
   end
 

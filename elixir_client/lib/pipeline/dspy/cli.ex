@@ -105,13 +105,102 @@ defmodule Pipeline.DSPy.CLI do
       name = :"dspy_#{System.unique_integer([:positive])}@#{host}"
 
       case Node.start(name, mode) do
-        {:ok, _} -> :ok
-        {:error, reason} -> Mix.raise("mix #{task}: cannot start distribution as #{name}: #{inspect(reason)}")
+        {:ok, _} ->
+          :ok
+
+        {:error, reason} ->
+          Mix.raise("mix #{task}: cannot start distribution as #{name}: #{inspect(reason)}")
       end
     end
 
     if cookie, do: Node.set_cookie(String.to_atom(cookie))
     :ok
+  end
+
+  @cluster Pipeline.DSPy.CLI.Cluster
+
+  @doc "The flags of the tasks that run a pipeline: the run's and the cluster's."
+  def run_switches do
+    [
+      pipeline: :string,
+      training_data: :string,
+      lm: :string,
+      metric: :string,
+      concurrency: :integer,
+      seed: :integer,
+      run_id: :string,
+      budget_usd: :float,
+      timeout_min: :integer,
+      cluster_nodes: :string,
+      cluster_per_node: :integer,
+      cookie: :string
+    ]
+  end
+
+  @doc "Checks the values of `run_switches/0` the parser cannot (ranges); raises Mix.Error."
+  def check_run_flags!(task, opts) do
+    if (b = opts[:budget_usd]) && b <= 0, do: Mix.raise("mix #{task}: --budget-usd must be > 0")
+    if (c = opts[:concurrency]) && c < 1, do: Mix.raise("mix #{task}: --concurrency must be >= 1")
+    if (t = opts[:timeout_min]) && t < 1, do: Mix.raise("mix #{task}: --timeout-min must be >= 1")
+    :ok
+  end
+
+  @doc """
+  `--cluster-nodes a@host,b@host [--cluster-per-node N] [--cookie C]`: makes this node
+  distributed, starts a cluster executor over those nodes and returns the run's `executor:`
+  option (`nil` without `--cluster-nodes`).
+  """
+  def cluster_executor!(task, opts) do
+    case opts[:cluster_nodes] do
+      nil ->
+        nil
+
+      list ->
+        nodes =
+          list |> String.split(",", trim: true) |> Enum.map(&String.to_atom(String.trim(&1)))
+
+        if nodes == [], do: Mix.raise("mix #{task}: --cluster-nodes needs at least one node name")
+
+        per_node = opts[:cluster_per_node] || 8
+        if per_node < 1, do: Mix.raise("mix #{task}: --cluster-per-node must be >= 1")
+
+        ensure_distributed!(task, hd(nodes), opts[:cookie])
+
+        case Pipeline.DSPy.Executor.Cluster.start_link(
+               name: @cluster,
+               nodes: nodes,
+               per_node: per_node
+             ) do
+          {:ok, pid} -> Process.unlink(pid)
+          {:error, {:already_started, _}} -> :ok
+        end
+
+        {Pipeline.DSPy.Executor.Cluster, @cluster}
+    end
+  end
+
+  @doc "Prints where the executions ran (when a cluster was used) and stops the cluster."
+  def cluster_summary(nil), do: :ok
+
+  def cluster_summary({_, name}) do
+    case Process.whereis(name) do
+      nil ->
+        :ok
+
+      pid ->
+        st = Pipeline.DSPy.Executor.Cluster.stats(name)
+
+        per_node =
+          st.nodes
+          |> Enum.sort()
+          |> Enum.map_join(", ", fn {n, %{dispatched: d}} -> "#{n} #{d}" end)
+
+        Mix.shell().info(
+          "cluster: executions per node: #{per_node}; retried after a node loss: #{st.retries}; not retried: #{st.not_retried}"
+        )
+
+        GenServer.stop(pid)
+    end
   end
 
   @doc "Starts a private Pipeline.DSPy instance for the task (options from the app env)."

@@ -67,7 +67,9 @@ defmodule Pipeline.DSPy.Connection do
     :dispatcher,
     :drain_timer,
     requests: State.new(),
-    attempt: 0
+    attempt: 0,
+    # monitor of a run request's caller => Pipeline.DSPy.Executor.PerRun (runs with their own executor)
+    runs: %{}
   ]
 
   ## Client side (runs in the caller's process)
@@ -99,26 +101,41 @@ defmodule Pipeline.DSPy.Connection do
 
   @doc false
   # Sends `method`; the answer comes as `{:dspy_result, ref, result}` (and `$/progress` as
-  # `{:dspy_progress, ref, value}` when `progress?`).
-  @spec request_async(GenServer.server(), String.t(), map | nil, timeout, boolean) ::
+  # `{:dspy_progress, ref, value}` when `progress?`). `run` (`Pipeline.DSPy.Executor.PerRun`):
+  # the executor of the run this request starts, kept while the request is pending.
+  @spec request_async(
+          GenServer.server(),
+          String.t(),
+          map | nil,
+          timeout,
+          boolean,
+          Pipeline.DSPy.Executor.PerRun.t() | nil
+        ) ::
           {:ok, reference} | {:error, Error.t()}
-  def request_async(conn, method, params, timeout, progress?) do
+  def request_async(conn, method, params, timeout, progress?, run \\ nil) do
     ref = make_ref()
 
-    with :ok <- check_timeout(method, timeout),
-         {:ok, params_io} <- encode_params(params) do
-      try do
-        :ok =
+    result =
+      with :ok <- check_timeout(method, timeout),
+           {:ok, params_io} <- encode_params(params) do
+        try do
           GenServer.call(
             conn,
-            {:request_async, method, params_io, timeout, progress?, self(), ref}
+            {:request_async, method, params_io, timeout, progress?, self(), ref, run}
           )
-
-        {:ok, ref}
-      catch
-        :exit, reason ->
-          {:error, Error.new(:sidecar_exited, "#{method}: connection process down", reason)}
+        catch
+          :exit, reason ->
+            {:error, Error.new(:sidecar_exited, "#{method}: connection process down", reason)}
+        end
       end
+
+    case result do
+      :ok ->
+        {:ok, ref}
+
+      {:error, _} = error ->
+        Pipeline.DSPy.Executor.PerRun.stop(run)
+        error
     end
   end
 
@@ -203,7 +220,11 @@ defmodule Pipeline.DSPy.Connection do
     {:noreply, submit(s, req, pid)}
   end
 
-  def handle_call({:request_async, method, params_io, timeout, progress?, pid, ref}, _from, s) do
+  def handle_call(
+        {:request_async, method, params_io, timeout, progress?, pid, ref, run},
+        _from,
+        s
+      ) do
     req = %{
       method: method,
       params: params_io,
@@ -212,7 +233,21 @@ defmodule Pipeline.DSPy.Connection do
       progress: progress?
     }
 
-    {:reply, :ok, submit(s, req, pid)}
+    cond do
+      run == nil ->
+        {:reply, :ok, submit(s, req, pid)}
+
+      Dispatcher.run_executor?(s.dispatcher, run.run_id) ->
+        {:reply,
+         {:error,
+          Error.new(
+            :invalid_option,
+            "executor: run #{run.run_id} is already running with its own executor on this instance"
+          )}, s}
+
+      true ->
+        {:reply, :ok, submit_run(s, req, pid, run)}
+    end
   end
 
   def handle_call({:cancel, ref}, _from, s) do
@@ -361,6 +396,38 @@ defmodule Pipeline.DSPy.Connection do
     run(%{s | requests: requests}, actions)
   end
 
+  # A run with its own executor: the dispatcher picks it for the run's executions until the
+  # request ends (its monitor is dropped: answer, error, timeout, cancel, caller exit, sidecar
+  # exit); a process started for the run is linked here, so it dies with this process too.
+  defp submit_run(s, req, caller, run) do
+    if run.pid, do: Process.link(run.pid)
+    mon = Process.monitor(caller)
+
+    s = %{
+      s
+      | runs: Map.put(s.runs, mon, run),
+        dispatcher: Dispatcher.put_run(s.dispatcher, run.run_id, run.executor)
+    }
+
+    {_id, requests, actions} = State.submit(s.requests, Map.put(req, :monitor, mon))
+    run(%{s | requests: requests}, actions)
+  end
+
+  defp end_run(s, mon) do
+    case Map.pop(s.runs, mon) do
+      {nil, _} ->
+        s
+
+      {run, runs} ->
+        if run.pid do
+          Process.unlink(run.pid)
+          Process.exit(run.pid, :shutdown)
+        end
+
+        %{s | runs: runs, dispatcher: Dispatcher.drop_run(s.dispatcher, run.run_id)}
+    end
+  end
+
   defp run(s, actions), do: s |> run_actions(actions) |> drain()
 
   defp run_actions(s, actions), do: Enum.reduce(actions, s, &perform/2)
@@ -387,7 +454,7 @@ defmodule Pipeline.DSPy.Connection do
 
   defp perform({:demonitor, mon}, s) do
     Process.demonitor(mon, [:flush])
-    s
+    end_run(s, mon)
   end
 
   defp perform({:log, level, message}, s) do

@@ -68,6 +68,19 @@ defmodule Pipeline.DSPy.Executor do
 
   @callback execute(config :: workflow, input :: inputs, context :: context) :: result
 
+  @doc """
+  Optional. For an executor given to one run as `{module, opts}` (the `executor:` option of
+  `Pipeline.DSPy.optimize/2` and `evaluate/2`): `:as_is` to use it as it is, `{:start,
+  child_spec, to_executor}` when the run needs a process of its own (started under the
+  instance for the run's duration, stopped when the run ends; `to_executor.(pid)` is the
+  executor its executions use), or `{:error, message}` for `opts` it refuses (the run is
+  not started; the caller gets `:invalid_option` naming `executor`).
+  """
+  @callback for_run(opts :: term) ::
+              :as_is | {:start, Supervisor.child_spec(), (pid -> t)} | {:error, String.t()}
+
+  @optional_callbacks for_run: 1
+
   @type t :: module | {module, term} | (workflow, inputs, context -> result)
 
   @doc """
@@ -196,7 +209,15 @@ defmodule Pipeline.DSPy.Executor do
     do: mod.execute(config, inputs, context)
 
   defp describe(f) when is_function(f), do: "function"
-  defp describe({m, _}), do: inspect(m)
+  defp describe({m, _}), do: describe(m)
+  # what inspect/1 prints for a module, without the Inspect protocol (a few µs per execution)
+  defp describe(m) when is_atom(m) do
+    case Atom.to_string(m) do
+      "Elixir." <> alias -> alias
+      _erlang_module -> inspect(m)
+    end
+  end
+
   defp describe(m), do: inspect(m)
 
   defp ms(native), do: System.convert_time_unit(native, :native, :microsecond) / 1000

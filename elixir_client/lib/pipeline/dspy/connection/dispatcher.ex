@@ -17,6 +17,11 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
       `-32000` with `data.reason = "timeout"`, `-32800` (cancelled) or `-32603` (crashed).
       A timeout or cancel that loses the race leaves the worker alone (its reply is on its
       way; killing it mid-write could lose it).
+    * **Which executor**: the instance's, unless the execution's run (`params.context.runId`)
+      was started with an executor of its own (the `executor:` option of
+      `Pipeline.DSPy.optimize/2` / `evaluate/2`): the connection registers it with
+      `put_run/3` when it sends the run's request and drops it with `drop_run/2` when the
+      request ends.
     * Unknown methods get `-32601`, a `pipeline/execute` without an object for params `-32602`.
   """
 
@@ -36,7 +41,8 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
           starting: non_neg_integer,
           next_job: pos_integer,
           inbound: %{key => map},
-          tasks: %{reference => key}
+          tasks: %{reference => key},
+          runs: %{String.t() => Executor.t()}
         }
 
   @enforce_keys [:task_sup, :executor, :server, :execute_timeout]
@@ -55,7 +61,9 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
     # key => %{pid, mref, claim, job, worker, timer, timeout}
     inbound: %{},
     # monitor ref of a worker or task => key
-    tasks: %{}
+    tasks: %{},
+    # run id => the executor of a run started with its own
+    runs: %{}
   ]
 
   @doc """
@@ -191,6 +199,19 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
     replenish(%{d | inbound: %{}, tasks: %{}})
   end
 
+  @doc "Runs the executions of run `run_id` with `executor` (until `drop_run/2`)."
+  @spec put_run(t, String.t(), Executor.t()) :: t
+  def put_run(%__MODULE__{} = d, run_id, executor),
+    do: %{d | runs: Map.put(d.runs, run_id, executor)}
+
+  @doc "Run `run_id`'s executions go back to the instance's executor."
+  @spec drop_run(t, String.t()) :: t
+  def drop_run(%__MODULE__{} = d, run_id), do: %{d | runs: Map.delete(d.runs, run_id)}
+
+  @doc "Whether run `run_id` has an executor of its own."
+  @spec run_executor?(t, String.t()) :: boolean
+  def run_executor?(%__MODULE__{runs: runs}, run_id), do: is_map_key(runs, run_id)
+
   @doc "The number of executions in flight."
   @spec running(t) :: non_neg_integer
   def running(%__MODULE__{inbound: i}), do: map_size(i)
@@ -200,14 +221,15 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
   defp start_execution(d, port, key, params) do
     job = d.next_job
     d = %{d | next_job: job + 1}
-    ctx = %{server: d.server, executor: d.executor, task_supervisor: d.task_sup}
+    executor = executor_for(d, params)
+    ctx = %{server: d.server, executor: executor, task_supervisor: d.task_sup}
 
     case d.idle do
       [{pid, claim} | rest] ->
         if Process.alive?(pid) do
           :atomics.put(claim, 1, job)
           mref = Process.monitor(pid)
-          send(pid, {:run, mref, d.executor, params, ctx, {port, key, claim, job}})
+          send(pid, {:run, mref, executor, params, ctx, {port, key, claim, job}})
           {%{pid: pid, mref: mref, claim: claim, job: job, worker: true}, %{d | idle: rest}}
         else
           # died while idle (e.g. its Task.Supervisor restarted): skip it, top the pool up
@@ -220,7 +242,7 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
 
         task =
           Task.Supervisor.async_nolink(d.task_sup, Executor, :run_and_reply, [
-            d.executor,
+            executor,
             params,
             ctx,
             {port, key, claim, job}
@@ -229,6 +251,13 @@ defmodule Pipeline.DSPy.Connection.Dispatcher do
         {%{pid: task.pid, mref: task.ref, claim: claim, job: job, worker: false}, d}
     end
   end
+
+  defp executor_for(%{runs: runs} = d, _params) when map_size(runs) == 0, do: d.executor
+
+  defp executor_for(d, %{"context" => %{"runId" => run_id}}),
+    do: Map.get(d.runs, run_id, d.executor)
+
+  defp executor_for(d, _params), do: d.executor
 
   defp idle_worker(d, pid, claim) do
     if length(d.idle) < d.pool_size do

@@ -13,11 +13,23 @@ defmodule Pipeline.DSPy.Executor.Cluster do
         {Pipeline.DSPy, executor: {Pipeline.DSPy.Executor.Cluster, MyApp.Cluster}}
       ]
 
-  `mix dspy.optimize --cluster-nodes a@host,b@host` does the same for one run.
+  Or give it to one run, started for that run and stopped when it ends (other runs of the
+  instance keep the instance's executor):
+
+      Pipeline.DSPy.optimize("pipeline.yaml",
+        training_data: "training_data",
+        executor: {Pipeline.DSPy.Executor.Cluster, nodes: [:"a@host", :"b@host"], per_node: 8})
+
+  (`executor: {Pipeline.DSPy.Executor.Cluster, MyApp.Cluster}` gives a run one that is
+  already running). `mix dspy.optimize` and `mix dspy.evaluate` take `--cluster-nodes
+  a@host,b@host`.
 
   ## Options
 
   #{Pipeline.DSPy.Executor.Cluster.Options.docs()}
+
+  Given to one run as `{Pipeline.DSPy.Executor.Cluster, opts}`, `:name` is optional (the
+  run's dispatcher is then unnamed; `stats/1` takes its pid).
 
   ## Membership
 
@@ -65,21 +77,57 @@ defmodule Pipeline.DSPy.Executor.Cluster do
   end
 
   @doc "Figures so far: per node `running`/`dispatched`, `retries`, `not_retried`, `lost`, `waiting`, relayed telemetry."
-  @spec stats(atom) :: map
+  @spec stats(atom | pid) :: map
   def stats(name), do: Dispatcher.stats(name)
 
   @impl true
+  # One run's cluster: a running one by name, or one started for the run from options.
+  def for_run(name) when is_atom(name) and not is_nil(name) do
+    if GenServer.whereis(name),
+      do: :as_is,
+      else: {:error, "no #{inspect(__MODULE__)} named #{inspect(name)} is running"}
+  end
+
+  def for_run(opts) when is_list(opts) do
+    named = Keyword.has_key?(opts, :name)
+    opts = Options.validate!(Keyword.put_new(opts, :name, __MODULE__))
+    dispatcher_opts = Keyword.take(opts, [:nodes, :per_node])
+
+    dispatcher_opts =
+      if named, do: [{:name, opts[:name]} | dispatcher_opts], else: dispatcher_opts
+
+    conf = Map.new(Keyword.take(opts, [:executor, :side_effects]))
+
+    {:start, %{id: __MODULE__, start: {Dispatcher, :start_link, [dispatcher_opts]}},
+     fn pid -> {__MODULE__, Map.put(conf, :dispatcher, pid)} end}
+  rescue
+    e in ArgumentError -> {:error, Exception.message(e)}
+  end
+
+  def for_run(other),
+    do:
+      {:error,
+       "#{inspect(__MODULE__)} takes a running cluster's name or options, got #{inspect(other)}"}
+
+  @impl true
   def execute(config, input, ctx) do
-    name = cluster_name(ctx[:executor_opts])
-    conf = :persistent_term.get({__MODULE__, name})
+    {dispatcher, conf} = conf(ctx[:executor_opts])
     deadline = System.monotonic_time(:millisecond) + (ctx[:timeout_ms] || 120_000)
 
     remote_ctx =
       ctx
       |> Map.drop([:executor_opts, :request])
-      |> Map.merge(%{origin_node: node(), dispatcher: name})
+      |> Map.merge(%{origin_node: node(), dispatcher: dispatcher})
 
-    run(name, conf, config, input, remote_ctx, [], deadline, 0)
+    run(dispatcher, conf, config, input, remote_ctx, [], deadline, 0)
+  end
+
+  # started for a run: everything is in the executor term; else by name
+  defp conf(%{dispatcher: pid} = conf), do: {pid, conf}
+
+  defp conf(other) do
+    name = cluster_name(other)
+    {name, :persistent_term.get({__MODULE__, name})}
   end
 
   defp run(name, conf, config, input, ctx, exclude, deadline, attempt) do

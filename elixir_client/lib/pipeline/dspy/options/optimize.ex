@@ -30,6 +30,7 @@ defmodule Pipeline.DSPy.Options.Optimize do
         :write_anyway,
         :report,
         :params,
+        :executor,
         :on_progress,
         :timeout,
         :server

@@ -102,9 +102,18 @@ defmodule Pipeline.DSPy.Options.Run do
     report: [
       type: :boolean,
       default: true,
-      doc: "write `run.json` and the self-contained HTML report into the run directory (`reportPath` in the result)"
+      doc:
+        "write `run.json` and the self-contained HTML report into the run directory (`reportPath` in the result)"
     ],
     params: [type: :keyword_or_map, doc: "extra wire params, merged as given (escape hatch)"],
+    executor: [
+      type:
+        {:custom, {Pipeline.DSPy.Options, :executor?},
+         "a module implementing Pipeline.DSPy.Executor (execute/3), {module, opts} or a 3-arity function"},
+      doc_default: "the instance's `:executor`",
+      doc:
+        "runs this run's `pipeline/execute` callbacks (other runs keep the instance's), e.g. `{Pipeline.DSPy.Executor.Cluster, nodes: [...]}`, started for the run and stopped with it; never sent"
+    ],
     on_progress: [
       type: {:fun, 1},
       doc: "called in the caller with each progress map (blocking forms only)"

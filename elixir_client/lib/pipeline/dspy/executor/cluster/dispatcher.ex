@@ -11,9 +11,15 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   alias Pipeline.DSPy.Telemetry
 
   @poll_ms 250
+  @leave_ms 1_000
 
-  def start_link(opts),
-    do: GenServer.start_link(__MODULE__, opts, name: Keyword.fetch!(opts, :name))
+  # unnamed when started for one run (the run's executor holds its pid)
+  def start_link(opts) do
+    case opts[:name] do
+      nil -> GenServer.start_link(__MODULE__, opts)
+      name -> GenServer.start_link(__MODULE__, opts, name: name)
+    end
+  end
 
   @doc """
   Waits for a slot on the least-loaded node not in `exclude`: `{:ok, node}`, or
@@ -43,13 +49,27 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   @spec stats(GenServer.server()) :: map
   def stats(d), do: GenServer.call(d, :stats)
 
+  @doc "Emits telemetry relayed from a worker node on this node, where the forwarders listen."
+  @spec reemit([{[atom], map, map}]) :: :ok
+  def reemit(events) do
+    for {event, measurements, metadata} <- events,
+        do: Telemetry.emit(event, measurements, metadata)
+
+    :ok
+  end
+
   ## Server
 
   @impl true
   def init(opts) do
     :ok = :net_kernel.monitor_nodes(true)
+    # stopping (the end of its run, a shutdown) goes through terminate/2, which takes the
+    # telemetry the workers' relays still hold for it before it goes
+    Process.flag(:trap_exit, true)
 
     s = %{
+      # what the workers' relays know this dispatcher by
+      key: if(name = opts[:name], do: {name, node()}, else: self()),
       pool: Pool.new(Keyword.fetch!(opts, :per_node)),
       source: Keyword.fetch!(opts, :nodes),
       # ref => {node, caller monitor}
@@ -116,13 +136,11 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
     {:noreply, serve(refresh(s))}
   end
 
-  def handle_info({:relay_telemetry, events, dropped}, s) do
-    for {event, measurements, metadata} <- events,
-        do: Telemetry.emit(event, measurements, metadata)
+  def handle_info({:relay_telemetry, events, dropped}, s),
+    do: {:noreply, relayed(s, events, dropped)}
 
-    {:noreply,
-     %{s | relayed: s.relayed + length(events), relay_dropped: s.relay_dropped + dropped}}
-  end
+  # asked to stop by a process it is linked to (the connection, at the end of its run)
+  def handle_info({:EXIT, _pid, reason}, s), do: {:stop, reason, s}
 
   def handle_info({:DOWN, mref, :process, _pid, _}, s) do
     case Enum.find(s.granted, fn {_, {_, m}} -> m == mref end) do
@@ -137,7 +155,61 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
 
   def handle_info(_other, s), do: {:noreply, s}
 
+  @impl true
+  def terminate(_reason, s) do
+    leave_relays(s)
+    :ok
+  end
+
   ## Internals
+
+  defp relayed(s, events, dropped) do
+    reemit(events)
+    %{s | relayed: s.relayed + length(events), relay_dropped: s.relay_dropped + dropped}
+  end
+
+  # Each worker's relay that served us flushes what it holds (to us if we are its target for
+  # this node), forgets us and says so; what it sent before that is ahead of its answer in our
+  # mailbox, so nothing relayed to us is lost when we stop. At most @leave_ms in all (a relay
+  # on a node that is gone answers with a :DOWN).
+  defp leave_relays(s) do
+    ref = make_ref()
+
+    waiting =
+      for {node, %{dispatched: d}} <- Pool.stats(s.pool).nodes,
+          d > 0,
+          node != node(),
+          into: %{} do
+        relay = {Pipeline.DSPy.Executor.Cluster.Relay, node}
+        mref = Process.monitor(relay)
+        send(relay, {:remove_origin, s.key, self(), ref})
+        {node, mref}
+      end
+
+    await_relays(s, ref, waiting, System.monotonic_time(:millisecond) + @leave_ms)
+  end
+
+  defp await_relays(s, _ref, waiting, _deadline) when map_size(waiting) == 0, do: s
+
+  defp await_relays(s, ref, waiting, deadline) do
+    left = max(0, deadline - System.monotonic_time(:millisecond))
+
+    receive do
+      {:relay_telemetry, events, dropped} ->
+        await_relays(relayed(s, events, dropped), ref, waiting, deadline)
+
+      {:origin_removed, ^ref, node} ->
+        {mref, waiting} = Map.pop(waiting, node)
+        if mref, do: Process.demonitor(mref, [:flush])
+        await_relays(s, ref, waiting, deadline)
+
+      {:DOWN, mref, :process, _, _} ->
+        waiting = waiting |> Enum.reject(fn {_, m} -> m == mref end) |> Map.new()
+        await_relays(s, ref, waiting, deadline)
+    after
+      left -> s
+    end
+  end
 
   defp grant(s, ref, node, pid),
     do: %{s | granted: Map.put(s.granted, ref, {node, Process.monitor(pid)})}
@@ -155,7 +227,9 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
 
   # Hands free slots to waiting callers, in the order they came (a caller whose excluded
   # nodes are the only free ones keeps its place).
-  defp serve(s) do
+  defp serve(s), do: if(:queue.is_empty(s.waiting), do: s, else: serve_waiting(s))
+
+  defp serve_waiting(s) do
     {served, still} =
       Enum.reduce(:queue.to_list(s.waiting), {s, []}, fn {{pid, _} = from, ref, exclude} = w,
                                                          {acc, keep} ->

@@ -15,7 +15,8 @@ defmodule Pipeline.DSPy.Executor.Cluster.Remote do
       if origin == node() do
         ctx
       else
-        :ok = Relay.ensure({ctx.dispatcher, origin})
+        d = ctx.dispatcher
+        :ok = Relay.ensure(if is_pid(d), do: d, else: {d, origin})
         timeout = ctx[:timeout_ms] || 120_000
         # The sidecar belongs to the origin node: the instance name means nothing here.
         generate = fn messages, opts ->
