@@ -77,6 +77,7 @@ defmodule Pipeline.DSPy do
   @default_optimize_timeout :timer.minutes(30)
 
   @doc false
+  @spec child_spec(keyword) :: Supervisor.child_spec()
   def child_spec(opts) do
     # not a keyword list: start_link/1 raises naming it (it was silently replaced by [])
     name = if Keyword.keyword?(opts), do: Keyword.get(opts, :name, __MODULE__), else: __MODULE__
@@ -122,12 +123,16 @@ defmodule Pipeline.DSPy do
   end
 
   @doc false
+  @spec connection(server) :: atom
   def connection(name), do: :"#{name}.Connection"
   @doc false
+  @spec forwarder(server) :: atom
   def forwarder(name), do: :"#{name}.Forwarder"
   @doc false
+  @spec task_supervisor(server) :: atom
   def task_supervisor(name), do: :"#{name}.TaskSupervisor"
   @doc false
+  @spec run_executors(server) :: atom
   def run_executors(name), do: :"#{name}.RunExecutors"
 
   @doc "Round trip to the sidecar: `:ok` or an error."
@@ -144,6 +149,7 @@ defmodule Pipeline.DSPy do
   def sidecar_os_pid(server \\ __MODULE__), do: safe_call(server, :os_pid, nil)
 
   @doc "Whether the sidecar has completed its handshake (`:ready`), or `:starting` / `:down`."
+  @spec status(server) :: :ready | :starting | :down
   def status(server \\ __MODULE__), do: safe_call(server, :status, :down)
 
   # :down / nil while the connection process itself is restarting or not started.
@@ -281,6 +287,7 @@ defmodule Pipeline.DSPy do
     do: Connection.request(connection(server), method, params, timeout(server, opts))
 
   @doc "Async `request/4`: `{:ok, ref}`; `{:dspy_result, ref, result}` follows (and `:dspy_progress` when `progress: true`)."
+  @spec request_async(server, String.t(), map, keyword) :: {:ok, reference} | {:error, Error.t()}
   def request_async(server, method, params, opts \\ []) do
     with {:ok, opts} <- Options.Request.validate(opts, "request_async/4") do
       Connection.request_async(
@@ -406,6 +413,7 @@ defmodule Pipeline.DSPy do
     do: put_opt(%{pipeline: name}, :mode, opts[:mode] && to_string(opts[:mode]))
 
   @doc "A JSON-RPC notification to the sidecar."
+  @spec notify(server, String.t(), map) :: :ok | {:error, Error.t()}
   def notify(server, method, params), do: Connection.notify(connection(server), method, params)
 
   ## Internals

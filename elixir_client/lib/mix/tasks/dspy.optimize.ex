@@ -246,6 +246,7 @@ defmodule Mix.Tasks.Dspy.Optimize do
   @doc false
   # The command that resumes this run: the one typed, with --run-id set. A parent that runs
   # this task for the user (scripts/demo.mjs) names its own command in ELEXIRION_RESUME_COMMAND.
+  @spec resume_command(%{args: [String.t()], run_id: String.t()}) :: String.t()
   def resume_command(%{args: args, run_id: run_id}) do
     prefix =
       case System.get_env("ELEXIRION_RESUME_COMMAND") do

@@ -120,6 +120,7 @@ defmodule Pipeline.DSPy.CLI do
   @cluster Pipeline.DSPy.CLI.Cluster
 
   @doc "The flags of the tasks that run a pipeline: the run's and the cluster's."
+  @spec run_switches() :: OptionParser.switches()
   def run_switches do
     [
       pipeline: :string,
@@ -138,6 +139,7 @@ defmodule Pipeline.DSPy.CLI do
   end
 
   @doc "Checks the values of `run_switches/0` the parser cannot (ranges); raises Mix.Error."
+  @spec check_run_flags!(String.t(), keyword) :: :ok
   def check_run_flags!(task, opts) do
     if (b = opts[:budget_usd]) && b <= 0, do: Mix.raise("mix #{task}: --budget-usd must be > 0")
     if (c = opts[:concurrency]) && c < 1, do: Mix.raise("mix #{task}: --concurrency must be >= 1")
@@ -150,6 +152,7 @@ defmodule Pipeline.DSPy.CLI do
   distributed, starts a cluster executor over those nodes and returns the run's `executor:`
   option (`nil` without `--cluster-nodes`).
   """
+  @spec cluster_executor!(String.t(), keyword) :: {module, atom} | nil
   def cluster_executor!(task, opts) do
     case opts[:cluster_nodes] do
       nil ->
@@ -180,6 +183,7 @@ defmodule Pipeline.DSPy.CLI do
   end
 
   @doc "Prints where the executions ran (when a cluster was used) and stops the cluster."
+  @spec cluster_summary({module, atom} | nil) :: :ok
   def cluster_summary(nil), do: :ok
 
   def cluster_summary({_, name}) do

@@ -58,6 +58,7 @@ defmodule Pipeline.DSPy.Executor.Cluster do
   alias Pipeline.DSPy.Executor.Cluster.{Dispatcher, Options, Remote}
 
   @doc false
+  @spec child_spec(keyword) :: Supervisor.child_spec()
   def child_spec(opts) do
     opts = Options.validate!(opts)
     %{id: {__MODULE__, opts[:name]}, start: {__MODULE__, :start_link, [opts]}, type: :worker}
@@ -183,6 +184,7 @@ defmodule Pipeline.DSPy.Executor.Cluster do
   @doc false
   # A workflow has side effects outside its execution when a step (at any depth) is file_ops
   # or writes output_to_file.
+  @spec side_effects?(term) :: boolean
   def side_effects?(term) when is_map(term) do
     Map.get(term, "type") == "file_ops" or Map.has_key?(term, "output_to_file") or
       Enum.any?(term, fn {_k, v} -> side_effects?(v) end)

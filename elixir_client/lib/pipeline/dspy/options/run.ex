@@ -123,11 +123,14 @@ defmodule Pipeline.DSPy.Options.Run do
   ]
 
   @doc "The specs of `keys`, in that order."
+  @spec specs([atom]) :: keyword
   def specs(keys), do: Enum.map(keys, &{&1, Keyword.fetch!(@specs, &1)})
 
   @doc false
+  @spec training_data?(term) :: boolean
   def training_data?(v), do: (is_binary(v) and v != "") or is_list(v)
   @doc false
+  @spec fraction?(term) :: boolean
   def fraction?(v), do: is_number(v) and v > 0 and v < 1
 
   # option => wire key, for the options sent as they are

@@ -14,6 +14,7 @@ defmodule Pipeline.DSPy.Executor.Cluster.Dispatcher do
   @leave_ms 1_000
 
   # unnamed when started for one run (the run's executor holds its pid)
+  @spec start_link(keyword) :: GenServer.on_start()
   def start_link(opts) do
     case opts[:name] do
       nil -> GenServer.start_link(__MODULE__, opts)

@@ -19,6 +19,7 @@ defmodule Pipeline.DSPy.Executor.Cluster.Options do
   ]
 
   @doc false
+  @spec docs() :: String.t()
   def docs do
     rows =
       for {key, {default, type, doc}} <- @schema do
@@ -30,6 +31,7 @@ defmodule Pipeline.DSPy.Executor.Cluster.Options do
   end
 
   @doc false
+  @spec validate!(keyword) :: keyword
   def validate!(opts) when is_list(opts) do
     known = Keyword.keys(@schema)
 
