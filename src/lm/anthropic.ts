@@ -18,7 +18,7 @@ import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { parseRetryAfterMs } from './rate_limiter.js';
-import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver } from './types.js';
+import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver, ResponseFormat } from './types.js';
 
 export interface AnthropicLMOptions {
   model: string;
@@ -46,7 +46,7 @@ const MessageResponseSchema = z.object({
   type: z.literal('message'),
   role: z.literal('assistant'),
   model: z.string(),
-  content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()),
+  content: z.array(z.object({ type: z.string(), text: z.string().optional(), name: z.string().optional(), input: z.unknown().optional() }).loose()),
   stop_reason: z.string().nullable().optional(),
   usage: z
     .object({
@@ -61,6 +61,8 @@ export class AnthropicLM implements ProviderLM {
   readonly model: string;
   readonly billable = true;
   readonly countsRequests = true;
+  /** JSON schema and JSON object answers through one forced tool (see `toolFor`). */
+  readonly capabilities = { jsonSchema: true, jsonObject: true } as const;
   private client: Anthropic | undefined;
   private readonly logger: Logger;
 
@@ -127,6 +129,7 @@ export class AnthropicLM implements ProviderLM {
       ...(system ? { system } : {}),
       ...(temperature !== undefined ? { temperature } : {}),
       ...(stop && stop.length > 0 ? { stop_sequences: stop } : {}),
+      ...(options.responseFormat ? toolFor(options.responseFormat) : {}),
     };
     let raw: unknown;
     try {
@@ -157,10 +160,15 @@ export class AnthropicLM implements ProviderLM {
       );
     }
     const msg = parsed.data;
-    const text = msg.content
-      .filter((b) => b.type === 'text' && typeof b.text === 'string')
-      .map((b) => b.text as string)
-      .join('');
+    // Asked for JSON: the forced tool's input is the answer (the adapter parses it as JSON).
+    const tool = options.responseFormat ? msg.content.find((b) => b.type === 'tool_use' && b.name === JSON_TOOL_NAME) : undefined;
+    const text =
+      tool !== undefined && tool.input !== null && typeof tool.input === 'object'
+        ? JSON.stringify(tool.input)
+        : msg.content
+            .filter((b) => b.type === 'text' && typeof b.text === 'string')
+            .map((b) => b.text as string)
+            .join('');
     return {
       text,
       usage: { inputTokens: msg.usage.input_tokens, outputTokens: msg.usage.output_tokens },
@@ -213,6 +221,22 @@ export class AnthropicLM implements ProviderLM {
       cause: e,
     });
   }
+}
+
+/** The one tool a JSON answer is asked through (the name LiteLLM gives it, so DSPy's requests look the same). */
+export const JSON_TOOL_NAME = 'json_tool_call';
+
+/**
+ * A response format as Anthropic tool use: one tool whose `input_schema` is the wanted schema
+ * (any object for `json_object`), and `tool_choice` forcing it, so the answer is the tool's input.
+ */
+function toolFor(format: ResponseFormat): Pick<Anthropic.MessageCreateParamsNonStreaming, 'tools' | 'tool_choice'> {
+  const schema =
+    format.type === 'json_schema' ? (format.schema as Anthropic.Tool.InputSchema) : { type: 'object' as const, properties: {}, additionalProperties: true };
+  return {
+    tools: [{ name: JSON_TOOL_NAME, input_schema: schema }],
+    tool_choice: { type: 'tool', name: JSON_TOOL_NAME },
+  };
 }
 
 /** The RequestObserver of the call whose SDK request is running (the SDK's fetch is per client). */

@@ -27,7 +27,7 @@ import type { ProviderLM } from './provider.js';
 import { estimateTokens, type RateLimiter } from './rate_limiter.js';
 import { requestKey } from './request_key.js';
 import type { LMCache } from './cache.js';
-import type { ChatMessage, GenerateOptions, LM, LMResponse, RequestObserver } from './types.js';
+import type { ChatMessage, GenerateOptions, LM, LMCapabilities, LMResponse, RequestObserver } from './types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageTracker, type UsageRecord } from './usage.js';
 
@@ -137,6 +137,11 @@ export class ManagedLM implements LM {
 
   get model(): string {
     return this.inner.model;
+  }
+
+  /** The provider's: a managed LM supports what its provider supports. */
+  get capabilities(): LMCapabilities | undefined {
+    return this.inner.capabilities;
   }
 
   get usage(): UsageTracker {

@@ -20,7 +20,7 @@ import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { exhaustedResetMs, parseRetryAfterMs } from './rate_limiter.js';
-import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver } from './types.js';
+import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver, ResponseFormat } from './types.js';
 
 export interface OpenAICompatibleLMOptions {
   /** e.g. `http://127.0.0.1:11434/v1`; `/chat/completions` is appended. */
@@ -69,6 +69,15 @@ const ChatCompletionSchema = z.object({
     .optional(),
 });
 
+/** A response format as the chat completions API spells it. */
+export function responseFormatParam(format: ResponseFormat): Record<string, unknown> {
+  if (format.type === 'json_object') return { type: 'json_object' };
+  return {
+    type: 'json_schema',
+    json_schema: { name: format.name, schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) },
+  };
+}
+
 const RETRY_STATUS = (s: number) => s === 408 || s === 409 || s === 429 || s >= 500;
 
 class AttemptTimeout extends Error {}
@@ -78,6 +87,11 @@ export class OpenAICompatibleLM implements ProviderLM {
   readonly model: string;
   readonly billable = true;
   readonly countsRequests = true;
+  /**
+   * `response_format` json_schema and json_object. A server that does not know them answers
+   * 400; JSONAdapter then asks again with the plain prompt.
+   */
+  readonly capabilities = { jsonSchema: true, jsonObject: true } as const;
   readonly endpoint: string;
   private readonly url: string;
   private readonly fetchFn: typeof fetch;
@@ -115,6 +129,7 @@ export class OpenAICompatibleLM implements ProviderLM {
       ...(temperature !== undefined ? { temperature } : {}),
       ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
       ...(stop && stop.length > 0 ? { stop } : {}),
+      ...(options.responseFormat ? { response_format: responseFormatParam(options.responseFormat) } : {}),
     });
     const apiKey = this.opts.apiKey ?? process.env['OPENAI_API_KEY'];
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
