@@ -34,6 +34,13 @@ export interface GenerateOptions {
    * cache key.
    */
   responseFormat?: ResponseFormat;
+  /**
+   * Stream the completion: called with each piece of text as it arrives, in order (their
+   * concatenation is the response text). Only LMs whose `capabilities.streaming` is true call
+   * it; others, and answers served from the cache, return the whole text at once. Not part of
+   * the cache key. A throwing handler is ignored.
+   */
+  onChunk?: (text: string) => void;
 }
 
 /**

@@ -7,14 +7,12 @@
 import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AnthropicLM } from '../../src/lm/anthropic.js';
 import { MemoryCache } from '../../src/lm/cache.js';
 import { CassetteLM, cassetteHash } from '../../src/lm/cassette.js';
 import { LMError } from '../../src/lm/errors.js';
 import { ManagedLM } from '../../src/lm/managed.js';
-import { OpenAICompatibleLM } from '../../src/lm/openai.js';
 import type { ResponseFormat } from '../../src/lm/types.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 import { ChatAdapter } from '../../src/dspy/chat_adapter.js';
@@ -23,29 +21,13 @@ import { JSONAdapter } from '../../src/dspy/json_adapter.js';
 import { Predict } from '../../src/dspy/predict.js';
 import { Signature } from '../../src/dspy/signature.js';
 import { outputJsonSchema, structuredResponseFormat } from '../../src/dspy/structured_output.js';
-import { FakeAnthropic, reply, type FakeBehaviour } from '../support/fake_anthropic.js';
-import { FakeOpenAI } from './fake_openai.js';
+import { reply, type FakeBehaviour } from '../support/fake_anthropic.js';
+import { useFakeServers } from './fake_servers.js';
 import { captureLogger, msgs } from './helpers.js';
 
-let anthropic: FakeAnthropic;
-let openai: FakeOpenAI;
-beforeAll(async () => {
-  anthropic = await FakeAnthropic.start();
-  openai = await FakeOpenAI.start();
-});
-afterAll(async () => {
-  await anthropic.close();
-  await openai.close();
-});
-afterEach(() => {
-  anthropic.reset();
-  openai.reset();
-});
+const fakes = useFakeServers();
+const { claude, local } = fakes;
 
-const claude = () =>
-  new AnthropicLM({ model: 'claude-haiku-4-5', apiKey: 'k', baseURL: anthropic.baseURL, timeoutMs: 2000, maxRetries: 0, logger: captureLogger().logger });
-const local = () =>
-  new OpenAICompatibleLM({ baseURL: openai.baseURL, model: 'llama3', timeoutMs: 2000, maxRetries: 0, retryBaseDelayMs: 1, logger: captureLogger().logger });
 
 /** An Anthropic Message answering with a call of the JSON tool. */
 function toolUse(input: unknown, name = 'json_tool_call'): FakeBehaviour {
@@ -119,35 +101,35 @@ describe('the output schema of a signature', () => {
 
 describe('Anthropic: tool use with the output schema', () => {
   it('sends one tool whose input_schema is the schema, forces it, and answers with its input as JSON', async () => {
-    anthropic.enqueue(toolUse({ answer: 'Paris', confidence: 0.9 }));
+    fakes.anthropic.enqueue(toolUse({ answer: 'Paris', confidence: 0.9 }));
     const format: ResponseFormat = { type: 'json_schema', name: 'DSPyProgramOutputs', schema: QA_SCHEMA, strict: true };
     const res = await claude().generate(msgs('Capital of France?'), { responseFormat: format });
     expect(JSON.parse(res.text)).toEqual({ answer: 'Paris', confidence: 0.9 });
     expect(res.usage).toEqual({ inputTokens: 40, outputTokens: 12 });
-    const body = anthropic.messageRequests[0]!.body;
+    const body = fakes.anthropic.messageRequests[0]!.body;
     expect(body.tools).toEqual([{ name: 'json_tool_call', input_schema: QA_SCHEMA }]);
     expect(body.tool_choice).toEqual({ type: 'tool', name: 'json_tool_call' });
     expect(body.system).toBe('You answer questions.');
   });
 
   it('a JSON object request is a tool taking any object; a plain call sends no tools', async () => {
-    anthropic.enqueue(toolUse({ x: 1 }), reply.ok('plain'));
+    fakes.anthropic.enqueue(toolUse({ x: 1 }), reply.ok('plain'));
     const lm = claude();
     expect((await lm.generate(msgs('q'), { responseFormat: { type: 'json_object' } })).text).toBe('{"x":1}');
-    expect(anthropic.messageRequests[0]!.body.tools).toEqual([{ name: 'json_tool_call', input_schema: { type: 'object', properties: {}, additionalProperties: true } }]);
+    expect(fakes.anthropic.messageRequests[0]!.body.tools).toEqual([{ name: 'json_tool_call', input_schema: { type: 'object', properties: {}, additionalProperties: true } }]);
     expect((await lm.generate(msgs('q'))).text).toBe('plain');
-    expect(anthropic.messageRequests[1]!.body).not.toHaveProperty('tools');
-    expect(anthropic.messageRequests[1]!.body).not.toHaveProperty('tool_choice');
+    expect(fakes.anthropic.messageRequests[1]!.body).not.toHaveProperty('tools');
+    expect(fakes.anthropic.messageRequests[1]!.body).not.toHaveProperty('tool_choice');
   });
 
   it('Predict with a JSONAdapter returns the typed Prediction from the tool call', async () => {
-    anthropic.enqueue(toolUse({ answer: 'Paris', confidence: 0.9 }));
+    fakes.anthropic.enqueue(toolUse({ answer: 'Paris', confidence: 0.9 }));
     const lm = new ManagedLM(claude(), { logger: captureLogger().logger });
     const p = new Predict(qa, { lm, adapter: new JSONAdapter() });
     const pred = await p.call({ question: 'Capital of France?' });
     expect(pred.get('answer')).toBe('Paris');
     expect(pred.get('confidence')).toBe(0.9);
-    const body = anthropic.messageRequests[0]!.body;
+    const body = fakes.anthropic.messageRequests[0]!.body;
     expect(body.tools[0].input_schema).toEqual(QA_SCHEMA);
     // The prompt is the JSONAdapter's: the tool is added to it, not instead of it.
     expect(body.messages.at(-1).content).toContain('Respond with a JSON object in the following order of fields: `answer`, then `confidence`');
@@ -157,65 +139,65 @@ describe('Anthropic: tool use with the output schema', () => {
 
 describe('OpenAI-compatible: response_format json_schema', () => {
   it('sends response_format { type: json_schema, json_schema: { name, schema, strict } } and parses the JSON content', async () => {
-    openai.enqueue({ kind: 'ok', text: '{"answer": "Paris", "confidence": 0.75}' });
+    fakes.openai.enqueue({ kind: 'ok', text: '{"answer": "Paris", "confidence": 0.75}' });
     const p = new Predict(qa, { lm: new ManagedLM(local(), { logger: captureLogger().logger }), adapter: new JSONAdapter() });
     const pred = await p.call({ question: 'Capital of France?' });
     expect(pred.toDict()).toEqual({ answer: 'Paris', confidence: 0.75 });
-    expect(openai.requests[0]!.body.response_format).toEqual({
+    expect(fakes.openai.requests[0]!.body.response_format).toEqual({
       type: 'json_schema',
       json_schema: { name: 'DSPyProgramOutputs', schema: QA_SCHEMA, strict: true },
     });
   });
 
   it('structuredOutput: false sends the plain prompt; so does a chat-format call', async () => {
-    openai.enqueue({ kind: 'ok', text: '{"answer": "a", "confidence": 1}' }, { kind: 'ok', text: '[[ ## answer ## ]]\na\n\n[[ ## confidence ## ]]\n1\n\n[[ ## completed ## ]]' });
+    fakes.openai.enqueue({ kind: 'ok', text: '{"answer": "a", "confidence": 1}' }, { kind: 'ok', text: '[[ ## answer ## ]]\na\n\n[[ ## confidence ## ]]\n1\n\n[[ ## completed ## ]]' });
     await new Predict(qa, { lm: local(), adapter: new JSONAdapter({ structuredOutput: false }) }).call({ question: 'q' });
     await new Predict(qa, { lm: local(), adapter: new ChatAdapter() }).call({ question: 'q' });
-    expect(openai.requests.map((r) => r.body.response_format)).toEqual([undefined, undefined]);
+    expect(fakes.openai.requests.map((r) => r.body.response_format)).toEqual([undefined, undefined]);
   });
 
   it('a chat answer that does not parse falls back to JSON mode with the schema, as DSPy does', async () => {
-    openai.enqueue({ kind: 'ok', text: 'no headers here' }, { kind: 'ok', text: '{"answer": "b", "confidence": 0.5}' });
+    fakes.openai.enqueue({ kind: 'ok', text: 'no headers here' }, { kind: 'ok', text: '{"answer": "b", "confidence": 0.5}' });
     const pred = await new Predict(qa, { lm: local(), adapter: new ChatAdapter() }).call({ question: 'q' });
     expect(pred.get('answer')).toBe('b');
-    expect(openai.requests.map((r) => r.body.response_format?.type)).toEqual([undefined, 'json_schema']);
+    expect(fakes.openai.requests.map((r) => r.body.response_format?.type)).toEqual([undefined, 'json_schema']);
   });
 });
 
 describe('falling back to the plain prompt', () => {
   it('a 400 refusing response_format is followed by one plain call; both are counted', async () => {
-    openai.enqueue(
+    fakes.openai.enqueue(
       { kind: 'status', status: 400, body: JSON.stringify({ error: { message: "'response_format.type' json_schema is not supported by this model" } }) },
       { kind: 'ok', text: '{"answer": "Paris", "confidence": 0.5}', usage: { prompt: 30, completion: 9 } },
     );
     const lm = new ManagedLM(local(), { logger: captureLogger().logger });
     const pred = await new Predict(qa, { lm, adapter: new JSONAdapter() }).call({ question: 'Capital of France?' });
     expect(pred.get('answer')).toBe('Paris');
-    expect(openai.requests).toHaveLength(2);
-    expect(openai.requests[0]!.body.response_format.type).toBe('json_schema');
-    expect(openai.requests[1]!.body).not.toHaveProperty('response_format');
+    expect(fakes.openai.requests).toHaveLength(2);
+    expect(fakes.openai.requests[0]!.body.response_format.type).toBe('json_schema');
+    expect(fakes.openai.requests[1]!.body).not.toHaveProperty('response_format');
     // Same prompt both times.
-    expect(openai.requests[1]!.body.messages).toEqual(openai.requests[0]!.body.messages);
+    expect(fakes.openai.requests[1]!.body.messages).toEqual(fakes.openai.requests[0]!.body.messages);
     expect(lm.usage.snapshot()).toMatchObject({ calls: 2, sent: 2, inputTokens: 30, outputTokens: 9 });
   });
 
   it('a structured answer that does not fit the signature is retried once with the plain prompt', async () => {
-    anthropic.enqueue(toolUse({ answer: 'Paris' }), reply.ok('{"answer": "Paris", "confidence": 1.0}'));
+    fakes.anthropic.enqueue(toolUse({ answer: 'Paris' }), reply.ok('{"answer": "Paris", "confidence": 1.0}'));
     const pred = await new Predict(qa, { lm: claude(), adapter: new JSONAdapter() }).call({ question: 'q' });
     expect(pred.get('confidence')).toBe(1);
-    expect(anthropic.messageRequests.map((r) => r.body.tool_choice?.type)).toEqual(['tool', undefined]);
+    expect(fakes.anthropic.messageRequests.map((r) => r.body.tool_choice?.type)).toEqual(['tool', undefined]);
   });
 
   it('only once: a plain call failing too is the error; other LM errors are not retried at all', async () => {
-    openai.enqueue({ kind: 'status', status: 400 }, { kind: 'status', status: 400 });
+    fakes.openai.enqueue({ kind: 'status', status: 400 }, { kind: 'status', status: 400 });
     const e1 = await new Predict(qa, { lm: local(), adapter: new JSONAdapter() }).call({ question: 'q' }).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(LMError);
-    expect(openai.requests).toHaveLength(2);
-    openai.reset();
-    openai.enqueue({ kind: 'status', status: 401 });
+    expect(fakes.openai.requests).toHaveLength(2);
+    fakes.openai.reset();
+    fakes.openai.enqueue({ kind: 'status', status: 401 });
     const e2 = await new Predict(qa, { lm: local(), adapter: new JSONAdapter() }).call({ question: 'q' }).catch((e: unknown) => e);
     expect((e2 as LMError).kind).toBe('auth');
-    expect(openai.requests).toHaveLength(1);
+    expect(fakes.openai.requests).toHaveLength(1);
   });
 });
 
@@ -230,21 +212,21 @@ describe('the response format in cache keys and cassettes', () => {
     // A plain call's key is what it was before response formats existed.
     expect(lm.cacheKey(msgs('q'), { responseFormat: undefined })).toBe(plainKey);
 
-    openai.enqueue({ kind: 'ok', text: 'plain' }, { kind: 'ok', text: '{"a":1}' });
+    fakes.openai.enqueue({ kind: 'ok', text: 'plain' }, { kind: 'ok', text: '{"a":1}' });
     expect((await lm.generate(msgs('q'))).text).toBe('plain');
     const structured = await lm.generate(msgs('q'), { responseFormat: schemaFormat });
     expect(structured).toMatchObject({ text: '{"a":1}', cached: false });
     expect(await lm.generate(msgs('q'), { responseFormat: { ...schemaFormat } })).toMatchObject({ text: '{"a":1}', cached: true });
-    expect(openai.requests).toHaveLength(2);
+    expect(fakes.openai.requests).toHaveLength(2);
     expect(lm.usage.snapshot()).toMatchObject({ calls: 3, cacheHits: 1, sent: 2 });
   });
 
   it('a cassette records the response format and replays it with the capabilities it was recorded with', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'cassette-so-'));
     const file = `${dir}/so.jsonl`;
-    openai.enqueue({ kind: 'ok', text: '{"answer": "Paris", "confidence": 0.5}' });
+    fakes.openai.enqueue({ kind: 'ok', text: '{"answer": "Paris", "confidence": 0.5}' });
     const recorder = new CassetteLM({ path: file, mode: 'record', inner: local() });
-    expect(recorder.capabilities).toEqual({ jsonSchema: true, jsonObject: true });
+    expect(recorder.capabilities).toEqual({ jsonSchema: true, jsonObject: true, streaming: true });
     await new Predict(qa, { lm: recorder, adapter: new JSONAdapter() }).call({ question: 'q' });
     const line = JSON.parse((await readFile(file, 'utf8')).trim());
     expect(line.request.options.responseFormat).toEqual({ type: 'json_schema', name: 'DSPyProgramOutputs', schema: QA_SCHEMA, strict: true });
@@ -254,6 +236,6 @@ describe('the response format in cache keys and cassettes', () => {
     const replay = new CassetteLM({ path: file, mode: 'replay', capabilities: { jsonSchema: true, jsonObject: true } });
     const pred = await new Predict(qa, { lm: replay, adapter: new JSONAdapter() }).call({ question: 'q' });
     expect(pred.get('answer')).toBe('Paris');
-    expect(openai.requests).toHaveLength(1);
+    expect(fakes.openai.requests).toHaveLength(1);
   });
 });

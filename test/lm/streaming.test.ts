@@ -1,0 +1,206 @@
+/**
+ * Streaming end to end: the providers' streamed requests against loopback fakes (the real
+ * Anthropic SDK; our OpenAI-compatible client reading SSE), and `streamify` turning a program's
+ * call into pieces of the listened fields followed by the Prediction. Cancelling stops the
+ * provider request, which is still counted and charged; a cache hit replays whole fields.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemoryCache } from '../../src/lm/cache.js';
+import { DummyLM } from '../../src/lm/dummy.js';
+import { LMError } from '../../src/lm/errors.js';
+import { ManagedLM } from '../../src/lm/managed.js';
+import { PriceTable } from '../../src/lm/prices.js';
+import { ChainOfThought } from '../../src/dspy/chain_of_thought.js';
+import { JSONAdapter } from '../../src/dspy/json_adapter.js';
+import { Predict } from '../../src/dspy/predict.js';
+import { Prediction } from '../../src/dspy/prediction.js';
+import { Signature } from '../../src/dspy/signature.js';
+import { StreamListener, type StreamResponse } from '../../src/dspy/stream_listener.js';
+import { streamify, type StreamItem } from '../../src/dspy/streamify.js';
+import { reply } from '../support/fake_anthropic.js';
+import { useFakeServers } from './fake_servers.js';
+import { captureLogger, msgs, waitFor } from './helpers.js';
+
+const fakes = useFakeServers();
+const { claude, local } = fakes;
+
+const quiet = () => captureLogger().logger;
+const priced = new PriceTable({ llama3: { inputPerMTok: 1, outputPerMTok: 2 } });
+
+async function collect(it: AsyncIterable<StreamItem>): Promise<{ pieces: StreamResponse[]; predictions: Prediction[]; order: string[] }> {
+  const pieces: StreamResponse[] = [];
+  const predictions: Prediction[] = [];
+  const order: string[] = [];
+  for await (const item of it) {
+    if (item instanceof Prediction) {
+      predictions.push(item);
+      order.push('prediction');
+    } else {
+      pieces.push(item);
+      order.push(item.signatureFieldName);
+    }
+  }
+  return { pieces, predictions, order };
+}
+
+const CHAT_ANSWER = '[[ ## reasoning ## ]]\nThe capital of France is Paris.\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]\n';
+/** The answer cut as a tokenizer might cut it (markers split across pieces). */
+const CHAT_PIECES = ['[[ ##', ' reasoning ## ]]\nThe', ' capital of', ' France is Paris', '.\n\n[[', ' ## answer ## ]]\nPar', 'is\n\n[[ ## completed', ' ## ]]\n'];
+
+describe('providers stream', () => {
+  it('OpenAI-compatible: stream: true with usage asked for; pieces in order; the text, usage and model as a plain call', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['Hel', 'lo', ' world'], usage: { prompt: 11, completion: 3 }, model: 'llama3-8b' });
+    const seen: string[] = [];
+    const res = await local().generate(msgs('hi'), { onChunk: (t) => seen.push(t), temperature: 0 });
+    expect(seen).toEqual(['Hel', 'lo', ' world']);
+    expect(res).toEqual({ text: 'Hello world', usage: { inputTokens: 11, outputTokens: 3 }, model: 'llama3-8b', cached: false, costUsd: 0 });
+    const body = fakes.openai.requests[0]!.body;
+    expect(body).toMatchObject({ stream: true, stream_options: { include_usage: true }, temperature: 0 });
+    expect(fakes.openai.requests[0]!.headers['accept']).toBe('text/event-stream');
+  });
+
+  it('Anthropic: the SDK streams (stream: true); text deltas are the pieces; usage from message_start and message_delta', async () => {
+    fakes.anthropic.enqueue(reply.stream(['Bon', 'jour'], { usage: { input: 21, output: 4 } }));
+    const seen: string[] = [];
+    const res = await claude().generate(msgs('hi'), { onChunk: (t) => seen.push(t) });
+    expect(seen).toEqual(['Bon', 'jour']);
+    expect(res).toEqual({ text: 'Bonjour', usage: { inputTokens: 21, outputTokens: 4 }, model: 'claude-haiku-4-5', cached: false, costUsd: 0 });
+    expect(fakes.anthropic.messageRequests[0]!.body.stream).toBe(true);
+  });
+
+  it('Anthropic with a response format: the forced tool input JSON is streamed and is the text', async () => {
+    fakes.anthropic.enqueue(reply.stream(['{"answer": "Pa', 'ris"}'], { tool: 'json_tool_call' }));
+    const seen: string[] = [];
+    const res = await claude().generate(msgs('hi'), { onChunk: (t) => seen.push(t), responseFormat: { type: 'json_object' } });
+    expect(seen).toEqual(['{"answer": "Pa', 'ris"}']);
+    expect(res.text).toBe('{"answer": "Paris"}');
+    expect(fakes.anthropic.messageRequests[0]!.body).toMatchObject({ stream: true, tool_choice: { type: 'tool', name: 'json_tool_call' } });
+  });
+
+  it('a streamed answer is cached like any other; the hit is whole and streams nothing', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['a', 'b'] });
+    const lm = new ManagedLM(local(), { cache: new MemoryCache(), logger: quiet() });
+    const seen: string[] = [];
+    expect((await lm.generate(msgs('q'), { onChunk: (t) => seen.push(t) })).text).toBe('ab');
+    const hit = await lm.generate(msgs('q'), { onChunk: (t) => seen.push(t) });
+    expect(hit).toMatchObject({ text: 'ab', cached: true });
+    expect(seen).toEqual(['a', 'b']);
+    expect(fakes.openai.requests).toHaveLength(1);
+    // The same key as the plain call: streaming does not change the answer.
+    expect(await lm.generate(msgs('q'))).toMatchObject({ text: 'ab', cached: true });
+  });
+});
+
+describe('streamify', () => {
+  const sig = Signature.parse('question -> reasoning, answer');
+
+  it('yields the listened fields piece by piece, then the Prediction; the pieces joined are the parsed values', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: CHAT_PIECES });
+    const program = new Predict(sig, { lm: new ManagedLM(local(), { logger: quiet() }) });
+    const stream = streamify(program, { streamListeners: [new StreamListener('answer'), new StreamListener('reasoning')] });
+    const { pieces, predictions, order } = await collect(stream({ question: 'Capital of France?' }));
+    expect(predictions).toHaveLength(1);
+    expect(order.at(-1)).toBe('prediction');
+    const pred = predictions[0]!;
+    expect(pred.toDict()).toEqual({ reasoning: 'The capital of France is Paris.', answer: 'Paris' });
+    const of = (f: string) => pieces.filter((p) => p.signatureFieldName === f);
+    expect(of('reasoning').map((p) => p.chunk).join('')).toBe(pred.get('reasoning'));
+    expect(of('answer').map((p) => p.chunk).join('')).toBe('Paris');
+    // Reasoning arrived in several pieces before the answer started.
+    expect(of('reasoning').length).toBeGreaterThan(1);
+    expect(order.indexOf('answer')).toBeGreaterThan(order.lastIndexOf('reasoning'));
+    for (const f of ['reasoning', 'answer']) {
+      expect(of(f).map((p) => p.isLastChunk)).toEqual([...Array(of(f).length - 1).fill(false), true]);
+    }
+    expect(pieces.every((p) => p.predictName === 'self')).toBe(true);
+    expect(pieces.some((p) => p.chunk.includes('[['))).toBe(false);
+  });
+
+  it('finds the predictor of a field inside a module, named by its path', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: [CHAT_ANSWER] });
+    const program = new ChainOfThought('question -> answer', { lm: new ManagedLM(local(), { logger: quiet() }) });
+    const { pieces } = await collect(streamify(program, { streamListeners: [new StreamListener('answer')] })({ question: 'q' }));
+    expect(pieces).toEqual([{ predictName: 'predict', signatureFieldName: 'answer', chunk: 'Paris', isLastChunk: true }]);
+  });
+
+  it('a field no predictor has, or several have, is an error when streamify is called', () => {
+    expect(() => streamify(new Predict(sig), { streamListeners: [new StreamListener('nope')] })).toThrow(/`nope` is not a field of any predictor/);
+  });
+
+  it('JSONAdapter with native structured output streams the JSON fields (Anthropic tool input)', async () => {
+    fakes.anthropic.enqueue(reply.stream(['{"reasoning": "Because', ' \\"Paris\\"", "ans', 'wer": "Paris"}'], { tool: 'json_tool_call' }));
+    const program = new Predict(sig, { lm: claude(), adapter: new JSONAdapter() });
+    const { pieces, predictions } = await collect(streamify(program, { streamListeners: [new StreamListener('reasoning')] })({ question: 'q' }));
+    expect(pieces.map((p) => p.chunk).join('')).toBe('Because "Paris"');
+    expect(predictions[0]!.get('reasoning')).toBe('Because "Paris"');
+    expect(fakes.anthropic.messageRequests[0]!.body.tools[0].name).toBe('json_tool_call');
+  });
+
+  it('a cache hit (and an LM that does not stream) gives one piece per listened field', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: CHAT_PIECES });
+    const lm = new ManagedLM(local(), { cache: new MemoryCache(), logger: quiet() });
+    const stream = streamify(new Predict(sig, { lm }), { streamListeners: [new StreamListener('reasoning'), new StreamListener('answer')] });
+    await collect(stream({ question: 'q' }));
+    const again = await collect(stream({ question: 'q' }));
+    expect(again.pieces).toEqual([
+      { predictName: 'self', signatureFieldName: 'reasoning', chunk: 'The capital of France is Paris.', isLastChunk: true },
+      { predictName: 'self', signatureFieldName: 'answer', chunk: 'Paris', isLastChunk: true },
+    ]);
+    expect(again.predictions).toHaveLength(1);
+    expect(fakes.openai.requests).toHaveLength(1);
+
+    const offline = streamify(new Predict('question -> answer', { lm: new DummyLM([{ answer: 'offline' }]) }), { streamListeners: [new StreamListener('answer')] });
+    expect((await collect(offline({ question: 'q' }))).pieces).toEqual([{ predictName: 'self', signatureFieldName: 'answer', chunk: 'offline', isLastChunk: true }]);
+  });
+
+  it('includeFinalPrediction: false leaves the Prediction out once pieces came, as DSPy', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: CHAT_PIECES });
+    const stream = streamify(new Predict(sig, { lm: local() }), { streamListeners: [new StreamListener('answer')], includeFinalPrediction: false });
+    const { pieces, predictions } = await collect(stream({ question: 'q' }));
+    expect(pieces.map((p) => p.chunk).join('')).toBe('Paris');
+    expect(predictions).toEqual([]);
+    // Without listeners the Prediction is all there is, so it always comes (the call does not stream).
+    fakes.openai.enqueue({ kind: 'ok', text: CHAT_ANSWER });
+    expect((await collect(streamify(new Predict(sig, { lm: local() }), { includeFinalPrediction: false })({ question: 'q' }))).predictions).toHaveLength(1);
+  });
+});
+
+describe('cancelling a stream', () => {
+  const sig = Signature.parse('question -> answer');
+
+  it('an aborted signal stops the provider request; the iteration throws; the request is counted and charged', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['[[ ## answer ## ]]\n', 'Once upon a time ', 'there was', ' more'], hangAfter: 2 });
+    const lm = new ManagedLM(local(), { prices: priced, logger: quiet() });
+    const ac = new AbortController();
+    const seen: StreamResponse[] = [];
+    const err = await (async () => {
+      for await (const item of streamify(new Predict(sig, { lm }), { streamListeners: [new StreamListener('answer')] })({ question: 'q' }, { signal: ac.signal })) {
+        if (!(item instanceof Prediction)) {
+          seen.push(item);
+          ac.abort();
+        }
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LMError);
+    expect((err as LMError).kind).toBe('aborted');
+    expect(seen.map((p) => p.chunk)).toEqual(['Once upon a time']);
+    await waitFor(() => fakes.openai.closedByClient === 1);
+    const u = lm.usage.snapshot();
+    expect(u).toMatchObject({ sent: 1, aborted: 1 });
+    // Input estimated from the prompt, output from the text streamed before the cut.
+    expect(u.inputTokens).toBeGreaterThan(0);
+    expect(u.outputTokens).toBe(Math.ceil('[[ ## answer ## ]]\nOnce upon a time '.length / 4));
+    expect(u.costUsd).toBeGreaterThan(0);
+  });
+
+  it('leaving the loop early cancels the request (Anthropic through the SDK), which is counted as aborted', async () => {
+    fakes.anthropic.enqueue(reply.stream(['[[ ## answer ## ]]\n', 'Once upon', ' a time'], { hangAfter: 2 }));
+    const lm = new ManagedLM(claude(), { logger: quiet() });
+    const stream = streamify(new Predict(sig, { lm }), { streamListeners: [new StreamListener('answer')] })({ question: 'q' });
+    const first = await stream.next();
+    expect(first.value).toMatchObject({ signatureFieldName: 'answer', chunk: 'Once upon', isLastChunk: false });
+    await stream.return(undefined);
+    expect(lm.usage.snapshot()).toMatchObject({ calls: 1, sent: 1, aborted: 1 });
+    expect(lm.usage.snapshot().outputTokens).toBeGreaterThan(0);
+  });
+});
