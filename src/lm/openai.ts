@@ -342,8 +342,8 @@ export class OpenAICompatibleLM implements ProviderLM {
         }
       }
     } finally {
-      if (done) await reader.cancel().catch(() => {});
-      else reader.releaseLock();
+      // Past [DONE], or given up on (a bad event): the rest of the body is not wanted.
+      await reader.cancel().catch(() => {});
     }
     return {
       text,

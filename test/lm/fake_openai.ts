@@ -11,7 +11,7 @@ export type OpenAIBehaviour =
    * A `stream: true` answer: one chat.completion.chunk per piece, then a usage chunk and
    * `data: [DONE]`; `hangAfter` stops after that many pieces and never ends (for aborts).
    */
-  | { kind: 'sse'; pieces: string[]; usage?: { prompt: number; completion: number }; hangAfter?: number; model?: string };
+  | { kind: 'sse'; pieces: string[]; usage?: { prompt: number; completion: number }; hangAfter?: number; model?: string; rawEvent?: string };
 
 export class FakeOpenAI {
   readonly requests: Array<{ path: string; headers: http.IncomingHttpHeaders; body: any }> = [];
@@ -79,6 +79,7 @@ export class FakeOpenAI {
           if (b.hangAfter !== undefined && i >= b.hangAfter) return;
           send({ id: 'c1', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: p }, finish_reason: null }] });
         });
+        if (b.rawEvent !== undefined) res.write(`${b.rawEvent}\n\n`);
         if (b.hangAfter !== undefined) {
           this.hung.add(res);
           res.on('close', () => {

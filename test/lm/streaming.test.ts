@@ -5,7 +5,9 @@
  * provider request, which is still counted and charged; a cache hit replays whole fields.
  */
 import { describe, expect, it } from 'vitest';
+import { AnthropicLM } from '../../src/lm/anthropic.js';
 import { MemoryCache } from '../../src/lm/cache.js';
+import { OpenAICompatibleLM } from '../../src/lm/openai.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 import { LMError } from '../../src/lm/errors.js';
 import { ManagedLM } from '../../src/lm/managed.js';
@@ -75,6 +77,48 @@ describe('providers stream', () => {
     expect(seen).toEqual(['{"answer": "Pa', 'ris"}']);
     expect(res.text).toBe('{"answer": "Paris"}');
     expect(fakes.anthropic.messageRequests[0]!.body).toMatchObject({ stream: true, tool_choice: { type: 'tool', name: 'json_tool_call' } });
+  });
+
+  it('a stream that stalls ends at the call timeout, and an error event mid-stream is an LM error of its kind', async () => {
+    fakes.anthropic.enqueue(reply.stream(['a', 'b'], { hangAfter: 1 }));
+    const slow = new AnthropicLM({ model: 'claude-haiku-4-5', apiKey: 'k', baseURL: fakes.anthropic.baseURL, timeoutMs: 200, maxRetries: 0, logger: quiet() });
+    const seen: string[] = [];
+    const e1 = await slow.generate(msgs('q'), { onChunk: (t) => seen.push(t) }).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(LMError);
+    expect((e1 as LMError).kind).toBe('timeout');
+    expect(seen).toEqual(['a']);
+
+    const overloaded = reply.stream(['a']);
+    if (overloaded.kind !== 'stream') throw new Error('unexpected');
+    overloaded.events.push({ event: 'error', data: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } });
+    fakes.anthropic.enqueue(overloaded);
+    const e2 = await claude().generate(msgs('q'), { onChunk: () => {} }).catch((e: unknown) => e);
+    expect(e2).toMatchObject({ kind: 'overloaded' });
+  });
+
+  it('OpenAI-compatible: a failure before the first piece is retried; a stream broken after it is not (its text is out)', async () => {
+    const retrying = new OpenAICompatibleLM({ baseURL: fakes.openai.baseURL, model: 'llama3', timeoutMs: 300, maxRetries: 2, retryBaseDelayMs: 1, logger: quiet() });
+    fakes.openai.enqueue({ kind: 'status', status: 503 }, { kind: 'sse', pieces: ['ok'] });
+    const seen: string[] = [];
+    expect((await retrying.generate(msgs('q'), { onChunk: (t) => seen.push(t) })).text).toBe('ok');
+    expect(fakes.openai.requests).toHaveLength(2);
+
+    fakes.openai.reset();
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['par', 'tial'], hangAfter: 1 }, { kind: 'sse', pieces: ['again'] });
+    const e = await retrying.generate(msgs('q'), { onChunk: (t) => seen.push(t) }).catch((x: unknown) => x);
+    expect((e as LMError).kind).toBe('timeout');
+    expect(fakes.openai.requests).toHaveLength(1);
+    expect(seen).toEqual(['ok', 'par']);
+  });
+
+  it('OpenAI-compatible: a stream event that is not a chunk is a malformed response (comments and blank lines are skipped)', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['fine'], rawEvent: ': keep-alive\n\ndata: {"choices": "nope"}' });
+    const seen: string[] = [];
+    const e = await local().generate(msgs('q'), { onChunk: (t) => seen.push(t) }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ kind: 'malformed_response' });
+    expect(seen).toEqual(['fine']);
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['a'], rawEvent: 'data: {not json' });
+    expect(await local().generate(msgs('q'), { onChunk: () => {} }).catch((x: unknown) => x)).toMatchObject({ kind: 'malformed_response' });
   });
 
   it('a streamed answer is cached like any other; the hit is whole and streams nothing', async () => {
