@@ -41,10 +41,12 @@ function joined(rs: StreamResponse[]): string {
   return rs.map((r) => r.chunk).join('');
 }
 
+/** One last piece, at the end; no empty piece before it; all naming the field. */
 function expectWellFormed(rs: StreamResponse[], field: string): void {
   expect(rs.length).toBeGreaterThan(0);
   expect(rs.filter((r) => r.isLastChunk)).toHaveLength(1);
   expect(rs.at(-1)!.isLastChunk).toBe(true);
+  for (const r of rs.slice(0, -1)) expect(r.chunk).not.toBe('');
   for (const r of rs) expect(r).toMatchObject({ predictName: 'p', signatureFieldName: field });
 }
 
@@ -69,6 +71,25 @@ describe('StreamListener over ChatAdapter text', () => {
     expect(rs.length).toBeGreaterThan(10);
   });
 
+  it('text that cannot be a marker is handed on at once; a possible marker start is held until it is decided', () => {
+    const l = new StreamListener('answer');
+    l.begin('chat');
+    expect(l.receive('[[ ## answer ## ]]\nhello')).toMatchObject({ chunk: 'hello', isLastChunk: false });
+    expect(l.receive(' [[ #')).toBeUndefined();
+    expect(l.receive('x] and')).toMatchObject({ chunk: ' [[ #x] and', isLastChunk: false });
+    const x = new StreamListener('answer');
+    x.begin('xml');
+    expect(x.receive('<answer>\nhello</ans')).toMatchObject({ chunk: 'hello', isLastChunk: false });
+    expect(x.receive('wer>')).toMatchObject({ chunk: '', isLastChunk: true });
+  });
+
+  it('an empty field ends with an empty last piece and does not take the next field', () => {
+    for (const pieces of cuttings('[[ ## reasoning ## ]]\n\n[[ ## answer ## ]]\nyes\n\n[[ ## completed ## ]]')) {
+      expect(listen('reasoning', 'chat', pieces)).toEqual([{ predictName: 'p', signatureFieldName: 'reasoning', chunk: '', isLastChunk: true }]);
+      expect(joined(listen('answer', 'chat', pieces))).toBe('yes');
+    }
+  });
+
   it('a field the LM never writes yields nothing; the last field of an unfinished answer ends at finalize', () => {
     expect(listen('missing', 'chat', [text])).toEqual([]);
     const rs = listen('answer', 'chat', ['[[ ## answer ## ]]\nPar', 'is  \n']);
@@ -90,16 +111,29 @@ describe('StreamListener over ChatAdapter text', () => {
 });
 
 describe('StreamListener over JSON text', () => {
-  const text = '{\n  "reasoning": "He said \\"hi\\"\\nthen left \\\\ \\u00e9t\\u00e9",\n  "answer": 42,\n  "tags": ["a, b", {"x": [1, 2]}]\n}';
+  const text =
+    '{\n  "reasoning": "He said \\"hi\\"\\nthen left \\\\ \\u00e9t\\u00e9 \\\\\\"q",\n  "answer": 42,\n  "tags": ["a]\\"}, b", {"x": [1, 2]}],\n  "last": {"k": "v"}\n}';
 
   it('decodes a string value (escapes never split), and gives other values as their JSON text', () => {
     for (const pieces of cuttings(text)) {
       const reasoning = listen('reasoning', 'json', pieces);
       expectWellFormed(reasoning, 'reasoning');
-      expect(joined(reasoning)).toBe('He said "hi"\nthen left \\ été');
-      expect(joined(listen('answer', 'json', pieces))).toBe('42');
-      expect(joined(listen('tags', 'json', pieces))).toBe('["a, b", {"x": [1, 2]}]');
+      expect(joined(reasoning)).toBe('He said "hi"\nthen left \\ été \\"q');
+      for (const [field, value] of [
+        ['answer', '42'],
+        ['tags', '["a]\\"}, b", {"x": [1, 2]}]'],
+        ['last', '{"k": "v"}'],
+      ] as const) {
+        const rs = listen(field, 'json', pieces);
+        expectWellFormed(rs, field);
+        expect(joined(rs)).toBe(value);
+      }
     }
+  });
+
+  it('a JSON answer cut off inside a value ends with what came', () => {
+    expect(joined(listen('reasoning', 'json', ['{"reasoning": "half a sent', 'ence']))).toBe('half a sentence');
+    expect(joined(listen('tags', 'json', ['{"tags": [1, ', '2']))).toBe('[1, 2');
   });
 });
 
@@ -114,6 +148,20 @@ describe('StreamListener over XMLAdapter text', () => {
 });
 
 describe('a whole answer (cache hit, an LM that does not stream)', () => {
+  it('a field already streamed, or missing from the outputs, is not replayed; a replayed one is done', () => {
+    const l = new StreamListener('answer');
+    l.begin('chat');
+    l.receive('[[ ## answer ## ]]\nA\n[[ ## completed ## ]]');
+    expect(l.replay('A')).toBeUndefined();
+    const m = new StreamListener('answer');
+    m.begin('chat');
+    expect(m.replay(undefined)).toBeUndefined();
+    expect(m.replay('B')).toMatchObject({ chunk: 'B', isLastChunk: true });
+    expect(m.begin('chat')).toBe(false);
+    expect(m.fresh().begin('chat')).toBe(true);
+    expect(new StreamListener('answer', { allowReuse: true }).fresh().allowReuse).toBe(true);
+  });
+
   it('replays the parsed value as one last piece', () => {
     const l = new StreamListener('n', { predictName: 'p' });
     l.begin('chat');

@@ -14,6 +14,9 @@ import { ManagedLM } from '../../src/lm/managed.js';
 import { PriceTable } from '../../src/lm/prices.js';
 import { ChainOfThought } from '../../src/dspy/chain_of_thought.js';
 import { JSONAdapter } from '../../src/dspy/json_adapter.js';
+import { Module } from '../../src/dspy/module.js';
+import { XMLAdapter } from '../../src/dspy/xml_adapter.js';
+import type { LM } from '../../src/lm/types.js';
 import { Predict } from '../../src/dspy/predict.js';
 import { Prediction } from '../../src/dspy/prediction.js';
 import { Signature } from '../../src/dspy/signature.js';
@@ -27,6 +30,21 @@ const fakes = useFakeServers();
 const { claude, local } = fakes;
 
 const quiet = () => captureLogger().logger;
+
+/** Two predictors with the same output field; `again`: the first one is called twice. */
+class Twice extends Module {
+  first: Predict;
+  second: Predict;
+  constructor(lm?: LM, private readonly again = false) {
+    super();
+    this.first = new Predict('question -> answer', lm ? { lm } : {});
+    this.second = new Predict('question -> answer', lm ? { lm } : {});
+  }
+  override async forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    const a = await this.first.call(inputs);
+    return this.again ? this.first.call({ question: `${String(inputs['question'])} ${String(a.get('answer'))}` }) : this.second.call(inputs);
+  }
+}
 const priced = new PriceTable({ llama3: { inputPerMTok: 1, outputPerMTok: 2 } });
 
 async function collect(it: AsyncIterable<StreamItem>): Promise<{ pieces: StreamResponse[]; predictions: Prediction[]; order: string[] }> {
@@ -169,6 +187,58 @@ describe('streamify', () => {
 
   it('a field no predictor has, or several have, is an error when streamify is called', () => {
     expect(() => streamify(new Predict(sig), { streamListeners: [new StreamListener('nope')] })).toThrow(/`nope` is not a field of any predictor/);
+    const both = new Twice();
+    expect(() => streamify(both, { streamListeners: [new StreamListener('answer')] })).toThrow(/`answer` is not unique in the program \(first, second\)/);
+    // Naming the predictor settles it; its name is its path.
+    expect(() => streamify(both, { streamListeners: [new StreamListener('answer', { predict: both.second })] })).not.toThrow();
+  });
+
+  it('only the listened predictor\'s call streams; the other calls of the program do not', async () => {
+    const lm = new ManagedLM(local(), { logger: quiet() });
+    const program = new Twice(lm);
+    // The first predictor's call is not listened to, so it does not stream (a plain answer).
+    fakes.openai.enqueue({ kind: 'ok', text: '[[ ## answer ## ]]\nfirst\n[[ ## completed ## ]]' }, { kind: 'sse', pieces: ['[[ ## answer ## ]]\nsec', 'ond\n[[ ## completed ## ]]'] });
+    const { pieces, predictions } = await collect(streamify(program, { streamListeners: [new StreamListener('answer', { predict: program.second })] })({ question: 'q' }));
+    expect(pieces.map((p) => [p.predictName, p.chunk])).toEqual([
+      ['second', 'sec'],
+      ['second', 'ond'],
+    ]);
+    expect(predictions[0]!.get('answer')).toBe('second');
+  });
+
+  it('allowReuse: a predictor called again streams again', async () => {
+    const lm = new ManagedLM(local(), { logger: quiet() });
+    const program = new Twice(lm, true);
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['[[ ## answer ## ]]\none\n[[ ## completed ## ]]'] }, { kind: 'sse', pieces: ['[[ ## answer ## ]]\ntwo\n[[ ## completed ## ]]'] });
+    const reuse = await collect(streamify(program, { streamListeners: [new StreamListener('answer', { predict: program.first, allowReuse: true })] })({ question: 'q' }));
+    expect(reuse.pieces.map((p) => p.chunk)).toEqual(['one', 'two']);
+    // Without allowReuse the listener is done after the first call: the second does not stream.
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['[[ ## answer ## ]]\none\n[[ ## completed ## ]]'] }, { kind: 'ok', text: '[[ ## answer ## ]]\ntwo\n[[ ## completed ## ]]' });
+    const once = await collect(streamify(program, { streamListeners: [new StreamListener('answer', { predict: program.first })] })({ question: 'q' }));
+    expect(once.pieces.map((p) => p.chunk)).toEqual(['one']);
+  });
+
+  it('XMLAdapter fields stream; a last field the LM does not close ends with the call, not repeated', async () => {
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['<reasoning>\nbecause', '</reasoning>\n<answer>\nPar', 'is\n</answer>'] });
+    const program = new Predict(sig, { lm: local(), adapter: new XMLAdapter() });
+    const xml = await collect(streamify(program, { streamListeners: [new StreamListener('reasoning'), new StreamListener('answer')] })({ question: 'q' }));
+    expect(xml.pieces.map((p) => [p.signatureFieldName, p.chunk, p.isLastChunk])).toEqual([
+      ['reasoning', 'because', false],
+      ['reasoning', '', true],
+      ['answer', 'Par', false],
+      ['answer', 'is', true],
+    ]);
+    expect(xml.predictions[0]!.toDict()).toEqual({ reasoning: 'because', answer: 'Paris' });
+    fakes.openai.reset();
+    fakes.openai.enqueue({ kind: 'sse', pieces: ['[[ ## reasoning ## ]]\nbecause\n[[ ## answer ## ]]\nPar', 'is'] });
+    const chat = await collect(streamify(new Predict(sig, { lm: local() }), { streamListeners: [new StreamListener('answer')] })({ question: 'q' }));
+    // The end is known only when the call ends: an empty last piece then.
+    expect(chat.pieces.map((p) => [p.chunk, p.isLastChunk])).toEqual([
+      ['Par', false],
+      ['is', false],
+      ['', true],
+    ]);
+    expect(chat.predictions[0]!.get('answer')).toBe('Paris');
   });
 
   it('JSONAdapter with native structured output streams the JSON fields (Anthropic tool input)', async () => {

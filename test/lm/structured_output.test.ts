@@ -13,7 +13,7 @@ import { MemoryCache } from '../../src/lm/cache.js';
 import { CassetteLM, cassetteHash } from '../../src/lm/cassette.js';
 import { LMError } from '../../src/lm/errors.js';
 import { ManagedLM } from '../../src/lm/managed.js';
-import type { ResponseFormat } from '../../src/lm/types.js';
+import type { LM, LMCapabilities, ResponseFormat } from '../../src/lm/types.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 import { ChatAdapter } from '../../src/dspy/chat_adapter.js';
 import { EnumType } from '../../src/dspy/field_types.js';
@@ -90,9 +90,23 @@ describe('the output schema of a signature', () => {
     });
   });
 
-  it('an open-ended dict output asks for a plain JSON object; an LM without capabilities gets no format', () => {
+  it('objects inside lists are closed too; an object with no declared properties allows none (DSPy\'s rule)', () => {
+    const Item = z.object({ id: z.number().int(), note: z.string().optional() });
+    const Meta = z.object({ extra: z.record(z.string(), z.string()) });
+    const schema = outputJsonSchema(Signature.parse('q -> items: list[Item], meta: Meta', undefined, { types: { Item, Meta } }));
+    const props = schema['properties'] as Record<string, any>;
+    expect(props['items'].items).toMatchObject({ type: 'object', required: ['id', 'note'], additionalProperties: false });
+    expect(props['meta'].properties.extra).toMatchObject({ type: 'object', properties: {}, required: [], additionalProperties: false });
+  });
+
+  it('an open-ended dict or Any output asks for a plain JSON object; an LM without capabilities gets no format', () => {
     const sig = Signature.parse('q -> scores: dict[str, float], a');
     expect(() => outputJsonSchema(sig)).toThrow(/scores.*open-ended/);
+    expect(() => outputJsonSchema(Signature.parse('q -> anything: Any'))).toThrow(/anything.*open-ended/);
+    expect(structuredResponseFormat(Signature.parse('q -> anything: Any'), claude())).toEqual({ type: 'json_object' });
+    const withCapabilities = (capabilities: LMCapabilities) => Object.assign(Object.create(new DummyLM()) as LM, { capabilities });
+    expect(structuredResponseFormat(qa, withCapabilities({ jsonObject: true }))).toEqual({ type: 'json_object' });
+    expect(structuredResponseFormat(qa, withCapabilities({ streaming: true }))).toBeUndefined();
     expect(structuredResponseFormat(sig, claude())).toEqual({ type: 'json_object' });
     expect(structuredResponseFormat(qa, new DummyLM())).toBeUndefined();
     expect(structuredResponseFormat(qa, claude())).toEqual({ type: 'json_schema', name: 'DSPyProgramOutputs', schema: QA_SCHEMA, strict: true });
@@ -186,6 +200,24 @@ describe('falling back to the plain prompt', () => {
     const pred = await new Predict(qa, { lm: claude(), adapter: new JSONAdapter() }).call({ question: 'q' });
     expect(pred.get('confidence')).toBe(1);
     expect(fakes.anthropic.messageRequests.map((r) => r.body.tool_choice?.type)).toEqual(['tool', undefined]);
+  });
+
+  it('a 422 refusal falls back too; a 404 (no such model) or a refusal with structured output off does not', async () => {
+    fakes.openai.enqueue({ kind: 'status', status: 422 }, { kind: 'ok', text: '{"answer": "a", "confidence": 1}' });
+    expect((await new Predict(qa, { lm: local(), adapter: new JSONAdapter() }).call({ question: 'q' })).get('answer')).toBe('a');
+    expect(fakes.openai.requests).toHaveLength(2);
+    fakes.openai.reset();
+    fakes.openai.enqueue({ kind: 'status', status: 404 });
+    expect(await new Predict(qa, { lm: local(), adapter: new JSONAdapter() }).call({ question: 'q' }).catch((e: unknown) => e)).toMatchObject({ status: 404 });
+    fakes.openai.enqueue({ kind: 'status', status: 400 });
+    expect(await new Predict(qa, { lm: local(), adapter: new JSONAdapter({ structuredOutput: false }) }).call({ question: 'q' }).catch((e: unknown) => e)).toMatchObject({ status: 400 });
+    expect(fakes.openai.requests).toHaveLength(2);
+  });
+
+  it('a response format the caller configured is sent as given, not replaced by the schema', async () => {
+    fakes.openai.enqueue({ kind: 'ok', text: '{"answer": "a", "confidence": 1}' });
+    await new Predict(qa, { lm: local(), adapter: new JSONAdapter(), config: { responseFormat: { type: 'json_object' } } }).call({ question: 'q' });
+    expect(fakes.openai.requests[0]!.body.response_format).toEqual({ type: 'json_object' });
   });
 
   it('only once: a plain call failing too is the error; other LM errors are not retried at all', async () => {
