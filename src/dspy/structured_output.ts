@@ -59,22 +59,61 @@ function enforceRequired(part: Record<string, unknown>): void {
 }
 
 /**
+ * A field's schema made valid inside the outputs' schema: its references are to its own root
+ * (`#`, a recursive zod type) or its own `$defs`, which nested under `properties` would point at
+ * the outputs' root. Its definitions move to the root's `$defs` (prefixed with the field name),
+ * a self-referencing schema becomes one of them, and the references follow.
+ */
+function hoistDefs(field: string, schema: Record<string, unknown>, rootDefs: Record<string, unknown>): Record<string, unknown> {
+  const own = (schema['$defs'] ?? {}) as Record<string, unknown>;
+  delete schema['$defs'];
+  const selfName = `${field}`;
+  let selfReferenced = false;
+  const rename = (ref: string): string => {
+    if (ref === '#') {
+      selfReferenced = true;
+      return `#/$defs/${selfName}`;
+    }
+    const m = /^#\/\$defs\/(.+)$/.exec(ref);
+    return m && m[1]! in own ? `#/$defs/${field}__${m[1]}` : ref;
+  };
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o['$ref'] === 'string') o['$ref'] = rename(o['$ref']);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(schema);
+  for (const [name, def] of Object.entries(own)) {
+    walk(def);
+    rootDefs[`${field}__${name}`] = def;
+  }
+  if (!selfReferenced) return schema;
+  rootDefs[selfName] = schema;
+  return { $ref: `#/$defs/${selfName}` };
+}
+
+/**
  * The JSON schema of a signature's outputs: an object with one property per output field
  * (titled as pydantic titles it), all required, nothing else allowed. Throws when an output is
  * open-ended (see `hasOpenEndedOutput`), as DSPy does.
  */
 export function outputJsonSchema(signature: Signature): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
+  const defs: Record<string, unknown> = {};
   for (const f of signature.outputFields) {
     const spec = fieldTypeSpec(f);
     if (spec.kind === 'dict' || spec.kind === 'any') {
       throw new Error(`Field '${f.name}' has an open-ended mapping type which is not supported by Structured Outputs.`);
     }
     // A deep copy: the schema is edited in place below, and zod may hand back shared objects.
-    const schema = structuredClone(jsonSchemaOf(spec));
-    properties[f.name] = 'title' in schema ? schema : { ...schema, title: pydanticTitle(f.name) };
+    const schema = hoistDefs(f.name, structuredClone(jsonSchemaOf(spec)), defs);
+    properties[f.name] = 'title' in schema || '$ref' in schema ? schema : { ...schema, title: pydanticTitle(f.name) };
   }
   const schema: Record<string, unknown> = { properties, title: STRUCTURED_OUTPUT_NAME, type: 'object' };
+  if (Object.keys(defs).length > 0) schema['$defs'] = defs;
   enforceRequired(schema);
   return schema;
 }

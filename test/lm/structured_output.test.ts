@@ -99,6 +99,34 @@ describe('the output schema of a signature', () => {
     expect(props['meta'].properties.extra).toMatchObject({ type: 'object', properties: {}, required: [], additionalProperties: false });
   });
 
+  it('a recursive zod type: its definitions move to the root and every reference resolves there', () => {
+    type TreeNode = { name: string; children: TreeNode[] };
+    const Node: z.ZodType<TreeNode> = z.object({
+      name: z.string(),
+      get children() {
+        return z.array(Node);
+      },
+    });
+    const Tree = z.object({ root: Node });
+    const schema = outputJsonSchema(Signature.parse('q -> tree: Tree, node: Node', undefined, { types: { Tree, Node } }));
+    const props = schema['properties'] as Record<string, any>;
+    const defs = schema['$defs'] as Record<string, any>;
+    const resolve = (ref: string) => {
+      expect(ref).toMatch(/^#\/\$defs\//);
+      const def = defs[ref.slice('#/$defs/'.length)];
+      expect(def).toBeDefined();
+      return def;
+    };
+    // tree.root -> a definition whose children point back at it.
+    const rootDef = resolve(props['tree'].properties.root.$ref);
+    expect(resolve(rootDef.properties.children.items.$ref)).toBe(rootDef);
+    expect(rootDef).toMatchObject({ type: 'object', required: ['name', 'children'], additionalProperties: false });
+    // node is itself recursive: it becomes a definition referring to itself.
+    const nodeDef = resolve(props['node'].$ref);
+    expect(resolve(nodeDef.properties.children.items.$ref)).toBe(nodeDef);
+    expect(JSON.stringify(schema)).not.toContain('"$ref":"#"');
+  });
+
   it('an open-ended dict or Any output asks for a plain JSON object; an LM without capabilities gets no format', () => {
     const sig = Signature.parse('q -> scores: dict[str, float], a');
     expect(() => outputJsonSchema(sig)).toThrow(/scores.*open-ended/);
