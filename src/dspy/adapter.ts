@@ -10,6 +10,7 @@ import { coerceValue, TypeCoercionError } from './field_types.js';
 import { pyJsonDumps } from './json_text.js';
 import { settings } from './settings.js';
 import { fieldTypeSpec, type Field, type Signature } from './signature.js';
+import { streamTap } from './stream_session.js';
 
 /** A demo: an Example or a plain record of input and output fields. */
 export type Demo = Example | Record<string, unknown>;
@@ -198,15 +199,21 @@ export abstract class BaseAdapter implements Adapter {
 
   async call(lm: LM, options: GenerateOptions, signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): Promise<AdapterResult> {
     const callbacks = settings.callbacks;
+    // Inside `streamify`, a listened predictor's call streams into its listeners.
+    const tap = streamTap(signature, this.name, lm);
+    const opts = tap?.onChunk ? { ...options, onChunk: tap.onChunk } : options;
     if (callbacks.length === 0) {
       const messages = this.format(signature, demos, inputs);
-      const response = await lm.generate(messages, options);
-      return { outputs: this.parse(signature, response.text), response, adapter: this.name };
+      const response = await lm.generate(messages, opts);
+      const outputs = this.parse(signature, response.text);
+      tap?.done(response, outputs);
+      return { outputs, response, adapter: this.name };
     }
     // Observed: format and parse are reported as DSPy's on_adapter_format/parse events.
     const messages = await observed(callbacks, 'AdapterFormat', this, { signature, demos, inputs }, () => this.format(signature, demos, inputs));
-    const response = await lm.generate(messages, options);
+    const response = await lm.generate(messages, opts);
     const outputs = await observed(callbacks, 'AdapterParse', this, { signature, completion: response.text }, () => this.parse(signature, response.text));
+    tap?.done(response, outputs);
     return { outputs, response, adapter: this.name };
   }
 }

@@ -33,7 +33,17 @@ export {
   type Demo,
 } from './adapter.js';
 export { ChatAdapter, splitSections, type ChatAdapterOptions } from './chat_adapter.js';
-export { JSONAdapter } from './json_adapter.js';
+export { JSONAdapter, type JSONAdapterOptions } from './json_adapter.js';
+export { StreamListener, type StreamListenerOptions, type StreamResponse, type StreamFormat } from './stream_listener.js';
+export {
+  streamify,
+  resolveStreamListeners,
+  type StreamifyOptions,
+  type StreamCallOptions,
+  type StreamItem,
+  type StreamifiedProgram,
+} from './streamify.js';
+export { outputJsonSchema, structuredResponseFormat, hasOpenEndedOutput, STRUCTURED_OUTPUT_NAME } from './structured_output.js';
 export { XMLAdapter, formatXmlBlocks, xmlSections } from './xml_adapter.js';
 export { TwoStepAdapter, type TwoStepAdapterOptions } from './two_step_adapter.js';
 export { BaseCallback, observed, parentCallId, type Callback, type CallbackEvent } from './callbacks.js';

@@ -4,7 +4,7 @@
  * the LM they call with `observeLM`; the wrapper is made once per LM and delegates everything
  * else (cache, usage, budget) to it, so observing costs one lookup and one record per call.
  */
-import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
+import type { ChatMessage, GenerateOptions, LM, LMCapabilities, LMResponse } from '../lm/types.js';
 import { observed } from './callbacks.js';
 import { recordHistory } from './history.js';
 import { settings } from './settings.js';
@@ -21,6 +21,10 @@ class ObservedLM implements LM {
 
   get model(): string {
     return this.inner.model;
+  }
+
+  get capabilities(): LMCapabilities | undefined {
+    return this.inner.capabilities;
   }
 
   generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<LMResponse> {

@@ -18,7 +18,7 @@ import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { parseRetryAfterMs } from './rate_limiter.js';
-import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver } from './types.js';
+import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver, ResponseFormat } from './types.js';
 
 export interface AnthropicLMOptions {
   model: string;
@@ -46,7 +46,9 @@ const MessageResponseSchema = z.object({
   type: z.literal('message'),
   role: z.literal('assistant'),
   model: z.string(),
-  content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()),
+  content: z.array(
+    z.object({ type: z.string(), text: z.string().optional(), name: z.string().optional(), input: z.unknown().optional(), json: z.string().optional() }).loose(),
+  ),
   stop_reason: z.string().nullable().optional(),
   usage: z
     .object({
@@ -56,11 +58,43 @@ const MessageResponseSchema = z.object({
     .loose(),
 });
 
+/** The stream events read (others, such as `ping`, pass as `other`). */
+const StreamEventSchema = z.union([
+  z.object({
+    type: z.literal('message_start'),
+    message: z
+      .object({
+        id: z.string(),
+        model: z.string(),
+        usage: z.object({ input_tokens: z.number().int().nonnegative(), output_tokens: z.number().int().nonnegative().optional() }).loose(),
+      })
+      .loose(),
+  }),
+  z.object({
+    type: z.literal('content_block_start'),
+    index: z.number().int().nonnegative().max(10_000),
+    content_block: z.object({ type: z.string(), text: z.string().optional(), name: z.string().optional() }).loose(),
+  }),
+  z.object({
+    type: z.literal('content_block_delta'),
+    index: z.number().int().nonnegative().max(10_000),
+    delta: z.object({ type: z.string(), text: z.string().optional(), partial_json: z.string().optional() }).loose(),
+  }),
+  z.object({
+    type: z.literal('message_delta'),
+    delta: z.object({ stop_reason: z.string().nullable().optional() }).loose(),
+    usage: z.object({ output_tokens: z.number().int().nonnegative().optional(), input_tokens: z.number().int().nonnegative().nullable().optional() }).loose(),
+  }),
+  z.object({ type: z.enum(['content_block_stop', 'message_stop', 'ping']) }).loose(),
+]);
+
 export class AnthropicLM implements ProviderLM {
   readonly provider = 'anthropic';
   readonly model: string;
   readonly billable = true;
   readonly countsRequests = true;
+  /** JSON schema and JSON object answers through one forced tool (see `toolFor`). */
+  readonly capabilities = { jsonSchema: true, jsonObject: true, streaming: true } as const;
   private client: Anthropic | undefined;
   private readonly logger: Logger;
 
@@ -127,15 +161,19 @@ export class AnthropicLM implements ProviderLM {
       ...(system ? { system } : {}),
       ...(temperature !== undefined ? { temperature } : {}),
       ...(stop && stop.length > 0 ? { stop_sequences: stop } : {}),
+      ...(options.responseFormat ? toolFor(options.responseFormat) : {}),
     };
     let raw: unknown;
+    const requestOptions = {
+      // The SDK insists on a positive integer.
+      ...(options.timeoutMs !== undefined ? { timeout: Math.max(1, Math.round(options.timeoutMs)) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
     try {
       // The SDK retries on its own: each request it sends is reported (countingFetch).
-      raw = await callRequests.run(options.requests, () => client.messages.create(params, {
-        // The SDK insists on a positive integer.
-        ...(options.timeoutMs !== undefined ? { timeout: Math.max(1, Math.round(options.timeoutMs)) } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      }));
+      raw = await callRequests.run(options.requests, () =>
+        options.onChunk ? this.streamMessage(client, params, options, options.onChunk) : client.messages.create(params, requestOptions),
+      );
     } catch (e) {
       const err = this.mapError(e, options.signal);
       const key = this.opts.apiKey ?? process.env['ANTHROPIC_API_KEY'];
@@ -157,10 +195,18 @@ export class AnthropicLM implements ProviderLM {
       );
     }
     const msg = parsed.data;
-    const text = msg.content
-      .filter((b) => b.type === 'text' && typeof b.text === 'string')
-      .map((b) => b.text as string)
-      .join('');
+    // Asked for JSON: the forced tool's input is the answer (the adapter parses it as JSON).
+    const tool = options.responseFormat ? msg.content.find((b) => b.type === 'tool_use' && b.name === JSON_TOOL_NAME) : undefined;
+    const text =
+      tool !== undefined && tool.input !== null && typeof tool.input === 'object'
+        ? // Streamed: the JSON exactly as its chunks spelled it.
+          typeof tool.json === 'string'
+          ? tool.json
+          : JSON.stringify(tool.input)
+        : msg.content
+            .filter((b) => b.type === 'text' && typeof b.text === 'string')
+            .map((b) => b.text as string)
+            .join('');
     return {
       text,
       usage: { inputTokens: msg.usage.input_tokens, outputTokens: msg.usage.output_tokens },
@@ -168,6 +214,112 @@ export class AnthropicLM implements ProviderLM {
       cached: false,
       costUsd: 0,
     };
+  }
+
+  /**
+   * One streamed Messages call (`stream: true`): text deltas (or, for a JSON answer, the forced
+   * tool's input JSON) go to `onChunk` as they arrive; the events are assembled into the
+   * Message the non-streaming call would have returned. The SDK's timeout ends at the response
+   * headers, so the whole stream gets its own deadline here.
+   */
+  private async streamMessage(
+    client: Anthropic,
+    params: Anthropic.MessageCreateParamsNonStreaming,
+    options: GenerateOptions,
+    onChunk: (text: string) => void,
+  ): Promise<unknown> {
+    const timeoutMs = Math.max(1, Math.round(options.timeoutMs ?? this.opts.timeoutMs ?? 120_000));
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, deadline.signal]) : deadline.signal;
+    const emit = (t: string) => {
+      if (!t) return;
+      try {
+        onChunk(t);
+      } catch {
+        // A listener bug must not fail the call.
+      }
+    };
+    const jsonTool = params.tool_choice?.type === 'tool' ? params.tool_choice.name : undefined;
+    try {
+      const stream = await client.messages.create({ ...params, stream: true }, { timeout: timeoutMs, signal });
+      const message = {
+        id: '',
+        type: 'message',
+        role: 'assistant',
+        model: this.model,
+        content: [] as Array<{ type: string; text?: string; name?: string; input?: unknown; json?: string }>,
+        stop_reason: null as string | null,
+        usage: { input_tokens: 0, output_tokens: 0 },
+      };
+      for await (const raw of stream) {
+        const parsed = StreamEventSchema.safeParse(raw);
+        if (!parsed.success) {
+          throw new LMError(`anthropic: malformed stream event: ${z.prettifyError(parsed.error).slice(0, 300)}`, {
+            kind: 'malformed_response',
+            provider: this.provider,
+          });
+        }
+        const ev = parsed.data;
+        if (ev.type === 'message_start') {
+          message.id = ev.message.id;
+          message.model = ev.message.model;
+          message.usage.input_tokens = ev.message.usage.input_tokens;
+          message.usage.output_tokens = ev.message.usage.output_tokens ?? 0;
+        } else if (ev.type === 'content_block_start') {
+          const b = ev.content_block;
+          message.content[ev.index] = { type: b.type, ...(b.type === 'text' ? { text: b.text ?? '' } : {}), ...(b.name !== undefined ? { name: b.name, json: '' } : {}) };
+          if (b.type === 'text' && !jsonTool) emit(b.text ?? '');
+        } else if (ev.type === 'content_block_delta') {
+          const block = message.content[ev.index];
+          if (!block) continue;
+          if (ev.delta.type === 'text_delta' && typeof ev.delta.text === 'string') {
+            block.text = (block.text ?? '') + ev.delta.text;
+            if (!jsonTool) emit(ev.delta.text);
+          } else if (ev.delta.type === 'input_json_delta' && typeof ev.delta.partial_json === 'string') {
+            block.json = (block.json ?? '') + ev.delta.partial_json;
+            if (jsonTool !== undefined && block.name === jsonTool) emit(ev.delta.partial_json);
+          }
+        } else if (ev.type === 'message_delta') {
+          if (ev.delta.stop_reason !== undefined) message.stop_reason = ev.delta.stop_reason;
+          // Cumulative counts.
+          if (ev.usage.output_tokens !== undefined) message.usage.output_tokens = ev.usage.output_tokens;
+          if (ev.usage.input_tokens != null) message.usage.input_tokens = ev.usage.input_tokens;
+        }
+      }
+      // The SDK ends the iteration quietly when the request is aborted.
+      if (signal.aborted) throw signal.reason ?? new APIUserAbortError();
+      for (const b of message.content) {
+        if (b?.type !== 'tool_use') continue;
+        try {
+          b.input = JSON.parse(b.json || '{}');
+        } catch (e) {
+          throw new LMError(`anthropic: streamed tool input is not JSON: ${String(b.json).slice(0, 200)}`, {
+            kind: 'malformed_response',
+            provider: this.provider,
+            cause: e,
+          });
+        }
+      }
+      message.content = message.content.filter((b) => b !== undefined);
+      return message;
+    } catch (e) {
+      if (deadline.signal.aborted && !options.signal?.aborted) {
+        throw new LMError(`anthropic: stream not finished within ${timeoutMs} ms`, { kind: 'timeout', provider: this.provider, cause: e });
+      }
+      if (e instanceof APIError && e.status === undefined && !(e instanceof APIUserAbortError) && !(e instanceof APIConnectionError)) {
+        // An `error` event in the middle of a stream (the API sends e.g. overloaded_error).
+        const kind = e.type === 'overloaded_error' ? 'overloaded' : e.type === 'rate_limit_error' ? 'rate_limited' : 'server';
+        throw new LMError(`anthropic: stream error: ${[e.type, e.apiMessage].filter(Boolean).join(': ') || e.message}`.slice(0, 500), {
+          kind,
+          provider: this.provider,
+          cause: e,
+        });
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private mapError(e: unknown, signal: AbortSignal | undefined): LMError {
@@ -215,6 +367,22 @@ export class AnthropicLM implements ProviderLM {
   }
 }
 
+/** The one tool a JSON answer is asked through (the name LiteLLM gives it, so DSPy's requests look the same). */
+export const JSON_TOOL_NAME = 'json_tool_call';
+
+/**
+ * A response format as Anthropic tool use: one tool whose `input_schema` is the wanted schema
+ * (any object for `json_object`), and `tool_choice` forcing it, so the answer is the tool's input.
+ */
+function toolFor(format: ResponseFormat): Pick<Anthropic.MessageCreateParamsNonStreaming, 'tools' | 'tool_choice'> {
+  const schema =
+    format.type === 'json_schema' ? (format.schema as Anthropic.Tool.InputSchema) : { type: 'object' as const, properties: {}, additionalProperties: true };
+  return {
+    tools: [{ name: JSON_TOOL_NAME, input_schema: schema }],
+    tool_choice: { type: 'tool', name: JSON_TOOL_NAME },
+  };
+}
+
 /** The RequestObserver of the call whose SDK request is running (the SDK's fetch is per client). */
 const callRequests = new AsyncLocalStorage<RequestObserver | undefined>();
 
@@ -223,13 +391,48 @@ function countingFetch(base: typeof fetch): typeof fetch {
   return (async (input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
     const requests = callRequests.getStore();
     requests?.onStart();
+    let res: Response;
     try {
-      const res = await base(input, init);
-      requests?.onEnd(false);
-      return res;
+      res = await base(input, init);
     } catch (e) {
       requests?.onEnd(init?.signal?.aborted === true);
       throw e;
     }
+    if (!requests || !res.body || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+      requests?.onEnd(false);
+      return res;
+    }
+    // A stream is a request until its last byte: cut off before that, it is an aborted one.
+    return endsWithBody(res, requests);
   }) as typeof fetch;
+}
+
+/** `res` with a body that reports the request's end when it is read to the end (or cut off). */
+function endsWithBody(res: Response, requests: RequestObserver): Response {
+  const reader = res.body!.getReader();
+  let ended = false;
+  const end = (aborted: boolean) => {
+    if (ended) return;
+    ended = true;
+    requests.onEnd(aborted);
+  };
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          end(false);
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (e) {
+        end(true);
+        controller.error(e);
+      }
+    },
+    cancel(reason) {
+      end(true);
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }

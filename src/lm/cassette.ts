@@ -8,7 +8,7 @@
  *   hash and the cassette, and how to record it.
  *
  * The hash covers the messages and the sampling options (temperature, maxTokens, stop,
- * rolloutId), not the model: a cassette is the recording of one model's answers. A last line
+ * rolloutId, responseFormat), not the model: a cassette is the recording of one model's answers. A last line
  * torn by a crash mid-append is ignored on load (and cut off before recording resumes); any
  * other invalid line is an error naming its line number.
  */
@@ -22,7 +22,7 @@ import { lmLogger } from './log.js';
 import type { ProviderLM } from './provider.js';
 import { samplingOptions } from './request_key.js';
 import { canonicalJson, sha256Hex } from '../util/canonical_json.js';
-import type { ChatMessage, GenerateOptions, LM, LMResponse } from './types.js';
+import type { ChatMessage, GenerateOptions, LM, LMCapabilities, LMResponse } from './types.js';
 
 export const CassetteLineSchema = z.object({
   v: z.literal(1),
@@ -97,6 +97,12 @@ export interface CassetteLMOptions {
   inner?: LM;
   /** Model name reported in replay mode before any entry is read. */
   model?: string;
+  /**
+   * What the replayed LM supported when it was recorded (replay mode; record mode reports the
+   * recorded LM's). A JSONAdapter asks for a response format only from an LM that declares
+   * it, so replaying structured-output calls needs `{ jsonSchema: true, jsonObject: true }`.
+   */
+  capabilities?: LMCapabilities;
   logger?: Logger;
 }
 
@@ -105,6 +111,7 @@ export class CassetteLM implements ProviderLM {
   readonly path: string;
   readonly mode: 'record' | 'replay';
   private readonly inner: LM | undefined;
+  private readonly replayCapabilities: LMCapabilities | undefined;
   private readonly logger: Logger;
   private loaded: Promise<Map<string, CachedResponse>> | undefined;
   private writeChain: Promise<void> = Promise.resolve();
@@ -113,6 +120,7 @@ export class CassetteLM implements ProviderLM {
     this.path = path.resolve(opts.path);
     this.mode = opts.mode;
     this.inner = opts.inner;
+    this.replayCapabilities = opts.capabilities;
     this.logger = (opts.logger ?? lmLogger()).child({ provider: 'cassette' });
     if (opts.mode === 'record' && !opts.inner) {
       throw new LMError('cassette: record mode needs an LM to record', { kind: 'config', provider: 'cassette' });
@@ -123,6 +131,11 @@ export class CassetteLM implements ProviderLM {
   private _model: string;
   get model(): string {
     return this._model;
+  }
+
+  /** Recording: the recorded LM's capabilities; replay: the ones given in the options. */
+  get capabilities(): LMCapabilities | undefined {
+    return this.mode === 'record' ? this.inner?.capabilities : this.replayCapabilities;
   }
 
   /** Recording costs what the wrapped LM costs; replay is free. */

@@ -1,5 +1,5 @@
 /** The LM layer's public API (docs/CONTRACTS.md, "LM layer"). */
-export type { ChatRole, ChatMessage, GenerateOptions, TokenUsage, LMResponse, LM, RequestObserver } from './types.js';
+export type { ChatRole, ChatMessage, GenerateOptions, TokenUsage, LMResponse, LM, RequestObserver, ResponseFormat, LMCapabilities } from './types.js';
 export { LMError, isLMError, kindForStatus, type LMErrorKind, type LMErrorInit } from './errors.js';
 export {
   BudgetExceededError,
@@ -49,8 +49,8 @@ export {
   type HeaderSource,
 } from './rate_limiter.js';
 export type { ProviderLM, ResponseObserver } from './provider.js';
-export { AnthropicLM, type AnthropicLMOptions } from './anthropic.js';
-export { OpenAICompatibleLM, type OpenAICompatibleLMOptions } from './openai.js';
+export { AnthropicLM, JSON_TOOL_NAME, type AnthropicLMOptions } from './anthropic.js';
+export { OpenAICompatibleLM, responseFormatParam, type OpenAICompatibleLMOptions } from './openai.js';
 export {
   CassetteLM,
   CassetteLineSchema,

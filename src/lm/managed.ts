@@ -13,7 +13,8 @@
  * request still running when it passes ends the call there with BudgetExceededError('wall').
  * Every request that reached the provider is recorded, answered, failed or aborted (a provider
  * may bill it): `sent` counts them (retries included when the provider reports them), an
- * aborted one is charged its estimated input tokens. Only a call that sent nothing (cancelled
+ * aborted one is charged its estimated input tokens (a stream cut off midway, also the text it
+ * had written so far). Only a call that sent nothing (cancelled
  * in the limiter queue, refused before sending) gives its slot back. Failures are logged
  * (never with credentials).
  */
@@ -27,7 +28,7 @@ import type { ProviderLM } from './provider.js';
 import { estimateTokens, type RateLimiter } from './rate_limiter.js';
 import { requestKey } from './request_key.js';
 import type { LMCache } from './cache.js';
-import type { ChatMessage, GenerateOptions, LM, LMResponse, RequestObserver } from './types.js';
+import type { ChatMessage, GenerateOptions, LM, LMCapabilities, LMResponse, RequestObserver } from './types.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { UsageTracker, type UsageRecord } from './usage.js';
 
@@ -139,6 +140,11 @@ export class ManagedLM implements LM {
     return this.inner.model;
   }
 
+  /** The provider's: a managed LM supports what its provider supports. */
+  get capabilities(): LMCapabilities | undefined {
+    return this.inner.capabilities;
+  }
+
   get usage(): UsageTracker {
     return this.meter.usage;
   }
@@ -245,6 +251,17 @@ export class ManagedLM implements LM {
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const estimatedTokens = estimateTokens(messages.map((m) => m.content));
     const requests = new RequestCount();
+    // A stream cut off midway was billed for what it had written: that text is kept to charge it.
+    let streamedText = '';
+    const onChunk = options.onChunk;
+    const streamOptions: Pick<GenerateOptions, 'onChunk'> = onChunk
+      ? {
+          onChunk: (t: string) => {
+            streamedText += t;
+            onChunk(t);
+          },
+        }
+      : {};
     let dispatched = false;
     let release: (() => void) | undefined;
     let res: LMResponse;
@@ -258,7 +275,7 @@ export class ManagedLM implements LM {
         });
       }
       dispatched = true;
-      const call = this.inner.generate(messages, { ...options, ...(signal ? { signal } : {}), requests });
+      const call = this.inner.generate(messages, { ...options, ...(signal ? { signal } : {}), ...streamOptions, requests });
       // A provider that does not give up at once when aborted (an SDK's own retry wait) must
       // not hold the run past its deadline: whatever it does later is not awaited.
       res = signal ? await raceAbort(call, signal) : await call;
@@ -269,12 +286,13 @@ export class ManagedLM implements LM {
       else {
         const aborted = this.inner.countsRequests ? requests.abortedSoFar() : cutOff ? 1 : 0;
         const inputTokens = aborted * estimatedTokens;
+        const outputTokens = streamedText ? estimateTokens([streamedText]) : 0;
         const rec: UsageRecord = {
           model: this.inner.model,
           inputTokens,
-          outputTokens: 0,
+          outputTokens,
           cached: false,
-          costUsd: billable && inputTokens > 0 ? this.prices.cost(this.inner.model, { inputTokens, outputTokens: 0 }) : 0,
+          costUsd: billable && inputTokens + outputTokens > 0 ? this.prices.cost(this.inner.model, { inputTokens, outputTokens }) : 0,
           requests: sent,
           aborted,
         };

@@ -20,7 +20,7 @@ import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { exhaustedResetMs, parseRetryAfterMs } from './rate_limiter.js';
-import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver } from './types.js';
+import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver, ResponseFormat } from './types.js';
 
 export interface OpenAICompatibleLMOptions {
   /** e.g. `http://127.0.0.1:11434/v1`; `/chat/completions` is appended. */
@@ -69,6 +69,46 @@ const ChatCompletionSchema = z.object({
     .optional(),
 });
 
+/** A response format as the chat completions API spells it. */
+export function responseFormatParam(format: ResponseFormat): Record<string, unknown> {
+  if (format.type === 'json_object') return { type: 'json_object' };
+  return {
+    type: 'json_schema',
+    json_schema: { name: format.name, schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) },
+  };
+}
+
+/** One `data:` event of a streamed chat completion (the fields read). */
+const ChatCompletionChunkSchema = z
+  .object({
+    model: z.string().optional(),
+    choices: z
+      .array(z.object({ delta: z.object({ content: z.string().nullable().optional() }).loose().optional() }).loose())
+      .optional(),
+    usage: z
+      .object({ prompt_tokens: z.number().nonnegative().optional(), completion_tokens: z.number().nonnegative().optional() })
+      .loose()
+      .nullable()
+      .optional(),
+    error: z.unknown().optional(),
+  })
+  .loose();
+
+/** Hands streamed text to a caller's onChunk (a throwing handler is ignored) and remembers whether any went out. */
+class ChunkSink {
+  started = false;
+  constructor(private readonly onChunk: (text: string) => void) {}
+
+  push(text: string): void {
+    this.started = true;
+    try {
+      this.onChunk(text);
+    } catch {
+      // A listener bug must not fail the call.
+    }
+  }
+}
+
 const RETRY_STATUS = (s: number) => s === 408 || s === 409 || s === 429 || s >= 500;
 
 class AttemptTimeout extends Error {}
@@ -78,6 +118,11 @@ export class OpenAICompatibleLM implements ProviderLM {
   readonly model: string;
   readonly billable = true;
   readonly countsRequests = true;
+  /**
+   * `response_format` json_schema and json_object. A server that does not know them answers
+   * 400; JSONAdapter then asks again with the plain prompt.
+   */
+  readonly capabilities = { jsonSchema: true, jsonObject: true, streaming: true } as const;
   readonly endpoint: string;
   private readonly url: string;
   private readonly fetchFn: typeof fetch;
@@ -115,21 +160,27 @@ export class OpenAICompatibleLM implements ProviderLM {
       ...(temperature !== undefined ? { temperature } : {}),
       ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
       ...(stop && stop.length > 0 ? { stop } : {}),
+      ...(options.responseFormat ? { response_format: responseFormatParam(options.responseFormat) } : {}),
+      // Usage comes in a last chunk only when asked for.
+      ...(options.onChunk ? { stream: true, stream_options: { include_usage: true } } : {}),
     });
     const apiKey = this.opts.apiKey ?? process.env['OPENAI_API_KEY'];
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: options.onChunk ? 'text/event-stream' : 'application/json' };
     if (apiKey) headers['authorization'] = `Bearer ${apiKey}`;
 
     const maxRetries = this.opts.maxRetries ?? 2;
     const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs ?? 120_000;
+    // Text already handed to onChunk cannot be taken back: a stream that fails after its first
+    // chunk is not retried.
+    const streamed = options.onChunk ? new ChunkSink(options.onChunk) : undefined;
     for (let attempt = 0; ; attempt++) {
       let err: LMError;
       try {
-        return await this.attempt(body, headers, timeoutMs, options.signal, apiKey, options.requests);
+        return await this.attempt(body, headers, timeoutMs, options.signal, apiKey, options.requests, streamed);
       } catch (e) {
         err = e instanceof LMError ? e : new LMError(`openai: ${String(e)}`, { kind: 'network', provider: this.provider, cause: e });
       }
-      const retryable = err.kind !== 'malformed_response' && err.kind !== 'aborted' && err.retryable;
+      const retryable = err.kind !== 'malformed_response' && err.kind !== 'aborted' && err.retryable && !streamed?.started;
       if (!retryable || attempt >= maxRetries) throw err;
       if (err.retryAfterMs !== undefined && err.retryAfterMs > (this.opts.maxRetryAfterMs ?? 60_000)) throw err;
       const base = this.opts.retryBaseDelayMs ?? 500;
@@ -151,6 +202,7 @@ export class OpenAICompatibleLM implements ProviderLM {
     signal: AbortSignal | undefined,
     apiKey: string | undefined,
     requests: RequestObserver | undefined,
+    streamed?: ChunkSink,
   ): Promise<LMResponse> {
     const provider = this.provider;
     if (signal?.aborted) throw new LMError('openai: request aborted', { kind: 'aborted', provider });
@@ -170,10 +222,16 @@ export class OpenAICompatibleLM implements ProviderLM {
       let text: string;
       try {
         res = await this.fetchFn(this.url, { method: 'POST', headers, body, signal: ac.signal });
+        if (streamed && res.ok && (res.headers.get('content-type') ?? '').includes('text/event-stream') && res.body) {
+          const result = await this.readStream(res.body, streamed, apiKey);
+          end(false);
+          return result;
+        }
         text = await res.text();
         end(false);
       } catch (e) {
         end(ac.signal.aborted || signal?.aborted === true);
+        if (e instanceof LMError && !ac.signal.aborted && !signal?.aborted) throw e;
         if (signal?.aborted) throw new LMError('openai: request aborted', { kind: 'aborted', provider, cause: e });
         if (ac.signal.aborted) {
           throw new LMError(`openai: no response within ${timeoutMs} ms`, { kind: 'timeout', provider, cause: e });
@@ -224,5 +282,75 @@ export class OpenAICompatibleLM implements ProviderLM {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Reads a `stream: true` answer: server-sent events, one chat.completion.chunk per `data:`
+   * line until `data: [DONE]`; each content delta goes to the sink; usage from the chunk that
+   * carries it (`stream_options.include_usage`).
+   */
+  private async readStream(body: ReadableStream<Uint8Array>, sink: ChunkSink, apiKey: string | undefined): Promise<LMResponse> {
+    const provider = this.provider;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let text = '';
+    let model: string | undefined;
+    let usage: { prompt_tokens?: number | undefined; completion_tokens?: number | undefined } | undefined;
+    let done = false;
+    const onLine = (line: string) => {
+      if (!line.startsWith('data:')) return; // comments, event names, ids
+      const data = line.slice(5).trim();
+      if (data === '[DONE]') {
+        done = true;
+        return;
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(data);
+      } catch (e) {
+        throw new LMError(`openai: stream event is not JSON: ${scrubSecret(data.slice(0, 200), apiKey)}`, { kind: 'malformed_response', provider, cause: e });
+      }
+      const parsed = ChatCompletionChunkSchema.safeParse(json);
+      if (!parsed.success) {
+        throw new LMError(`openai: malformed stream chunk: ${z.prettifyError(parsed.error).slice(0, 300)}`, { kind: 'malformed_response', provider });
+      }
+      const chunk = parsed.data;
+      if (chunk.error) {
+        throw new LMError(`openai: stream error: ${scrubSecret(JSON.stringify(chunk.error).slice(0, 300), apiKey)}`, { kind: 'server', provider });
+      }
+      model ??= chunk.model;
+      if (chunk.usage) usage = chunk.usage;
+      const delta = chunk.choices?.[0]?.delta?.content;
+      if (typeof delta === 'string' && delta) {
+        text += delta;
+        sink.push(delta);
+      }
+    };
+    const reader = body.getReader();
+    try {
+      while (!done) {
+        const { done: eof, value } = await reader.read();
+        buffer += eof ? decoder.decode() : decoder.decode(value, { stream: true });
+        let nl: number;
+        while (!done && (nl = buffer.indexOf('\n')) !== -1) {
+          onLine(buffer.slice(0, nl).replace(/\r$/, ''));
+          buffer = buffer.slice(nl + 1);
+        }
+        if (eof) {
+          if (!done && buffer.trim()) onLine(buffer.trim());
+          break;
+        }
+      }
+    } finally {
+      // Past [DONE], or given up on (a bad event): the rest of the body is not wanted.
+      await reader.cancel().catch(() => {});
+    }
+    return {
+      text,
+      usage: { inputTokens: usage?.prompt_tokens ?? 0, outputTokens: usage?.completion_tokens ?? 0 },
+      model: model ?? this.model,
+      cached: false,
+      costUsd: 0,
+    };
   }
 }

@@ -7,13 +7,18 @@
 import { canonicalJson, sha256Hex } from '../util/canonical_json.js';
 import type { ChatMessage, GenerateOptions } from './types.js';
 
-/** The sampling options that change a completion (timeouts, signals, bypassCache do not). */
+/**
+ * The options that change a completion (timeouts, signals, bypassCache do not). A response
+ * format is one: the same prompt asked for a JSON schema answers differently. Unset options
+ * are dropped by the canonical JSON, so keys of plain-text calls are what they always were.
+ */
 export function samplingOptions(o: GenerateOptions = {}): Record<string, unknown> {
   return {
     temperature: o.temperature,
     maxTokens: o.maxTokens,
     stop: o.stop,
     rolloutId: o.rolloutId,
+    responseFormat: o.responseFormat,
   };
 }
 

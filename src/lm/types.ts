@@ -28,6 +28,38 @@ export interface GenerateOptions {
    * `countsRequests` (provider.ts); for the others one dispatched call is one request.
    */
   requests?: RequestObserver;
+  /**
+   * Ask the provider for JSON (native structured output). Only send it to an LM whose
+   * `capabilities` declare the kind; the completion text is then the JSON object. Part of the
+   * cache key.
+   */
+  responseFormat?: ResponseFormat;
+  /**
+   * Stream the completion: called with each piece of text as it arrives, in order (their
+   * concatenation is the response text). Only LMs whose `capabilities.streaming` is true call
+   * it; others, and answers served from the cache, return the whole text at once. Not part of
+   * the cache key. A throwing handler is ignored.
+   */
+  onChunk?: (text: string) => void;
+}
+
+/**
+ * Native structured output. `json_schema`: the answer is one JSON object that fits `schema`
+ * (OpenAI-compatible `response_format: { type: 'json_schema', json_schema: { name, schema, strict } }`;
+ * Anthropic: one forced tool whose `input_schema` is `schema`). `json_object`: any JSON object.
+ */
+export type ResponseFormat =
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict?: boolean }
+  | { type: 'json_object' };
+
+/** What an LM can do beyond plain text (absent or false: it cannot). */
+export interface LMCapabilities {
+  /** Accepts `responseFormat: { type: 'json_schema' }`. */
+  jsonSchema?: boolean;
+  /** Accepts `responseFormat: { type: 'json_object' }`. */
+  jsonObject?: boolean;
+  /** Implements `LM.stream`. */
+  streaming?: boolean;
 }
 
 export interface RequestObserver {
@@ -56,5 +88,7 @@ export interface LM {
   /** Provider name: `anthropic`, `openai`, `dummy`, `cassette`, ... */
   readonly provider: string;
   readonly model: string;
+  /** What this LM supports beyond plain text; absent: plain text only. */
+  readonly capabilities?: LMCapabilities;
   generate(messages: ChatMessage[], options?: GenerateOptions): Promise<LMResponse>;
 }

@@ -6,12 +6,19 @@ export type OpenAIBehaviour =
   | { kind: 'ok'; text: string; usage?: { prompt: number; completion: number } | null; model?: string }
   | { kind: 'status'; status: number; body?: string; headers?: Record<string, string> }
   | { kind: 'raw'; body: string }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /**
+   * A `stream: true` answer: one chat.completion.chunk per piece, then a usage chunk and
+   * `data: [DONE]`; `hangAfter` stops after that many pieces and never ends (for aborts).
+   */
+  | { kind: 'sse'; pieces: string[]; usage?: { prompt: number; completion: number }; hangAfter?: number; model?: string; rawEvent?: string };
 
 export class FakeOpenAI {
   readonly requests: Array<{ path: string; headers: http.IncomingHttpHeaders; body: any }> = [];
   private readonly queue: OpenAIBehaviour[] = [];
   private readonly hung = new Set<http.ServerResponse>();
+  /** Hung streams whose client went away (an abort closes the connection). */
+  closedByClient = 0;
   private constructor(
     private readonly server: http.Server,
     readonly baseURL: string,
@@ -37,6 +44,7 @@ export class FakeOpenAI {
   reset(): void {
     this.queue.length = 0;
     this.requests.length = 0;
+    this.closedByClient = 0;
   }
 
   async close(): Promise<void> {
@@ -63,6 +71,28 @@ export class FakeOpenAI {
       case 'hang':
         this.hung.add(res);
         return;
+      case 'sse': {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        const model = b.model ?? body?.model;
+        const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
+        b.pieces.forEach((p, i) => {
+          if (b.hangAfter !== undefined && i >= b.hangAfter) return;
+          send({ id: 'c1', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: { content: p }, finish_reason: null }] });
+        });
+        if (b.rawEvent !== undefined) res.write(`${b.rawEvent}\n\n`);
+        if (b.hangAfter !== undefined) {
+          this.hung.add(res);
+          res.on('close', () => {
+            this.hung.delete(res);
+            this.closedByClient += 1;
+          });
+          return;
+        }
+        send({ id: 'c1', object: 'chat.completion.chunk', model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+        send({ id: 'c1', object: 'chat.completion.chunk', model, choices: [], usage: { prompt_tokens: b.usage?.prompt ?? 7, completion_tokens: b.usage?.completion ?? 3 } });
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       case 'raw':
         res.writeHead(200, { 'content-type': 'application/json' }).end(b.body);
         return;

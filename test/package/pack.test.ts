@@ -47,7 +47,8 @@ describe('the packed package', () => {
     expect(run('evaluate.mjs')).toMatch(/^score: 100 on 3 examples$/m);
     expect(run('bootstrap.mjs')).toMatch(/^demos: 2; LM calls: \d+$/m);
     expect(run('mipro.mjs')).toMatch(/^baseline \d+(\.\d+)? -> best \d+(\.\d+)? in \d+ trials$/m);
-    const covered = ['predict.mjs', 'evaluate.mjs', 'bootstrap.mjs', 'mipro.mjs'];
+    expect(run('stream.mjs')).toMatch(/^streamed: Paris in 1 piece\(s\); prediction: Paris$/m);
+    const covered = ['predict.mjs', 'evaluate.mjs', 'bootstrap.mjs', 'mipro.mjs', 'stream.mjs'];
     expect(readdirSync(examples).filter((f) => f.endsWith('.mjs')).sort()).toEqual(covered.sort());
   });
 });

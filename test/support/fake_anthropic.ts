@@ -25,7 +25,9 @@ export type FakeBehaviour =
   | { kind: 'ok'; text: string; usage?: FakeUsage; model?: string; stopReason?: string; headers?: Record<string, string>; delayMs?: number }
   | { kind: 'error'; status: number; type: string; message: string; headers?: Record<string, string> }
   | { kind: 'raw'; status: number; body: string; contentType: string; headers?: Record<string, string> }
-  | { kind: 'hang' };
+  | { kind: 'hang' }
+  /** A `stream: true` answer: these server-sent events in order; `hang` keeps the stream open after them (for aborts). */
+  | { kind: 'stream'; events: Array<{ event: string; data: unknown }>; hang?: boolean };
 
 export interface RetryHint {
   /** `retry-after` header, in seconds (fractions allowed: the SDK parses a float). */
@@ -86,6 +88,30 @@ export const reply = {
     contentType,
   }),
   hang: (): FakeBehaviour => ({ kind: 'hang' }),
+  /** A streamed Message writing `pieces` as text deltas (or, with `tool`, as that tool's input JSON deltas). */
+  stream: (pieces: string[], o: { usage?: FakeUsage; model?: string; tool?: string; hangAfter?: number } = {}): FakeBehaviour => {
+    const block = o.tool ? { type: 'tool_use', id: 'toolu_1', name: o.tool, input: {} } : { type: 'text', text: '' };
+    const delta = (p: string) => (o.tool ? { type: 'input_json_delta', partial_json: p } : { type: 'text_delta', text: p });
+    const events: Array<{ event: string; data: unknown }> = [
+      {
+        event: 'message_start',
+        data: {
+          type: 'message_start',
+          message: { id: 'msg_stream', type: 'message', role: 'assistant', model: o.model ?? 'claude-haiku-4-5', content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: o.usage?.input ?? 10, output_tokens: 1 } },
+        },
+      },
+      { event: 'content_block_start', data: { type: 'content_block_start', index: 0, content_block: block } },
+      { event: 'ping', data: { type: 'ping' } },
+      ...pieces.slice(0, o.hangAfter ?? pieces.length).map((p) => ({ event: 'content_block_delta', data: { type: 'content_block_delta', index: 0, delta: delta(p) } })),
+    ];
+    if (o.hangAfter !== undefined) return { kind: 'stream', events, hang: true };
+    events.push(
+      { event: 'content_block_stop', data: { type: 'content_block_stop', index: 0 } },
+      { event: 'message_delta', data: { type: 'message_delta', delta: { stop_reason: o.tool ? 'tool_use' : 'end_turn', stop_sequence: null }, usage: { output_tokens: o.usage?.output ?? 5 } } },
+      { event: 'message_stop', data: { type: 'message_stop' } },
+    );
+    return { kind: 'stream', events };
+  },
 };
 
 export interface ReceivedRequest {
@@ -208,6 +234,14 @@ export class FakeAnthropic {
         return;
       case 'error':
         return this.sendError(res, b.status, b.type, b.message, b.headers);
+      case 'stream':
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'request-id': 'req_fake_stream' });
+        for (const e of b.events) res.write(`event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+        if (b.hang) {
+          this.hung.add(res);
+          res.on('close', () => this.hung.delete(res));
+        } else res.end();
+        return;
       case 'ok': {
         const message = {
           id: `msg_fake_${++msgCounter}`,
