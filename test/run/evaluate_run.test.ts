@@ -4,9 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LMError } from '../../src/lm/errors.js';
 import { evaluateRun, RunFaults, type RunHost } from '../../src/run/index.js';
 import type { RunProgress } from '../../src/protocol/run.js';
-import { codeAnalysisParams, inProcessHost } from './helpers.js';
-
-const rateLimited = () => new LMError('openai: HTTP 429 rate limited', { kind: 'rate_limited', provider: 'openai', status: 429 });
+import { codeAnalysisParams, inProcessHost, rateLimited } from './helpers.js';
 
 describe('evaluateRun', () => {
   it('scores every example (not only a held-out part), reporting each under its training-data id', async () => {
