@@ -97,10 +97,6 @@ describe('progress and usage', () => {
     expect(() => progressSink(undefined, meter)({ phase: 'x' })).not.toThrow();
   });
 
-  it('usage reports calls, tokens and cost, and sent/aborted when the meter counts them', () => {
-    const u = usageSummary(new Meter({}));
-    expect(u).toMatchObject({ calls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
-  });
 });
 
 describe('resuming', () => {
@@ -163,16 +159,28 @@ describe('run identity and outputs', () => {
 });
 
 describe('usage of a run', () => {
-  it('counts the requests sent and aborted once an LM call went through the meter', async () => {
+  it('reports calls, cache hits, requests sent and aborted, tokens and cost as the meter counted them', async () => {
     const { runWithMeter } = await import('../../src/lm/meter.js');
     const { ManagedLM } = await import('../../src/lm/managed.js');
     const { DummyLM } = await import('../../src/lm/dummy.js');
+    const { MemoryCache } = await import('../../src/lm/cache.js');
     const meter = new Meter({});
-    const lm = new ManagedLM(new DummyLM(), { cache: false });
-    await runWithMeter(meter, () => lm.generate([{ role: 'user', content: 'hi' }]));
-    const u = usageSummary(meter);
-    expect(u.calls).toBe(1);
-    expect(u.sent).toBe(1);
-    expect(u.aborted).toBe(0);
+    const lm = new ManagedLM(new DummyLM(), { cache: new MemoryCache() });
+    const hi = [{ role: 'user' as const, content: 'hi' }];
+    await runWithMeter(meter, async () => {
+      await lm.generate(hi);
+      await lm.generate(hi); // the same request again: a cache hit, nothing sent
+    });
+    const s = meter.usage.snapshot();
+    expect(s.inputTokens).toBeGreaterThan(0);
+    expect(usageSummary(meter)).toEqual({
+      calls: 2,
+      cacheHits: 1,
+      sent: 1,
+      aborted: 0,
+      inputTokens: s.inputTokens,
+      outputTokens: s.outputTokens,
+      costUsd: s.costUsd,
+    });
   });
 });
