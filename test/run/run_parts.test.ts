@@ -20,6 +20,7 @@ import {
 } from '../../src/run/index.js';
 import { resolveOutDir, runDirOf } from '../../src/run/validate.js';
 import { plannedOptimizerUnits, resumeMessage } from '../../src/run/resume.js';
+import { maxIterations, presetMetricCalls } from '../../src/optimizers/gepa/budget.js';
 import type { RunProgress } from '../../src/protocol/run.js';
 
 const examples = (n: number) => Array.from({ length: n }, (_, i) => new Example({ i }).withInputs('i'));
@@ -115,6 +116,35 @@ describe('resuming', () => {
     expect(plannedOptimizerUnits('MIPROv2', { auto: 'medium' }, 8, 1)).toBe(12 * 9 + 1 + 11 + 18);
     expect(plannedOptimizerUnits('MIPROv2', { auto: null, numCandidates: 3, numTrials: 4 }, 8, 2)).toBe(3 * 9 + 1 + 2 * 2 + 4);
     expect(plannedOptimizerUnits('LabeledFewShot', {}, 8, 1)).toBe(0);
+  });
+
+  it('plans MIPROv2 from its preset, or from the candidates and trials asked for', () => {
+    // heavy: 18 candidates, ceil(max(2*2*1*log2(18), 27)) = 27 trials.
+    expect(plannedOptimizerUnits('MIPROv2', { auto: 'heavy' }, 8, 1)).toBe(18 * 9 + 1 + 17 + 27);
+    // An unknown preset plans as light; numCandidates wins over the preset.
+    expect(plannedOptimizerUnits('MIPROv2', { auto: 'extreme' }, 8, 1)).toBe(plannedOptimizerUnits('MIPROv2', {}, 8, 1));
+    expect(plannedOptimizerUnits('MIPROv2', { numCandidates: 4, numTrials: 5 }, 8, 1)).toBe(4 * 9 + 1 + 3 + 5);
+    // Two predictors: 2*2*2*log2(6) = 20.68 trials, 5 proposals each.
+    expect(plannedOptimizerUnits('MIPROv2', {}, 8, 2)).toBe(6 * 9 + 1 + 2 * 5 + 21);
+    expect(plannedOptimizerUnits('BootstrapFewShotWithRandomSearch', { numCandidatePrograms: 'many' }, 8, 1)).toBe(19 + 17 * 8);
+  });
+
+  it('plans GEPA as the seed candidate plus the iterations its metric-call budget allows', () => {
+    // Each iteration spends two minibatches (3 examples by default); the valset is scored first.
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100 }, 10, 1, 5)).toBe(1 + Math.floor(95 / 6));
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100, reflectionMinibatchSize: 2 }, 10, 1, 5)).toBe(1 + Math.floor(95 / 4));
+    // The minibatch is never larger than the trainset, nor smaller than one example.
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100 }, 1, 1, 5)).toBe(1 + Math.floor(95 / 2));
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100 }, 0, 1, 5)).toBe(1 + Math.floor(95 / 2));
+    // maxFullEvals counts full passes over train + val: 4 x 15 = 60 metric calls.
+    expect(plannedOptimizerUnits('GEPA', { maxFullEvals: 4 }, 10, 1, 5)).toBe(1 + Math.floor(55 / 6));
+    // Otherwise the auto preset's budget (light by default, and for an unknown preset).
+    const light = 1 + maxIterations(presetMetricCalls('light', 1, 5), 5, 3);
+    expect(plannedOptimizerUnits('GEPA', {}, 10, 1, 5)).toBe(light);
+    expect(plannedOptimizerUnits('GEPA', { auto: 'extreme' }, 10, 1, 5)).toBe(light);
+    expect(plannedOptimizerUnits('GEPA', { auto: 'heavy' }, 10, 2, 5)).toBe(1 + maxIterations(presetMetricCalls('heavy', 2, 5), 5, 3));
+    expect(plannedOptimizerUnits('GEPA', { auto: 'heavy' }, 10, 2, 5)).toBeGreaterThan(plannedOptimizerUnits('GEPA', { auto: 'medium' }, 10, 2, 5));
+    expect(plannedOptimizerUnits('GEPA', { auto: 'medium' }, 10, 2, 5)).toBeGreaterThan(plannedOptimizerUnits('GEPA', {}, 10, 2, 5));
   });
 });
 
