@@ -53,6 +53,55 @@ describe('evaluateRun', () => {
   });
 });
 
+describe('evaluateRun and its host', () => {
+  it('track wraps the evaluation once under its run id, with the meter that counted its LM calls', async () => {
+    const host = inProcessHost();
+    const tracked: Array<{ runId: string; calls: () => number }> = [];
+    host.track = async (runId, run, fn) => {
+      tracked.push({ runId, calls: () => run.meter.usage.snapshot().calls });
+      return fn();
+    };
+    const r = await evaluateRun(codeAnalysisParams({ runId: 'ev' }), host);
+    expect(tracked.map((t) => t.runId)).toEqual(['ev']);
+    expect(tracked[0]!.calls()).toBe(r.usage.calls);
+    expect(r.usage.calls).toBe(r.results.length);
+  });
+
+  it("a cancelled evaluation throws the caller's reason, not a result", async () => {
+    const ac = new AbortController();
+    let n = 0;
+    const host = inProcessHost(async () => {
+      if (++n === 2) ac.abort(new Error('cancelled by the caller'));
+      return { status: 'ok', steps: {}, output: { findings: [] }, durationMs: 1 };
+    });
+    host.signal = ac.signal;
+    await expect(evaluateRun(codeAnalysisParams({ concurrency: 1 }), host)).rejects.toThrow('cancelled by the caller');
+    expect(n).toBeLessThan(24);
+  });
+
+  it('a cancelled evaluation fails, but not as a provider fault, even when one was also seen', async () => {
+    const ac = new AbortController();
+    let faults: RunFaults | undefined;
+    const base = inProcessHost();
+    const host: RunHost = {
+      ...base,
+      signal: ac.signal,
+      track: (_runId, run, fn) => {
+        faults = run.faults;
+        return fn();
+      },
+      executorFor: () => async () => {
+        faults?.report(rateLimited());
+        ac.abort(new Error('cancelled by the caller'));
+        return { status: 'error', steps: {}, output: null, durationMs: 1, error: 'execution failed' };
+      },
+    };
+    const err = await evaluateRun(codeAnalysisParams({ concurrency: 1 }), host).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(LMError);
+  });
+});
+
 describe('RunFaults', () => {
   it('aborts its signal with the first transient fault, and ignores other errors', () => {
     const f = new RunFaults();
