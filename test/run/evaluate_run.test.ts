@@ -114,4 +114,18 @@ describe('RunFaults', () => {
     expect(f.signal.aborted).toBe(true);
     expect(f.fault).toBe(first);
   });
+
+  it('every LM call in flight may listen to its signal without a listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const f = new RunFaults();
+      for (let i = 0; i < 50; i++) f.signal.addEventListener('abort', () => {});
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+  });
 });
