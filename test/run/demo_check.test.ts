@@ -115,4 +115,48 @@ describe('dropFailingDemos', () => {
     expect(pred.get('pipeline_result')).toEqual({ status: 'ok', steps: {}, output: { findings: ['unsupervised agent'] } });
     expect(trace).toEqual([{ predictor: p, inputs: { code: A.get('code') }, outputs: { findings: ['unsupervised agent'] } }]);
   });
+
+  it('keeps the labeled demo of an example whose bootstrapped demo failed', async () => {
+    const p = new Predict('code -> findings: list[str]');
+    p.demos = [aug({ code: A.get('code'), findings: ['wrong'] }), new Example({ code: A.get('code'), findings: ['unsupervised agent'] })];
+    expect(await dropFailingDemos(p, [A], sameFindings, undefined)).toEqual({ checked: 1, dropped: 1 });
+    expect(p.demos.map((d) => d.get('augmented'))).toEqual([undefined]);
+  });
+
+  it('a step that reads only some of the inputs still finds its example; every input it carries must match', async () => {
+    const two = (code: string, goal: string, findings: string[]) => new Example({ code, goal, expected_output: { findings } }).withInputs('code', 'goal');
+    const X = two('defmodule X do end', 'speed', ['slow loop']);
+    const Y = two('defmodule X do end', 'safety', ['atom leak']);
+    // Reads only the code: matched to X (the first with that code) and right for it.
+    const codeOnly = new Predict('code -> findings: list[str]');
+    codeOnly.demos = [aug({ code: 'defmodule X do end', findings: ['slow loop'] })];
+    // Carries both inputs: it is Y's demo, right for X but wrong for Y.
+    const both = new Predict('code, goal -> findings: list[str]');
+    both.demos = [aug({ code: 'defmodule X do end', goal: 'safety', findings: ['slow loop'] })];
+    class P extends Module {
+      a = codeOnly;
+      b = both;
+      forward(inputs: Record<string, unknown>) {
+        return this.a.call(inputs);
+      }
+    }
+    const check = await dropFailingDemos(new P(), [X, Y], sameFindings, undefined);
+    expect(check).toEqual({ checked: 2, dropped: 1 });
+    expect(codeOnly.demos).toHaveLength(1);
+    expect(both.demos).toEqual([]);
+  });
+
+  it("a demo that carries only part of the expected output is an earlier step's: not scored on its own", async () => {
+    const ex = new Example({ code: 'c', expected_output: { findings: ['x'], severity: 'high' } }).withInputs('code');
+    const p = new Predict('code -> findings: list[str]');
+    p.demos = [aug({ code: 'c', findings: ['x'] })];
+    let called = 0;
+    const check = await dropFailingDemos(p, [ex], () => {
+      called += 1;
+      return false;
+    }, undefined);
+    expect(check).toEqual({ checked: 0, dropped: 0 });
+    expect(called).toBe(0);
+    expect(p.demos).toHaveLength(1);
+  });
 });

@@ -8,9 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { LMError } from '../../src/lm/errors.js';
 import type { Meter } from '../../src/lm/meter.js';
 import type { OptimizeDryRunResult, OptimizeRunResult, RunProgress } from '../../src/protocol/run.js';
-import { optimizeRun, RunFailedError, RunInterruptedError } from '../../src/run/index.js';
+import { optimizeRun, RunFailedError, RunFaults, RunInterruptedError } from '../../src/run/index.js';
 import { ROOT } from '../support/build.js';
-import { codeAnalysisParams, flakyHost, inProcessHost } from './helpers.js';
+import { codeAnalysisParams, flakyHost, inProcessHost, rateLimited } from './helpers.js';
 
 const REFACTORING = join(ROOT, 'examples/refactoring');
 const refactoring = (options: Record<string, unknown>) =>
@@ -54,13 +54,11 @@ describe('a run started again with the same id', () => {
     lines[3] = lines[3]!.replace(/"/, "'");
     writeFileSync(journal, lines.join('\n'));
     const progress: RunProgress[] = [];
-    const warnings: unknown[] = [];
     host.progress = (v) => progress.push(v);
-    host.logger = { warn: (obj: unknown) => warnings.push(obj), info() {}, debug() {}, error() {}, trace() {}, fatal() {} } as never;
+    // No logger: the damage still reaches the progress stream.
     const again = (await optimizeRun(params, host)) as OptimizeRunResult;
     expect(again.usage.calls).toBeGreaterThan(0);
     expect(progress.filter((p) => p.phase === 'resume')).toHaveLength(2); // resuming, then the damage
-    expect(warnings).toEqual([{ journalDamage: expect.objectContaining({ line: 4 }) }]);
     expect(again.program).toEqual(first.program);
     expect(again.verdict).toEqual(first.verdict);
   });
@@ -79,7 +77,8 @@ describe('faults and the budget, stage by stage', () => {
     host.lm.failFrom = undefined;
     host.executions = 0;
     const r = (await optimizeRun(params, host)) as OptimizeRunResult;
-    expect(r.resumed?.done).toBe(2); // the two examples scored before the fault
+    // The two examples scored before the fault, of the run's 19 units all told.
+    expect(r.resumed).toEqual({ done: 2, total: FULL_RUN_CALLS });
     expect(host.executions).toBe(FULL_RUN_CALLS - 2);
     expect(r.verdict?.written).toBe(true);
   });
@@ -94,6 +93,29 @@ describe('faults and the budget, stage by stage', () => {
     expect(r.verdict).toMatchObject({ written: false, improved: false, lift: 0 });
     expect(r.optimizedYamlPath).toBeUndefined();
     expect(r.bestScore).toBe(r.baselineScore); // nothing scored the optimized program
+  });
+
+  it('a provider fault reported to the run by its host (an LM call Elixir made) ends it cut short with the best so far', async () => {
+    const host = inProcessHost();
+    const inner = host.executorFor({ runId: 'x', lmSpec: 'offline', timeoutMs: 1000 });
+    let faults: RunFaults | undefined;
+    let n = 0;
+    host.signal = new AbortController().signal; // a caller that could cancel, and does not
+    host.track = (_runId, run, fn) => {
+      faults = run.faults;
+      return fn();
+    };
+    host.executorFor = () => async (config, inputs, ctx) => {
+      if (++n === 9) {
+        faults!.report(rateLimited());
+        return { status: 'error', steps: {}, output: null, durationMs: 1, error: 'execution failed' };
+      }
+      return inner(config, inputs, ctx);
+    };
+    const r = (await optimizeRun(codeAnalysisParams({ runId: 'hostfault', concurrency: 1 }), host)) as OptimizeRunResult;
+    expect(r.cutShort).toBe(true);
+    expect(r.cutShortReason).toBe('provider: openai: HTTP 429 rate limited');
+    expect(r.verdict?.written).toBe(false);
   });
 
   it('a budget that runs out while scoring the optimized program ends cut short with the budget as the reason', async () => {
@@ -164,6 +186,11 @@ describe('the dry run', () => {
     // An explicit callsPerForward is the caller's to set.
     const one = (await optimizeRun(refactoring({ callsPerForward: 1 }), inProcessHost())) as OptimizeDryRunResult;
     expect(one.estimate.calls.optimizer.expected).toBeLessThan(d.estimate.calls.optimizer.expected);
+    // Optimizing one step of two: each forward still runs (and calls the LM for) both.
+    const step = (options: Record<string, unknown>) => ({ ...refactoring(options), steps: ['generate_refactoring_plan'] });
+    const oneStep = (await optimizeRun(step({}), inProcessHost())) as OptimizeDryRunResult;
+    const oneStepTwoCalls = (await optimizeRun(step({ callsPerForward: 2 }), inProcessHost())) as OptimizeDryRunResult;
+    expect(oneStep.estimate.calls.optimizer).toEqual(oneStepTwoCalls.estimate.calls.optimizer);
   });
 
   it('on a priced model the estimate carries its cost', async () => {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RunIdentity } from '../../src/run/index.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_EXECUTION_TIMEOUT_MS, optimizeRun, prepareRun, RunParamsError } from '../../src/run/index.js';
 import { ROOT } from '../support/build.js';
+import { TrainingDataError } from '../../src/pipeline/errors.js';
 import { CODE_ANALYSIS, codeAnalysisParams, inProcessHost } from './helpers.js';
 
 const REFACTORING = join(ROOT, 'examples/refactoring');
@@ -136,5 +137,31 @@ describe('prepareRun', () => {
   it('relative outDirs resolve against the host cwd', async () => {
     const run = await prepareRun(codeAnalysisParams({ outDir: 'out' }), { ...inProcessHost(), cwd: CODE_ANALYSIS });
     expect(run.outDir).toBe(join(CODE_ANALYSIS, 'out'));
+  });
+
+  it('a USD budget on an LM that is not billable prepares, with or without a reflection LM', async () => {
+    const run = await prepareRun(codeAnalysisParams({ budget: { maxUsd: 1 } }), inProcessHost());
+    expect(run.meter.budget).toMatchObject({ maxUsd: 1 });
+  });
+
+  it('inline examples keep the ids they were given; a bad one is reported under trainingData.examples', async () => {
+    const run = await prepareRun(
+      codeAnalysisParams({
+        trainingData: {
+          examples: [
+            { id: 'first', input: { code: 'a' }, expected_output: { findings: [] } },
+            { input: { code: 'b' }, expected_output: { findings: [] } },
+          ],
+        },
+      }),
+      inProcessHost(),
+    );
+    expect(run.examples.map((e) => run.ids.get(e))).toEqual(['first', 1]);
+    const err = await prepareRun(
+      codeAnalysisParams({ trainingData: { examples: [{ input: { findings: 'x' }, expected_output: { findings: [] } }] } }),
+      inProcessHost(),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDataError);
+    expect((err as TrainingDataError).problems.map((p) => p.path)).toEqual(['trainingData.examples[0].input.findings']);
   });
 });

@@ -47,7 +47,15 @@ describe('the run record', () => {
 
   it('report: false writes neither run.json nor the report, and the result names none', async () => {
     const params = codeAnalysisParams({ runId: 'norec', report: false });
-    const r = (await optimizeRun(params, inProcessHost())) as OptimizeRunResult;
+    const host = inProcessHost();
+    const phases: string[] = [];
+    const warnings: unknown[] = [];
+    host.progress = (v) => phases.push(v.phase);
+    host.logger = { warn: (obj: unknown) => warnings.push(obj), info() {}, debug() {}, error() {}, trace() {}, fatal() {} } as never;
+    const r = (await optimizeRun(params, host)) as OptimizeRunResult;
+    expect(phases.at(-1)).toBe('done'); // progress still reaches the caller
+    expect(phases).toContain('baseline');
+    expect(warnings).toEqual([]);
     expect(r.reportPath).toBeUndefined();
     expect(existsSync(join(runDir(params.outDir!, 'norec'), 'run.json'))).toBe(false);
     expect(existsSync(join(runDir(params.outDir!, 'norec'), 'report.html'))).toBe(false);
@@ -66,5 +74,13 @@ describe('the run record', () => {
     expect(r.verdict?.written).toBe(true);
     expect(existsSync(r.optimizedYamlPath!)).toBe(true);
     expect(warnings).toEqual([expect.objectContaining({ runDir: runDir(params.outDir!, 'badrec') })]);
+  });
+
+  it('without a logger, a report that cannot be written is left out all the same', async () => {
+    const params = codeAnalysisParams({ runId: 'badrec2' });
+    mkdirSync(join(runDir(params.outDir!, 'badrec2'), 'report.html'), { recursive: true });
+    const r = (await optimizeRun(params, inProcessHost())) as OptimizeRunResult;
+    expect(r.reportPath).toBeUndefined();
+    expect(existsSync(r.optimizedYamlPath!)).toBe(true);
   });
 });
