@@ -2,7 +2,8 @@
 // (a finished one executes nothing), a provider fault or the budget at each stage ends the
 // run the way the contract says, the dry run counts every LLM step, and the host's hooks see
 // the run.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LMError } from '../../src/lm/errors.js';
@@ -61,6 +62,30 @@ describe('a run started again with the same id', () => {
     expect(progress.filter((p) => p.phase === 'resume')).toHaveLength(2); // resuming, then the damage
     expect(again.program).toEqual(first.program);
     expect(again.verdict).toEqual(first.verdict);
+  });
+});
+
+describe("the held-out scores' journal", () => {
+  it('is refused for another configuration under the same run id, before anything executes', async () => {
+    const params = codeAnalysisParams({ runId: 'same-id' });
+    const host = inProcessHost();
+    await optimizeRun(params, host);
+    host.executions = 0;
+    const other = await optimizeRun({ ...params, metric: { name: 'valid_json' } }, host).catch((e: unknown) => e);
+    expect((other as Error).name).toBe('JournalConfigMismatchError');
+    expect((other as Error).message).toMatch(/scores/);
+    expect(host.executions).toBe(0);
+  });
+
+  it('stays inside the output directory: a symlinked scores folder is refused', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'elsewhere-'));
+    const params = codeAnalysisParams({ runId: 'linked-scores' });
+    const dir = join(params.outDir!, '.elexirion', 'runs', 'linked-scores');
+    mkdirSync(dir, { recursive: true });
+    symlinkSync(elsewhere, join(dir, 'scores'));
+    const err = await optimizeRun(params, inProcessHost()).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('ConfinementError');
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 });
 
