@@ -5,12 +5,15 @@ import { PluginKind, declareValuePlugin } from '@stryker-mutator/api/plugin';
 const LOG_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal']);
 
 function isLogCall(node) {
-  if (node.type !== 'CallExpression' || node.callee.type !== 'MemberExpression') return false;
+  // logger.warn(...) and logger?.warn(...) (an optional call on an optional member).
+  if (node.type !== 'CallExpression' && node.type !== 'OptionalCallExpression') return false;
+  if (node.callee.type !== 'MemberExpression' && node.callee.type !== 'OptionalMemberExpression') return false;
   const prop = node.callee.property;
   if (prop.type !== 'Identifier' || !LOG_METHODS.has(prop.name)) return false;
   // logger.warn(...), this.log.info(...), log?.debug(...): any receiver named like a logger.
   const obj = node.callee.object;
-  const name = obj.type === 'Identifier' ? obj.name : obj.type === 'MemberExpression' && obj.property.type === 'Identifier' ? obj.property.name : '';
+  const member = obj.type === 'MemberExpression' || obj.type === 'OptionalMemberExpression';
+  const name = obj.type === 'Identifier' ? obj.name : member && obj.property.type === 'Identifier' ? obj.property.name : '';
   return /log/i.test(name);
 }
 

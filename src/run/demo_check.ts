@@ -6,7 +6,7 @@
  * scored directly; the demos of earlier steps made in the same trace go with it.
  * Labeled demos are training examples themselves and are kept.
  */
-import { Example, Prediction, type Metric, type Module } from '../dspy/index.js';
+import { Prediction, type Example, type Metric, type Module } from '../dspy/index.js';
 import { metricPasses } from '../optimizers/bootstrap_fewshot.js';
 import { expectedOutputOf } from '../pipeline/metrics/fields.js';
 import { canonicalJson } from '../util/canonical_json.js';
@@ -15,11 +15,6 @@ export interface DemoCheck {
   /** Bootstrapped demos checked / dropped, over all predictors. */
   checked: number;
   dropped: number;
-}
-
-function recordOf(d: unknown): Record<string, unknown> {
-  if (d instanceof Example) return d.toDict();
-  return d !== null && typeof d === 'object' ? (d as Record<string, unknown>) : {};
 }
 
 /** The training example a demo was made from: the one whose inputs all equal the demo's. */
@@ -44,7 +39,7 @@ export async function dropFailingDemos(
   let checked = 0;
   for (const [, p] of predictors) {
     for (const d of [...p.demos]) {
-      const demo = recordOf(d);
+      const demo = d.toDict();
       if (demo.augmented !== true) continue;
       const i = sourceOf(demo, trainset);
       if (i < 0) continue;
@@ -64,10 +59,10 @@ export async function dropFailingDemos(
   let dropped = 0;
   for (const [, p] of predictors) {
     const kept = p.demos.filter((d) => {
-      const demo = recordOf(d);
+      const demo = d.toDict();
       if (demo.augmented !== true) return true;
-      const i = sourceOf(demo, trainset);
-      const ok = i < 0 || verdicts.get(i) !== false;
+      // A demo of no training example (-1) has no verdict: kept.
+      const ok = verdicts.get(sourceOf(demo, trainset)) !== false;
       if (!ok) dropped += 1;
       return ok;
     });

@@ -86,6 +86,7 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
         });
   const report = (v: Parameters<NonNullable<RunHost['progress']>>[0]) => {
     recorder?.onProgress(v);
+    // Stryker disable next-line OptionalChaining: calling a missing listener throws inside progressSink's try, which drops the event the same way
     host.progress?.(v);
   };
   const progress = progressSink(report, run.meter);
@@ -157,6 +158,7 @@ async function runStages(plan: RunPlan): Promise<OptimizeRunResult> {
   try {
     const baseline = await scoreBaseline(plan, journal);
     const { compiled, report, best, cutShortReason } = await compileAndScore(plan, journal);
+    // Stryker disable next-line LogicalOperator: abort() always sets a reason (an AbortError when given none)
     if (host.signal?.aborted) throw host.signal.reason ?? new Error('aborted');
 
     const bestScore = best?.score ?? report.bestScore ?? baseline.score;

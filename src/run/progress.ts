@@ -2,17 +2,17 @@ import type { Meter } from '../lm/meter.js';
 import type { UsageSummary } from '../protocol/common.js';
 import type { RunProgress } from '../protocol/run.js';
 
-/** The run's LM usage as the wire reports it (`sent` / `aborted` when the meter counts them). */
+/** The run's LM usage as the wire reports it, with the requests sent and aborted apart. */
 export function usageSummary(meter: Meter): UsageSummary {
-  const u = meter.usage.snapshot() as ReturnType<Meter['usage']['snapshot']> & { sent?: number; aborted?: number };
+  const u = meter.usage.snapshot();
   return {
     calls: u.calls,
     cacheHits: u.cacheHits,
     inputTokens: u.inputTokens,
     outputTokens: u.outputTokens,
     costUsd: u.costUsd,
-    ...(typeof u.sent === 'number' ? { sent: u.sent } : {}),
-    ...(typeof u.aborted === 'number' ? { aborted: u.aborted } : {}),
+    sent: u.sent,
+    aborted: u.aborted,
   };
 }
 

@@ -45,14 +45,15 @@ export async function scoreHeldOut(
   const key = (i: number) => `${o.journalKey ?? o.phase}/${i}`;
   const indexOf = new Map(valset.map((e, i) => [e, i] as [Example, number]));
   const unscorable = new Map<number, string>();
+  // Stryker disable next-line EqualityOperator: the journal has no entry past the valset, so reading one more finds nothing
   for (let i = 0; i < valset.length; i++) {
     const saved = o.journal?.get<JournaledItem>(key(i));
     if (saved?.unscorable !== undefined) unscorable.set(i, saved.unscorable);
   }
   const watched: Metric = async (example, prediction, trace) => {
     const { value, unscorable: notes } = await watchUnscorable(() => metric(example, prediction, trace));
-    const i = indexOf.get(example);
-    if (notes.length > 0 && i !== undefined) unscorable.set(i, notes[0]!);
+    // The metric is only ever called with the valset's own examples.
+    if (notes.length > 0) unscorable.set(indexOf.get(example)!, notes[0]!);
     return value;
   };
   const result = await evaluateProgram(ctx, program, valset, watched, {
@@ -65,14 +66,16 @@ export async function scoreHeldOut(
       const note = unscorable.get(item.index);
       o.journal?.append(key(item.index), {
         score: item.score,
+        // Stryker disable next-line ConditionalExpression: an absent field and an undefined one are the same record (JSON drops undefined)
         ...(item.error !== undefined ? { error: item.error } : {}),
+        // Stryker disable next-line ConditionalExpression: as above
         ...(note !== undefined ? { unscorable: note } : {}),
       } satisfies JournaledItem);
     },
   });
   const n = valset.length;
   if (n > 0 && result.errors === n) {
-    const first = result.results.find((r) => r.error !== undefined)?.error ?? 'unknown error';
+    const first = result.results.find((r) => r.error !== undefined)!.error!; // every result failed
     throw new RunFailedError(
       'executions_failed',
       o.phase,
@@ -80,7 +83,7 @@ export async function scoreHeldOut(
     );
   }
   // A judge that fails closed on most examples would make both sides of the comparison noise.
-  if (n > 0 && unscorable.size * 2 > n) {
+  if (unscorable.size * 2 > n) {
     const reason = [...unscorable.entries()].sort((a, b) => a[0] - b[0])[0]![1];
     throw new RunFailedError(
       'metric_cannot_score',

@@ -39,6 +39,38 @@ describe('checkOptimizer', () => {
   });
 });
 
+describe('checkOptimizer: each refusal under the field the user wrote', () => {
+  const issuesOf = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(RunParamsError);
+      return (e as RunParamsError).issues;
+    }
+    throw new Error('expected a refusal');
+  };
+
+  it('a bad element of a list option is named by its index', () => {
+    const issues = issuesOf(() => checkOptimizer('BootstrapFewShotWithRandomSearch', { restrict: [0, 'x'] }, lm));
+    expect(issues.map((i) => i.path)).toEqual([['optimizer', 'options', 'restrict', 1]]);
+  });
+
+  it('options the optimizer refuses together are reported under optimizer.options', () => {
+    const issues = issuesOf(() => checkOptimizer('MIPROv2', { auto: 'light', numCandidates: 3 }, lm));
+    expect(issues).toEqual([{ path: ['optimizer', 'options'], message: expect.stringMatching(/auto/) }]);
+  });
+
+  it('a dry run is refused for an optimizer that cannot estimate, accepted for one that can', () => {
+    expect(issuesOf(() => checkOptimizer('BootstrapFewShot', { dryRun: true }, lm)).map((i) => i.path)).toEqual([['optimizer', 'options', 'dryRun']]);
+    expect(checkOptimizer('GEPA', { dryRun: true }, lm).name).toBe('GEPA');
+  });
+
+  it('a reflection LM is for GEPA only', () => {
+    expect(issuesOf(() => checkOptimizer('MIPROv2', {}, lm, lm)).map((i) => i.path)).toEqual([['reflectionLm']]);
+    expect(checkOptimizer('GEPA', {}, lm, lm).name).toBe('GEPA');
+  });
+});
+
 describe('checkBudget', () => {
   it('accepts no budget, a call budget, or a USD budget on a priced model', () => {
     expect(() => checkBudget(undefined, priced('no-such-model'))).not.toThrow();

@@ -4,9 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { LMError } from '../../src/lm/errors.js';
 import { evaluateRun, RunFaults, type RunHost } from '../../src/run/index.js';
 import type { RunProgress } from '../../src/protocol/run.js';
-import { codeAnalysisParams, inProcessHost } from './helpers.js';
-
-const rateLimited = () => new LMError('openai: HTTP 429 rate limited', { kind: 'rate_limited', provider: 'openai', status: 429 });
+import { codeAnalysisParams, inProcessHost, rateLimited } from './helpers.js';
 
 describe('evaluateRun', () => {
   it('scores every example (not only a held-out part), reporting each under its training-data id', async () => {
@@ -55,6 +53,55 @@ describe('evaluateRun', () => {
   });
 });
 
+describe('evaluateRun and its host', () => {
+  it('track wraps the evaluation once under its run id, with the meter that counted its LM calls', async () => {
+    const host = inProcessHost();
+    const tracked: Array<{ runId: string; calls: () => number }> = [];
+    host.track = async (runId, run, fn) => {
+      tracked.push({ runId, calls: () => run.meter.usage.snapshot().calls });
+      return fn();
+    };
+    const r = await evaluateRun(codeAnalysisParams({ runId: 'ev' }), host);
+    expect(tracked.map((t) => t.runId)).toEqual(['ev']);
+    expect(tracked[0]!.calls()).toBe(r.usage.calls);
+    expect(r.usage.calls).toBe(r.results.length);
+  });
+
+  it("a cancelled evaluation throws the caller's reason, not a result", async () => {
+    const ac = new AbortController();
+    let n = 0;
+    const host = inProcessHost(async () => {
+      if (++n === 2) ac.abort(new Error('cancelled by the caller'));
+      return { status: 'ok', steps: {}, output: { findings: [] }, durationMs: 1 };
+    });
+    host.signal = ac.signal;
+    await expect(evaluateRun(codeAnalysisParams({ concurrency: 1 }), host)).rejects.toThrow('cancelled by the caller');
+    expect(n).toBeLessThan(24);
+  });
+
+  it('a cancelled evaluation fails, but not as a provider fault, even when one was also seen', async () => {
+    const ac = new AbortController();
+    let faults: RunFaults | undefined;
+    const base = inProcessHost();
+    const host: RunHost = {
+      ...base,
+      signal: ac.signal,
+      track: (_runId, run, fn) => {
+        faults = run.faults;
+        return fn();
+      },
+      executorFor: () => async () => {
+        faults?.report(rateLimited());
+        ac.abort(new Error('cancelled by the caller'));
+        return { status: 'error', steps: {}, output: null, durationMs: 1, error: 'execution failed' };
+      },
+    };
+    const err = await evaluateRun(codeAnalysisParams({ concurrency: 1 }), host).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(LMError);
+  });
+});
+
 describe('RunFaults', () => {
   it('aborts its signal with the first transient fault, and ignores other errors', () => {
     const f = new RunFaults();
@@ -66,5 +113,19 @@ describe('RunFaults', () => {
     expect(f.report(rateLimited())).toBe(true);
     expect(f.signal.aborted).toBe(true);
     expect(f.fault).toBe(first);
+  });
+
+  it('every LM call in flight may listen to its signal without a listener-leak warning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const f = new RunFaults();
+      for (let i = 0; i < 50; i++) f.signal.addEventListener('abort', () => {});
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   });
 });

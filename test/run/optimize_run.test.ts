@@ -70,6 +70,17 @@ describe('optimizeRun', () => {
     await expect(optimizeRun(codeAnalysisParams(), host)).rejects.toThrow('cancelled by the caller');
   });
 
+  it('a run cancelled while optimizing throws the reason too, rather than ending cut short', async () => {
+    const host = inProcessHost();
+    const ac = new AbortController();
+    host.signal = ac.signal;
+    host.progress = (v) => {
+      if (v.phase === 'bootstrap') ac.abort(new Error('cancelled mid-bootstrap'));
+    };
+    await expect(optimizeRun(codeAnalysisParams(), host)).rejects.toThrow('cancelled mid-bootstrap');
+    expect(host.executions).toBeLessThan(19);
+  });
+
   it("returns the optimizer's trials and the best score it scored on the held-out examples", async () => {
     const r = (await optimizeRun(
       codeAnalysisParams({ optimizer: { name: 'random_search', options: { numCandidatePrograms: 0, maxBootstrappedDemos: 2, maxLabeledDemos: 2 } } }),

@@ -1,32 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LMError } from '../../src/lm/errors.js';
-import type { LM } from '../../src/lm/types.js';
 import type { OptimizeRunResult, RunProgress } from '../../src/protocol/run.js';
 import { optimizeRun } from '../../src/run/index.js';
 import { referenceExecutor } from '../pipeline/helpers.js';
-import { codeAnalysisParams, inProcessHost } from './helpers.js';
+import { codeAnalysisParams, flaky, inProcessHost } from './helpers.js';
 
 // The same guarantees without the sidecar: a Node program running the run home with its own
 // executor, whose LM starts failing with a rate limit mid-run (as a provider does once its
 // retries are spent). The run ends with the best so far and resumes to the same files.
-function flaky(lm: LM): LM & { failFrom?: number; calls: number } {
-  const f = {
-    provider: lm.provider,
-    model: lm.model,
-    calls: 0,
-    failFrom: undefined as number | undefined,
-    async generate(...args: Parameters<LM['generate']>) {
-      f.calls += 1;
-      if (f.failFrom !== undefined && f.calls >= f.failFrom) {
-        throw new LMError('openai: HTTP 429 rate limited', { kind: 'rate_limited', provider: 'openai', status: 429 });
-      }
-      return lm.generate(...args);
-    },
-  };
-  return f;
-}
-
 describe('resume through a provider fault, in process', () => {
   it('ends cleanly with the best so far, journals no failed work, and resumes to the same files', async () => {
     const base = { optimizer: { name: 'BootstrapFewShot', options: { maxBootstrappedDemos: 3 } }, concurrency: 1, seed: 7 };

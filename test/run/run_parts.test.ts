@@ -20,6 +20,7 @@ import {
 } from '../../src/run/index.js';
 import { resolveOutDir, runDirOf } from '../../src/run/validate.js';
 import { plannedOptimizerUnits, resumeMessage } from '../../src/run/resume.js';
+import { maxIterations, presetMetricCalls } from '../../src/optimizers/gepa/budget.js';
 import type { RunProgress } from '../../src/protocol/run.js';
 
 const examples = (n: number) => Array.from({ length: n }, (_, i) => new Example({ i }).withInputs('i'));
@@ -97,10 +98,6 @@ describe('progress and usage', () => {
     expect(() => progressSink(undefined, meter)({ phase: 'x' })).not.toThrow();
   });
 
-  it('usage reports calls, tokens and cost, and sent/aborted when the meter counts them', () => {
-    const u = usageSummary(new Meter({}));
-    expect(u).toMatchObject({ calls: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 });
-  });
 });
 
 describe('resuming', () => {
@@ -119,6 +116,35 @@ describe('resuming', () => {
     expect(plannedOptimizerUnits('MIPROv2', { auto: 'medium' }, 8, 1)).toBe(12 * 9 + 1 + 11 + 18);
     expect(plannedOptimizerUnits('MIPROv2', { auto: null, numCandidates: 3, numTrials: 4 }, 8, 2)).toBe(3 * 9 + 1 + 2 * 2 + 4);
     expect(plannedOptimizerUnits('LabeledFewShot', {}, 8, 1)).toBe(0);
+  });
+
+  it('plans MIPROv2 from its preset, or from the candidates and trials asked for', () => {
+    // heavy: 18 candidates, ceil(max(2*2*1*log2(18), 27)) = 27 trials.
+    expect(plannedOptimizerUnits('MIPROv2', { auto: 'heavy' }, 8, 1)).toBe(18 * 9 + 1 + 17 + 27);
+    // An unknown preset plans as light; numCandidates wins over the preset.
+    expect(plannedOptimizerUnits('MIPROv2', { auto: 'extreme' }, 8, 1)).toBe(plannedOptimizerUnits('MIPROv2', {}, 8, 1));
+    expect(plannedOptimizerUnits('MIPROv2', { numCandidates: 4, numTrials: 5 }, 8, 1)).toBe(4 * 9 + 1 + 3 + 5);
+    // Two predictors: 2*2*2*log2(6) = 20.68 trials, 5 proposals each.
+    expect(plannedOptimizerUnits('MIPROv2', {}, 8, 2)).toBe(6 * 9 + 1 + 2 * 5 + 21);
+    expect(plannedOptimizerUnits('BootstrapFewShotWithRandomSearch', { numCandidatePrograms: 'many' }, 8, 1)).toBe(19 + 17 * 8);
+  });
+
+  it('plans GEPA as the seed candidate plus the iterations its metric-call budget allows', () => {
+    // Each iteration spends two minibatches (3 examples by default); the valset is scored first.
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100 }, 10, 1, 5)).toBe(1 + Math.floor(95 / 6));
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100, reflectionMinibatchSize: 2 }, 10, 1, 5)).toBe(1 + Math.floor(95 / 4));
+    // The minibatch is never larger than the trainset, nor smaller than one example.
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100 }, 1, 1, 5)).toBe(1 + Math.floor(95 / 2));
+    expect(plannedOptimizerUnits('GEPA', { maxMetricCalls: 100 }, 0, 1, 5)).toBe(1 + Math.floor(95 / 2));
+    // maxFullEvals counts full passes over train + val: 4 x 15 = 60 metric calls.
+    expect(plannedOptimizerUnits('GEPA', { maxFullEvals: 4 }, 10, 1, 5)).toBe(1 + Math.floor(55 / 6));
+    // Otherwise the auto preset's budget (light by default, and for an unknown preset).
+    const light = 1 + maxIterations(presetMetricCalls('light', 1, 5), 5, 3);
+    expect(plannedOptimizerUnits('GEPA', {}, 10, 1, 5)).toBe(light);
+    expect(plannedOptimizerUnits('GEPA', { auto: 'extreme' }, 10, 1, 5)).toBe(light);
+    expect(plannedOptimizerUnits('GEPA', { auto: 'heavy' }, 10, 2, 5)).toBe(1 + maxIterations(presetMetricCalls('heavy', 2, 5), 5, 3));
+    expect(plannedOptimizerUnits('GEPA', { auto: 'heavy' }, 10, 2, 5)).toBeGreaterThan(plannedOptimizerUnits('GEPA', { auto: 'medium' }, 10, 2, 5));
+    expect(plannedOptimizerUnits('GEPA', { auto: 'medium' }, 10, 2, 5)).toBeGreaterThan(plannedOptimizerUnits('GEPA', {}, 10, 2, 5));
   });
 });
 
@@ -163,16 +189,28 @@ describe('run identity and outputs', () => {
 });
 
 describe('usage of a run', () => {
-  it('counts the requests sent and aborted once an LM call went through the meter', async () => {
+  it('reports calls, cache hits, requests sent and aborted, tokens and cost as the meter counted them', async () => {
     const { runWithMeter } = await import('../../src/lm/meter.js');
     const { ManagedLM } = await import('../../src/lm/managed.js');
     const { DummyLM } = await import('../../src/lm/dummy.js');
+    const { MemoryCache } = await import('../../src/lm/cache.js');
     const meter = new Meter({});
-    const lm = new ManagedLM(new DummyLM(), { cache: false });
-    await runWithMeter(meter, () => lm.generate([{ role: 'user', content: 'hi' }]));
-    const u = usageSummary(meter);
-    expect(u.calls).toBe(1);
-    expect(u.sent).toBe(1);
-    expect(u.aborted).toBe(0);
+    const lm = new ManagedLM(new DummyLM(), { cache: new MemoryCache() });
+    const hi = [{ role: 'user' as const, content: 'hi' }];
+    await runWithMeter(meter, async () => {
+      await lm.generate(hi);
+      await lm.generate(hi); // the same request again: a cache hit, nothing sent
+    });
+    const s = meter.usage.snapshot();
+    expect(s.inputTokens).toBeGreaterThan(0);
+    expect(usageSummary(meter)).toEqual({
+      calls: 2,
+      cacheHits: 1,
+      sent: 1,
+      aborted: 0,
+      inputTokens: s.inputTokens,
+      outputTokens: s.outputTokens,
+      costUsd: s.costUsd,
+    });
   });
 });

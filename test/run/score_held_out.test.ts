@@ -49,6 +49,19 @@ describe('scoreHeldOut', () => {
     expect((err as Error).message).toContain('could not read the output of 1');
   });
 
+  it('names the first unscorable example in valset order, whatever order the examples finished in', async () => {
+    settings.configure({ lm: oracle(4).lm });
+    const slowFirst = async (ex: Example) => {
+      const i = Number(String(ex.get('question')).slice(1, 4));
+      if (i === 1) await new Promise((r) => setTimeout(r, 40)); // example 1 is judged last
+      if (i > 0) noteUnscorable(`could not read the output of ${i}`);
+      return false;
+    };
+    const err = await scoreHeldOut(ctx(), new QA(), qa(4), slowFirst, o).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'metric_cannot_score' });
+    expect((err as Error).message).toContain('(could not read the output of 1)');
+  });
+
   it('stops when every execution failed, but not when some succeeded', async () => {
     settings.configure({ lm: oracle(4).lm });
     const failing = new QA();

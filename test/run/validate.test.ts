@@ -1,8 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { optimizeRun, RunParamsError } from '../../src/run/index.js';
 import { UnsafePathError } from '../../src/pipeline/errors.js';
+import { ConfinementError } from '../../src/util/atomic_file.js';
 import { codeAnalysisParams, inProcessHost } from './helpers.js';
 
 // Everything that can be checked is checked before the first execution or LM call: these
@@ -42,6 +44,24 @@ describe('a run validates before it spends', () => {
     expect(err).toBeInstanceOf(RunParamsError);
     expect(err.issues?.[0]?.path).toEqual(['budget', 'maxUsd']);
     expect(err.message).toMatch(/no-such-model has no price/);
+  });
+
+  it('refuses a run directory, or an output folder, that a symlink leads outside the output directory', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'elsewhere-'));
+    const host = inProcessHost();
+    const params = codeAnalysisParams({ runId: 'linked' });
+    mkdirSync(join(params.outDir!, '.elexirion'));
+    symlinkSync(elsewhere, join(params.outDir!, '.elexirion', 'runs'));
+    const err = await optimizeRun(params, host).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfinementError);
+    expect(host.executions).toBe(0);
+    expect(readdirSync(elsewhere)).toEqual([]);
+
+    const out = codeAnalysisParams({ runId: 'linked2' });
+    symlinkSync(elsewhere, join(out.outDir!, 'optimized_modules'));
+    const err2 = await optimizeRun(out, host).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(ConfinementError);
+    expect(host.executions).toBe(0);
   });
 
   it('refuses an unsafe run id', async () => {

@@ -48,4 +48,18 @@ describe('the verdict', () => {
     expect(cut.metric).toBe('m');
     expect(cut.baselineScore).toBe(0);
   });
+
+  it('the interval is seeded: the same run gives the same verdict, another seed may resample differently', () => {
+    const baseline = Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    const best = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 1 : 0));
+    const v = (seed: number) => decideVerdict({ ...base, seed, baseline, best, baselineScore: 35, bestScore: 50 });
+    expect(v(7)).toEqual(v(7));
+    const intervals = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => JSON.stringify(v(seed).ci95)));
+    expect(intervals.size).toBeGreaterThan(1);
+    for (const seed of [1, 2, 3]) {
+      const [lo, hi] = v(seed).ci95;
+      expect(lo).toBeLessThanOrEqual(15);
+      expect(hi).toBeGreaterThanOrEqual(15);
+    }
+  });
 });
