@@ -49,8 +49,10 @@ export {
   loadProgramFromFile,
   ProgramLoadError,
   PROGRAM_FORMAT,
+  DSPY_FORMAT_VERSION,
   ELEXIRION_VERSION,
   type SavedProgram,
+  type SavedMetadata,
   type PredictorState,
 } from './program_io.js';
 export { runOrdered, type Settled } from '../util/concurrency.js';
