@@ -19,6 +19,7 @@ export {
   metricToNumber,
   DEFAULT_MAX_ERRORS,
   type EvaluateOptions,
+  type EvaluateStartInputs,
   type EvaluationItem,
   type EvaluationResult,
 } from './evaluate.js';
