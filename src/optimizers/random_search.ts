@@ -17,7 +17,7 @@
  * bootstrapped example inside a candidate another, so a resumed run redoes neither.
  */
 import type { Module } from '../dspy/index.js';
-import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
+import { BootstrapRun, bootstrapSettings, hashableBootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
 import { Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
@@ -66,6 +66,8 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
       maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
 // Stryker disable next-line ConditionalExpression: `metricThreshold: undefined` reads as no threshold
       ...(opts.metricThreshold !== undefined ? { metricThreshold: opts.metricThreshold } : {}),
+      // Every bootstrapped candidate's teacher runs under these (DSPy passes teacher_settings on).
+      ...(opts.teacherSettings !== undefined ? { teacherSettings: opts.teacherSettings } : {}),
     };
   }
 
@@ -99,7 +101,7 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
           restrict: this.restrict ?? null,
           minNumSamples: this.minNumSamples,
           labeledSample: this.labeledSample,
-          bootstrap: bootstrapSettings(this.opts),
+          bootstrap: hashableBootstrapSettings(bootstrapSettings(this.opts)),
           trainset: opts.trainset,
           valset,
           student: programToJson(student),
