@@ -33,7 +33,13 @@ export {
   type BootstrapSettings,
   type ExampleOutcome,
 } from './bootstrap_fewshot.js';
-export { BootstrapFewShotWithRandomSearch, type RandomSearchOptions, type CandidateRecord } from './random_search.js';
+export {
+  BootstrapFewShotWithRandomSearch,
+  type RandomSearchOptions,
+  type CandidateRecord,
+  type RankedCandidate,
+  type RandomSearchResult,
+} from './random_search.js';
 export { MIPROv2, AUTO_RUN_SETTINGS, type AutoPreset, type MIPROv2Options } from './mipro_v2.js';
 export { GEPA, type GEPAOptions, type GepaCandidate, type GepaReport } from './gepa.js';
 export { GEPA_PRESET_CANDIDATES, presetMetricCalls, oneRoundMetricCalls, type GepaPreset } from './gepa/budget.js';
