@@ -9,26 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { settings } from '../../src/dspy/index.js';
-import { DummyLM, renderChatAnswer } from '../../src/lm/dummy.js';
-import { ManagedLM } from '../../src/lm/managed.js';
 import { BootstrapFewShotWithRandomSearch, programToJson } from '../../src/optimizers/index.js';
-import { answer, exact, oracle, QA, qa, question } from './helpers.js';
+import { exact, oracle, QA, qa } from './helpers.js';
 
 afterEach(() => settings.reset());
 
-/** Knows every answer, but gives it only when the number of demos in the prompt passes `ok`. */
-function demoCountLM(n: number, ok: (demos: number) => boolean): ManagedLM {
-  const table: Record<string, Record<string, unknown>> = {};
-  for (let i = 0; i < n; i++) table[question(i)] = { answer: answer(i) };
-  const dummy = DummyLM.bySubstring(table, { historyLimit: 0 });
-  const gen = dummy.generate.bind(dummy);
-  dummy.generate = async (messages, o) => {
-    const r = await gen(messages, o);
-    const demos = messages.filter((m) => m.role === 'assistant').length;
-    return ok(demos) ? r : { ...r, text: renderChatAnswer({ answer: 'no idea' }) };
-  };
-  return new ManagedLM(dummy, { cache: false });
-}
+/** Knows every answer, but gives it only when the prompt shows at least `need` demos. */
+const needsDemos = (need: number) => oracle(20, { needDemos: need }).lm;
 
 function knowingTeacher(n: number): QA {
   const t = new QA();
@@ -38,9 +25,9 @@ function knowingTeacher(n: number): QA {
 
 describe('random search lists every candidate, best first', () => {
   it('each scored candidate with its seed, score and per-example scores; the best one is the returned program', async () => {
-    // Right only with 1 or 2 demos: -3 (0 demos) 0, -2 (2 labeled) 100, -1 (4 bootstrapped) 0,
-    // seeds 0 and 1 (1..4 bootstrapped, seeded) in between or equal.
-    settings.configure({ lm: demoCountLM(20, (d) => d >= 1 && d <= 2) });
+    // Right only with 3 demos or more: -3 (0 demos) 0, -2 (2 labeled) 0, -1 (4 bootstrapped) 100,
+    // seeds 0 and 1 (1..4 bootstrapped, seeded) either.
+    settings.configure({ lm: needsDemos(3) });
     const valset = qa(4, 10);
     const rs = new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 2, maxBootstrappedDemos: 4, maxLabeledDemos: 2 });
     const result = await rs.compile(new QA(), { trainset: qa(6), valset, teacher: knowingTeacher(20), metric: exact, seed: 5 });
@@ -67,7 +54,7 @@ describe('random search lists every candidate, best first', () => {
   });
 
   it('equal scores keep seed order (Python sorted(..., reverse=True) is stable)', async () => {
-    settings.configure({ lm: demoCountLM(20, (d) => d >= 1) }); // every candidate with a demo scores 100
+    settings.configure({ lm: needsDemos(1) }); // every candidate with a demo scores 100
     const rs = new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 2, maxBootstrappedDemos: 2, maxLabeledDemos: 2 });
     const { candidatePrograms } = await rs.compile(new QA(), { trainset: qa(6), valset: qa(3, 10), teacher: knowingTeacher(20), metric: exact });
     expect(candidatePrograms.map((c) => [c.seed, c.score])).toEqual([
@@ -80,7 +67,7 @@ describe('random search lists every candidate, best first', () => {
   });
 
   it('stopAtScore: only the candidates scored before the stop are listed', async () => {
-    settings.configure({ lm: demoCountLM(20, (d) => d >= 1) });
+    settings.configure({ lm: needsDemos(1) });
     const rs = new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 4, maxLabeledDemos: 2, stopAtScore: 100 });
     const { candidatePrograms } = await rs.compile(new QA(), { trainset: qa(6), valset: qa(3, 10), metric: exact });
     expect(candidatePrograms.map((c) => c.seed)).toEqual([-2, -3]);
@@ -89,7 +76,7 @@ describe('random search lists every candidate, best first', () => {
   it('a resumed run lists the candidates read back from its journal, with their subscores', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rs-candidates-'));
     const opts = { trainset: qa(6), valset: qa(3, 10), teacher: knowingTeacher(20), metric: exact, runDir: dir, seed: 2 };
-    settings.configure({ lm: demoCountLM(20, (d) => d >= 1 && d <= 2) });
+    settings.configure({ lm: needsDemos(3) });
     const rs = () => new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 1, maxBootstrappedDemos: 3, maxLabeledDemos: 2 });
     const first = await rs().compile(new QA(), opts);
     const again = await rs().compile(new QA(), opts);
@@ -99,7 +86,7 @@ describe('random search lists every candidate, best first', () => {
   });
 
   it('a run cut short lists what it scored before the stop', async () => {
-    settings.configure({ lm: demoCountLM(20, (d) => d >= 1) });
+    settings.configure({ lm: needsDemos(1) });
     const ac = new AbortController();
     const rs = new BootstrapFewShotWithRandomSearch({ numCandidatePrograms: 4, maxLabeledDemos: 2 });
     const { candidatePrograms, report } = await rs.compile(new QA(), {
