@@ -5,6 +5,9 @@
  * JSON-RPC server the Elixir client talks to) is the `elexirion/sidecar` entry.
  */
 
+// --- the base class of every error the package throws (stable `code` per class)
+export { ElexirionError } from './errors.js';
+
 // --- DSPy core: signatures, examples, modules, predictors, adapters, traces, settings
 export * from './dspy/index.js';
 

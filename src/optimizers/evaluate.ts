@@ -11,6 +11,7 @@
  * - `Evaluate.run` is observed as DSPy's `Evaluate.__call__` is: callbacks in settings get
  *   `onEvaluateStart(callId, evaluate, inputs)` and `onEvaluateEnd(callId, result, error)`.
  */
+import { ElexirionError } from '../errors.js';
 import { isMetricFeedback, observed, settings, type Example, type Metric, type Module, type Prediction } from '../dspy/index.js';
 import { BudgetExceededError } from '../lm/budget.js';
 import { currentMeter } from '../lm/meter.js';
@@ -37,7 +38,8 @@ export interface EvaluationResult {
   errors: number;
 }
 
-export class EvaluationError extends Error {
+export class EvaluationError extends ElexirionError {
+  override readonly code: string = 'EVALUATION_ERROR';
   override readonly name = 'EvaluationError';
   constructor(
     message: string,

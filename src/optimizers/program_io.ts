@@ -19,6 +19,7 @@
  * Loading is all-or-nothing: the whole file is validated and every new demo list and signature
  * is built before the first predictor is touched, so a bad file leaves the module as it was.
  */
+import { ElexirionError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
@@ -46,7 +47,8 @@ export const ELEXIRION_VERSION: string = (() => {
 })();
 
 /** A saved program that cannot be applied to the module (the module is left unchanged). */
-export class ProgramLoadError extends Error {
+export class ProgramLoadError extends ElexirionError {
+  override readonly code: string = 'PROGRAM_LOAD_ERROR';
   override readonly name = 'ProgramLoadError';
 }
 

@@ -4,6 +4,7 @@
  * `elexirion report --learning DIR [--out FILE]`: the continuous-learning view of a data dir
  * (`DIR` is the sidecar's data dir or its `learning/` folder).
  */
+import { ElexirionError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,8 @@ trial, spend by phase, quality/cost front, flipped examples, prompt diffs and se
 with --learning, the learning ledger's decisions and success rate per pipeline.
 Default output: RUN_DIR/report.html (DATA_DIR/learning-report.html).`;
 
-class UsageError extends Error {
+class UsageError extends ElexirionError {
+  override readonly code: string = 'USAGE_ERROR';
   override readonly name = 'UsageError';
 }
 
