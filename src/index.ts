@@ -23,7 +23,7 @@ export * from './optimizers/index.js';
 export * from './pipeline/metrics/index.js';
 
 // --- the HTML report of a run
-export { writeReport, writeLearningReport, REPORT_FILE } from './report/write_report.js';
+export { writeReport, writeLearningReport, REPORT_FILE, type WriteReportOptions } from './report/write_report.js';
 export { RunRecorder } from './report/recorder.js';
 
 // --- run: one home for an optimization run (prepare, baseline, compile, verdict, write), usable without the sidecar

@@ -46,7 +46,7 @@ export const command: CliCommand = {
     }
     if (positionals.length !== 1) throw new UsageError('expected one RUN_DIR');
     const runDir = resolve(positionals[0] as string);
-    const out = await writeReport(runDir, values.out ? resolve(values.out) : undefined);
+    const out = await writeReport(runDir, values.out ? { out: resolve(values.out) } : {});
     process.stdout.write(`${out}\n`);
     return 0;
   },
