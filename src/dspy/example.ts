@@ -13,6 +13,10 @@ function isKeyList(v: ExampleOptions | readonly string[] | undefined): v is read
   return Array.isArray(v);
 }
 
+/**
+ * An immutable record of fields, some marked as inputs (DSPy's `dspy.Example`): training
+ * data, demos and, as `Prediction`, outputs. Equality ignores key order and input keys.
+ */
 export class Example {
   protected readonly data: Readonly<Record<string, unknown>>;
   /** Keys marked as inputs by `withInputs`; undefined until then. */
