@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { settings, type Example, type Prediction } from '../../src/dspy/index.js';
+import { ChatAdapter, JSONAdapter, settings, type Example, type Prediction } from '../../src/dspy/index.js';
 import type { GenerateOptions } from '../../src/lm/types.js';
 import {
   BootstrapFewShot,
@@ -102,6 +102,26 @@ describe('BootstrapFewShot teacherSettings', () => {
     await expect(new BootstrapFewShot({ maxBootstrappedDemos: 2, teacherSettings: { lm: other } }).compile(new QA(), opts)).rejects.toThrow(JournalConfigMismatchError);
     // The same teacher resumes.
     await new BootstrapFewShot({ maxBootstrappedDemos: 2, teacherSettings: { lm: strong.lm } }).compile(new QA(), opts);
+  });
+
+  it('a resume needs the same teacher adapter class and callback count; a new signal or new callback objects do not matter', async () => {
+    const { strong } = setup(4);
+    const dir = mkdtempSync(join(tmpdir(), 'teacher-journal-'));
+    const opts = { trainset: qa(4), metric: exact, runDir: dir };
+    const teacher = (adapter: ChatAdapter | JSONAdapter, callbacks: number) => ({
+      lm: strong.lm,
+      adapter,
+      callbacks: Array.from({ length: callbacks }, () => ({})),
+      signal: new AbortController().signal,
+    });
+    await new BootstrapFewShot({ maxBootstrappedDemos: 2, teacherSettings: teacher(new ChatAdapter(), 1) }).compile(new QA(), opts);
+    await new BootstrapFewShot({ maxBootstrappedDemos: 2, teacherSettings: teacher(new ChatAdapter(), 1) }).compile(new QA(), opts);
+    await expect(new BootstrapFewShot({ maxBootstrappedDemos: 2, teacherSettings: teacher(new JSONAdapter(), 1) }).compile(new QA(), opts)).rejects.toThrow(
+      JournalConfigMismatchError,
+    );
+    await expect(new BootstrapFewShot({ maxBootstrappedDemos: 2, teacherSettings: teacher(new ChatAdapter(), 2) }).compile(new QA(), opts)).rejects.toThrow(
+      JournalConfigMismatchError,
+    );
   });
 });
 
