@@ -5,6 +5,9 @@
  * JSON-RPC server the Elixir client talks to) is the `elexirion/sidecar` entry.
  */
 
+// --- the base class of every error the package throws (stable `code` per class)
+export { ElexirionError } from './errors.js';
+
 // --- DSPy core: signatures, examples, modules, predictors, adapters, traces, settings
 export * from './dspy/index.js';
 
@@ -20,7 +23,7 @@ export * from './optimizers/index.js';
 export * from './pipeline/metrics/index.js';
 
 // --- the HTML report of a run
-export { writeReport, writeLearningReport, REPORT_FILE } from './report/write_report.js';
+export { writeReport, writeLearningReport, REPORT_FILE, type WriteReportOptions } from './report/write_report.js';
 export { RunRecorder } from './report/recorder.js';
 
 // --- run: one home for an optimization run (prepare, baseline, compile, verdict, write), usable without the sidecar

@@ -3,6 +3,7 @@
  * typed output fields. The shared pieces of DSPy's formatting live here; ChatAdapter and
  * JSONAdapter differ in the structure they ask for and how they parse.
  */
+import { ElexirionError } from '../errors.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
 import { observed } from './callbacks.js';
 import { Example } from './example.js';
@@ -16,7 +17,8 @@ import { streamTap } from './stream_session.js';
 export type Demo = Example | Record<string, unknown>;
 
 /** A completion that does not fit the signature. `raw` is the LM's text; `field` the field at fault, if one. */
-export class AdapterParseError extends Error {
+export class AdapterParseError extends ElexirionError {
+  override readonly code: string = 'ADAPTER_PARSE_ERROR';
   override name = 'AdapterParseError';
   readonly raw: string;
   readonly field: string | undefined;

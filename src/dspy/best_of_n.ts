@@ -6,6 +6,7 @@
  * rethrows the last error. The winning attempt's trace is added to the caller's trace, so an
  * optimizer sees only the calls that produced the returned prediction.
  */
+import { ElexirionError } from '../errors.js';
 import { Module } from './module.js';
 import type { Prediction } from './prediction.js';
 import { rolloutIdAt } from './rollout.js';
@@ -27,7 +28,8 @@ export interface BestOfNOptions {
 }
 
 /** Why every attempt failed, with the last attempt's error as cause. */
-export class AllAttemptsFailedError extends Error {
+export class AllAttemptsFailedError extends ElexirionError {
+  override readonly code: string = 'ALL_ATTEMPTS_FAILED_ERROR';
   override name = 'AllAttemptsFailedError';
 }
 

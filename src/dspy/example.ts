@@ -3,24 +3,44 @@
  * `Example.with_inputs`). Used for training data, demos and (as Prediction) outputs.
  */
 
+/** Options of `new Example(data, options)`. */
+export interface ExampleOptions {
+  /** The fields that are inputs (what `withInputs` sets). */
+  inputKeys?: readonly string[];
+}
+
+function isKeyList(v: ExampleOptions | readonly string[] | undefined): v is readonly string[] {
+  return Array.isArray(v);
+}
+
+/**
+ * An immutable record of fields, some marked as inputs (DSPy's `dspy.Example`): training
+ * data, demos and, as `Prediction`, outputs. Equality ignores key order and input keys.
+ */
 export class Example {
   protected readonly data: Readonly<Record<string, unknown>>;
   /** Keys marked as inputs by `withInputs`; undefined until then. */
   readonly inputKeys: readonly string[] | undefined;
 
-  constructor(data: Record<string, unknown> | Example = {}, inputKeys?: readonly string[]) {
+  /**
+   * `data`'s fields (copied), with the input keys from `options.inputKeys`, else from `data`
+   * when it is an Example. A plain array as the second argument is read as the input keys
+   * (the earlier positional form).
+   */
+  constructor(data: Record<string, unknown> | Example = {}, options?: ExampleOptions | readonly string[]) {
     const src = data instanceof Example ? data.fields() : data;
     const copy: Record<string, unknown> = {};
     for (const k of Object.keys(src)) copy[k] = src[k];
     this.data = Object.freeze(copy);
-    const keys = inputKeys ?? (data instanceof Example ? data.inputKeys : undefined);
+    const given = isKeyList(options) ? options : options?.inputKeys;
+    const keys = given ?? (data instanceof Example ? data.inputKeys : undefined);
     this.inputKeys = keys ? Object.freeze([...keys]) : undefined;
   }
 
   /** A new Example of the same class with `data` (and input keys). */
   protected make(data: Record<string, unknown>, inputKeys: readonly string[] | undefined): this {
-    const Ctor = this.constructor as new (d: Record<string, unknown>, k?: readonly string[]) => this;
-    return new Ctor(data, inputKeys);
+    const Ctor = this.constructor as new (d: Record<string, unknown>, o?: ExampleOptions) => this;
+    return new Ctor(data, inputKeys === undefined ? {} : { inputKeys });
   }
 
   /** The value of `key`, or `fallback` when the field is absent. */

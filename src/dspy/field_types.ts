@@ -5,6 +5,7 @@
  * DSPy does, and coercing an LM's text into a typed value (DSPy's `parse_value`, with
  * pydantic's lax rules): a value that does not fit its type is an error, never a silent pass.
  */
+import { ElexirionError } from '../errors.js';
 import { z } from 'zod';
 import { parseLenientJSON, pyJsonDumps } from './json_text.js';
 
@@ -48,7 +49,8 @@ export class EnumType {
 }
 
 /** Thrown by `coerceValue`; adapters turn it into an `AdapterParseError`. */
-export class TypeCoercionError extends Error {
+export class TypeCoercionError extends ElexirionError {
+  override readonly code: string = 'TYPE_COERCION_ERROR';
   override name = 'TypeCoercionError';
 }
 

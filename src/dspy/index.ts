@@ -15,7 +15,7 @@ export {
   type SignatureState,
 } from './signature.js';
 export { coerceValue, parseTypeString, typeName, jsonSchemaOf, EnumType, TypeCoercionError, type TypeSpec, type TypeRegistry } from './field_types.js';
-export { Example } from './example.js';
+export { Example, type ExampleOptions } from './example.js';
 export { Prediction, Completions } from './prediction.js';
 export { Module, type BatchOptions, type NamedPredictorsOptions } from './module.js';
 export { Predict, NoLMConfiguredError, type PredictOptions } from './predict.js';

@@ -4,6 +4,7 @@
  * once `maxErrors` pairs have failed no new pair starts and the run rejects. With
  * `returnFailedExamples` the failed examples and their errors come back too.
  */
+import { ElexirionError } from '../errors.js';
 import { Example } from './example.js';
 import type { Module } from './module.js';
 import type { Prediction } from './prediction.js';
@@ -35,7 +36,8 @@ export interface ParallelOutcome {
 }
 
 /** The run stopped after too many failed pairs; `errors` holds them, the first as cause. */
-export class ParallelExecutionError extends Error {
+export class ParallelExecutionError extends ElexirionError {
+  override readonly code: string = 'PARALLEL_EXECUTION_ERROR';
   override name = 'ParallelExecutionError';
   constructor(
     message: string,

@@ -3,6 +3,7 @@
  * the adapter in effect, calls its own LM or the one from settings, parses the completion
  * into typed outputs, and records a trace entry for optimizers.
  */
+import { ElexirionError } from '../errors.js';
 import type { GenerateOptions, LM } from '../lm/types.js';
 import type { Adapter } from './adapter.js';
 import type { Callback } from './callbacks.js';
@@ -35,7 +36,8 @@ export interface PredictOptions {
 }
 
 /** A predictor ran with no LM of its own and none in settings. */
-export class NoLMConfiguredError extends Error {
+export class NoLMConfiguredError extends ElexirionError {
+  override readonly code: string = 'NO_LM_CONFIGURED_ERROR';
   override name = 'NoLMConfiguredError';
 }
 

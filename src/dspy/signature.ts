@@ -4,6 +4,7 @@
  * instructions (DSPy's default text when none are given). Immutable: every update returns a
  * new Signature, so a predictor's signature can be swapped without touching copies.
  */
+import { ElexirionError } from '../errors.js';
 import { z } from 'zod';
 import { EnumType, parseTypeString, typeName, zodTypeName, type TypeRegistry, type TypeSpec } from './field_types.js';
 
@@ -65,7 +66,8 @@ export interface SignatureState {
   fields: ReadonlyArray<{ prefix?: string; description?: string }>;
 }
 
-export class SignatureParseError extends Error {
+export class SignatureParseError extends ElexirionError {
+  override readonly code: string = 'SIGNATURE_PARSE_ERROR';
   override name = 'SignatureParseError';
   constructor(
     message: string,

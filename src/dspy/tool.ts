@@ -4,6 +4,7 @@
  * description and the arguments' JSON schema; the arguments it writes are validated by the
  * schema before the function runs, and a mismatch is an error naming the argument.
  */
+import { ElexirionError } from '../errors.js';
 import { z } from 'zod';
 import { observed } from './callbacks.js';
 import { pyRepr } from './json_text.js';
@@ -21,7 +22,8 @@ export interface ToolInit<A extends z.ZodObject = z.ZodObject> {
 }
 
 /** The LM called a tool with arguments its schema refuses. */
-export class ToolArgsError extends Error {
+export class ToolArgsError extends ElexirionError {
+  override readonly code: string = 'TOOL_ARGS_ERROR';
   override name = 'ToolArgsError';
 }
 

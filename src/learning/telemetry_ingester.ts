@@ -28,6 +28,7 @@
 //
 // Step summaries wait in a bounded map (by execution id, oldest evicted and counted), so a
 // client that sends steps without a stop cannot grow memory.
+import { ElexirionError } from '../errors.js';
 import { TelemetryEventSchema, TelemetryEventsParamsSchema, type TelemetryEvent } from './telemetry_schemas.js';
 import type { ExecutionRecord, StepSummary } from '../store/execution_record.js';
 import { qualityScore, readFindings, readStatus } from './quality_score.js';
@@ -70,7 +71,8 @@ export interface IngesterStats {
   lastInvalid: string | null;
 }
 
-export class IngestValidationError extends Error {
+export class IngestValidationError extends ElexirionError {
+  override readonly code: string = 'INGEST_VALIDATION_ERROR';
   constructor(
     message: string,
     readonly path: string,

@@ -9,6 +9,7 @@
  *   accounted after, so a concurrent run can overshoot them by at most the calls in flight.
  * - `maxWallMs` is measured from the meter's `startedAt`.
  */
+import { ElexirionError } from '../errors.js';
 import { z } from 'zod';
 
 export const BudgetLimitsSchema = z.object({
@@ -23,7 +24,8 @@ export type Budget = BudgetLimits;
 
 export type BudgetKind = 'calls' | 'tokens' | 'usd' | 'wall';
 
-export class BudgetExceededError extends Error {
+export class BudgetExceededError extends ElexirionError {
+  override readonly code: string = 'BUDGET_EXCEEDED_ERROR';
   override readonly name = 'BudgetExceededError';
   constructor(
     readonly kind: BudgetKind,

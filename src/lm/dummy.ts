@@ -23,6 +23,7 @@
  * Zero latency by default (`latencyMs` for benchmarks), counts calls, estimates usage as
  * characters / 4, provider `dummy`, model `dummy`.
  */
+import { ElexirionError } from '../errors.js';
 import { pyStr } from '../dspy/adapter.js';
 import { splitSections } from '../dspy/chat_adapter.js';
 import { parseTypeString, type TypeSpec } from '../dspy/field_types.js';
@@ -54,7 +55,8 @@ export interface DummyLMConfig extends DummyLMOptions {
   answers?: DummyAnswer[] | Record<string, DummyAnswer>;
 }
 
-export class DummyLMError extends Error {
+export class DummyLMError extends ElexirionError {
+  override readonly code: string = 'DUMMY_LM_ERROR';
   override name = 'DummyLMError';
 }
 

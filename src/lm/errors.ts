@@ -2,6 +2,7 @@
  * Typed failures of the LM layer. Callers branch on `kind` (never on message text): an
  * optimizer retries `retryable` ones later, stops cleanly on a budget, and reports the rest.
  */
+import { ElexirionError } from '../errors.js';
 
 export type LMErrorKind =
   | 'rate_limited' // 429 after the provider's own retries
@@ -34,7 +35,8 @@ const RETRYABLE: ReadonlySet<LMErrorKind> = new Set([
   'network',
 ]);
 
-export class LMError extends Error {
+export class LMError extends ElexirionError {
+  override readonly code: string = 'LM_ERROR';
   override readonly name = 'LMError';
   readonly kind: LMErrorKind;
   readonly provider: string;

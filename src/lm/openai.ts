@@ -13,6 +13,7 @@
  * (3) The reset time of an exhausted `x-ratelimit-*` limit counts as a retry-after here. Keeping
  * the SDK would mean `maxRetries: 0` and this retry loop anyway, for a fetch and a parse.
  */
+import { ElexirionError } from '../errors.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { sleep } from '../util/sleep.js';
@@ -111,7 +112,9 @@ class ChunkSink {
 
 const RETRY_STATUS = (s: number) => s === 408 || s === 409 || s === 429 || s >= 500;
 
-class AttemptTimeout extends Error {}
+class AttemptTimeout extends ElexirionError {
+  override readonly code: string = 'ATTEMPT_TIMEOUT';
+}
 
 export class OpenAICompatibleLM implements ProviderLM {
   readonly provider = 'openai';

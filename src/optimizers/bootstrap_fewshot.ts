@@ -8,7 +8,9 @@
  *     from the teacher's demos (DSPy filters the predictor demos equal to the example; we run a
  *     copy with the filtered demos, so concurrent examples never see each other's filtering).
  *     Rounds after the first run in `settings.context({rolloutId: round, temperature: 1})`:
- *     a fresh sample on purpose.
+ *     a fresh sample on purpose. The teacher and the metric run inside
+ *     `settings.context(teacherSettings, ...)` (DSPy: `with dspy.context(**teacher_settings)`),
+ *     so a teacher can use a stronger LM than the student without being rebuilt.
  *  3. The metric passes when `score >= metricThreshold` if a threshold is given (0 included:
  *     DSPy's `if self.metric_threshold:` ignores a threshold of 0; we honour it), else when the
  *     metric value is truthy. Then every trace step becomes a demo
@@ -30,7 +32,17 @@
  * calls. Work in flight when the quota fills is cancelled (and still counted as sent).
  */
 import { setMaxListeners } from 'node:events';
-import { Example, isMetricFeedback, settings, withTrace, type Metric, type Module, type Predict, type TraceEntry } from '../dspy/index.js';
+import {
+  Example,
+  isMetricFeedback,
+  settings,
+  withTrace,
+  type ContextOverrides,
+  type Metric,
+  type Module,
+  type Predict,
+  type TraceEntry,
+} from '../dspy/index.js';
 import { runOrdered, type Slots } from '../util/concurrency.js';
 import { mayLaunchExample } from './launch_policy.js';
 import { DEFAULT_MAX_ERRORS } from './evaluate.js';
@@ -47,6 +59,12 @@ export interface BootstrapFewShotOptions {
   maxLabeledDemos?: number;
   maxRounds?: number;
   maxErrors?: number;
+  /**
+   * Settings the teacher runs under (DSPy's `teacher_settings`), e.g. `{ lm: strongerLM }`:
+   * each teacher call and its metric check run inside `settings.context(teacherSettings, ...)`.
+   * A predictor with its own LM keeps it, as in DSPy.
+   */
+  teacherSettings?: ContextOverrides;
 }
 
 export interface BootstrapSettings {
@@ -55,6 +73,8 @@ export interface BootstrapSettings {
   maxLabeledDemos: number;
   maxRounds: number;
   maxErrors: number;
+  /** `{}` when none were given. */
+  teacherSettings: ContextOverrides;
 }
 
 export function bootstrapSettings(o: BootstrapFewShotOptions = {}): BootstrapSettings {
@@ -64,7 +84,32 @@ export function bootstrapSettings(o: BootstrapFewShotOptions = {}): BootstrapSet
     maxLabeledDemos: o.maxLabeledDemos ?? 16,
     maxRounds: o.maxRounds ?? 1,
     maxErrors: o.maxErrors ?? DEFAULT_MAX_ERRORS,
+    teacherSettings: o.teacherSettings ?? {},
   };
+}
+
+/**
+ * Settings as the run journal's config hash sees them: the teacher's LM by provider and model,
+ * its adapter by class, callbacks by count, the signal left out (it does not change results).
+ */
+export function hashableBootstrapSettings(s: BootstrapSettings): Record<string, unknown> {
+  const { teacherSettings: t, ...rest } = s;
+  const described = describeOverrides(t);
+  // Without teacher settings the hash is the one journals written before them have.
+  return Object.keys(described).length === 0 ? rest : { ...rest, teacherSettings: described };
+}
+
+/** A JSON-able description of context overrides (see hashableBootstrapSettings). */
+export function describeOverrides(t: ContextOverrides): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(t)) {
+    if (v === undefined || k === 'signal') continue;
+    if (k === 'lm') out[k] = `${(v as { provider: string }).provider}:${(v as { model: string }).model}`;
+    else if (k === 'adapter') out[k] = (v as object).constructor.name;
+    else if (k === 'callbacks') out[k] = (v as readonly unknown[]).length;
+    else out[k] = v;
+  }
+  return out;
 }
 
 /** What one example's bootstrap produced (also its journal record). */
@@ -237,12 +282,18 @@ export class BootstrapRun<M extends Module> {
       try {
         const call = () => withTrace(() => teacher.call(example.inputs().toDict()));
         const overrides = round > 0 ? { rolloutId: round, temperature: 1.0 } : {};
+        const teacherSettings = this.s.teacherSettings;
         // Stryker disable next-line OptionalChaining: run() sets `speculation` before any example runs
-        const signals = [this.ctx.signal, this.speculation?.signal].filter((x): x is AbortSignal => x !== undefined);
+        const signals = [this.ctx.signal, teacherSettings.signal, this.speculation?.signal].filter((x): x is AbortSignal => x !== undefined);
         const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
-        const { result: prediction, trace } = await settings.context({ ...overrides, ...(signal ? { signal } : {}) }, call);
-        const value = await this.metric(example, prediction, trace);
-        const success = metricPasses(value, this.s.metricThreshold);
+        // DSPy: `with dspy.context(trace=[], **teacher_settings)` around the teacher call and the
+        // metric; the fresh-sample overrides of later rounds only around the teacher call.
+        const value = await settings.context({ ...teacherSettings, ...(signal ? { signal } : {}) }, async () => {
+          const { result: prediction, trace } = await settings.context(overrides, call);
+          return { trace, score: await this.metric(example, prediction, trace) };
+        });
+        const trace = value.trace;
+        const success = metricPasses(value.score, this.s.metricThreshold);
         attempts.push({ success });
         if (success) return { attempts, demos: this.demosFromTrace(trace, pathOf) };
       } catch (err) {
@@ -308,7 +359,7 @@ export class BootstrapFewShot implements Optimizer {
         optimizer: this.name,
         opts,
         config: {
-          settings: this.settings,
+          settings: hashableBootstrapSettings(this.settings),
           trainset: opts.trainset,
           student: programToJson(student),
           teacher: opts.teacher ? programToJson(opts.teacher) : null,

@@ -8,8 +8,11 @@
  *   `EvaluationError` (DSPy raises too). Errors are counted in devset order, so the same run
  *   stops at the same item at any concurrency.
  * - Budget and abort errors are not item failures: they end the evaluation at once.
+ * - `Evaluate.run` is observed as DSPy's `Evaluate.__call__` is: callbacks in settings get
+ *   `onEvaluateStart(callId, evaluate, inputs)` and `onEvaluateEnd(callId, result, error)`.
  */
-import { isMetricFeedback, settings, type Example, type Metric, type Module, type Prediction } from '../dspy/index.js';
+import { ElexirionError } from '../errors.js';
+import { isMetricFeedback, observed, settings, type Example, type Metric, type Module, type Prediction } from '../dspy/index.js';
 import { BudgetExceededError } from '../lm/budget.js';
 import { currentMeter } from '../lm/meter.js';
 import { runOrdered } from '../util/concurrency.js';
@@ -35,7 +38,8 @@ export interface EvaluationResult {
   errors: number;
 }
 
-export class EvaluationError extends Error {
+export class EvaluationError extends ElexirionError {
+  override readonly code: string = 'EVALUATION_ERROR';
   override readonly name = 'EvaluationError';
   constructor(
     message: string,
@@ -57,6 +61,26 @@ export interface EvaluateOptions {
   onProgress?: (e: ProgressEvent) => void;
   /** Write the per-item results here (`.csv` for CSV, anything else JSON), atomically. */
   exportPath?: string;
+  /**
+   * Passed to `onEvaluateStart` handlers only, to tell evaluations apart (DSPy's
+   * `callback_metadata`, e.g. `{ metric_key: 'eval_full' }`).
+   */
+  callbackMetadata?: Record<string, unknown>;
+}
+
+/**
+ * The `inputs` an `onEvaluateStart` handler gets (DSPy's: the arguments of `Evaluate.__call__`).
+ * Here every option has its effective value (DSPy passes `None` for what the call left out).
+ */
+export interface EvaluateStartInputs {
+  program: Module;
+  devset: Example[];
+  metric: Metric;
+  concurrency: number;
+  maxErrors: number;
+  failureScore: number;
+  exportPath: string | undefined;
+  callbackMetadata: Record<string, unknown> | undefined;
 }
 
 /** The part of a run an evaluation needs: stop checks and progress. */
@@ -73,16 +97,31 @@ export class Evaluate {
   async run(program: Module, overrides: Partial<EvaluateOptions> = {}): Promise<EvaluationResult> {
     const o = { ...this.opts, ...overrides };
     const host = standaloneHost(o.signal, o.onProgress);
+    const inputs: EvaluateStartInputs = {
+      program,
+      devset: o.devset,
+      metric: o.metric,
+      concurrency: o.concurrency ?? 1,
+      maxErrors: o.maxErrors ?? DEFAULT_MAX_ERRORS,
+      failureScore: o.failureScore ?? 0,
+      exportPath: o.exportPath,
+      callbackMetadata: o.callbackMetadata,
+    };
     const go = () =>
-      evaluateProgram(host, program, o.devset, o.metric, {
-        concurrency: o.concurrency ?? 1,
-        maxErrors: o.maxErrors ?? DEFAULT_MAX_ERRORS,
-        failureScore: o.failureScore ?? 0,
+      evaluateProgram(host, program, inputs.devset, inputs.metric, {
+        concurrency: inputs.concurrency,
+        maxErrors: inputs.maxErrors,
+        failureScore: inputs.failureScore,
       });
-    // The signal reaches the LM calls through the settings context.
-    const result = await (o.signal ? settings.context({ signal: o.signal }, go) : go());
-    if (o.exportPath) await exportEvaluation(result, o.exportPath);
-    return result;
+    const body = async (): Promise<EvaluationResult> => {
+      // The signal reaches the LM calls through the settings context.
+      const result = await (o.signal ? settings.context({ signal: o.signal }, go) : go());
+      if (o.exportPath) await exportEvaluation(result, o.exportPath);
+      return result;
+    };
+    const callbacks = settings.callbacks;
+    // As DSPy's with_callbacks: no callbacks, no call id; the export is part of the observed call.
+    return callbacks.length === 0 ? body() : observed(callbacks, 'Evaluate', this, { ...inputs }, body);
   }
 }
 

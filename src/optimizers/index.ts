@@ -19,6 +19,7 @@ export {
   metricToNumber,
   DEFAULT_MAX_ERRORS,
   type EvaluateOptions,
+  type EvaluateStartInputs,
   type EvaluationItem,
   type EvaluationResult,
 } from './evaluate.js';
@@ -32,7 +33,13 @@ export {
   type BootstrapSettings,
   type ExampleOutcome,
 } from './bootstrap_fewshot.js';
-export { BootstrapFewShotWithRandomSearch, type RandomSearchOptions, type CandidateRecord } from './random_search.js';
+export {
+  BootstrapFewShotWithRandomSearch,
+  type RandomSearchOptions,
+  type CandidateRecord,
+  type RankedCandidate,
+  type RandomSearchResult,
+} from './random_search.js';
 export { MIPROv2, AUTO_RUN_SETTINGS, type AutoPreset, type MIPROv2Options } from './mipro_v2.js';
 export { GEPA, type GEPAOptions, type GepaCandidate, type GepaReport } from './gepa.js';
 export { GEPA_PRESET_CANDIDATES, presetMetricCalls, oneRoundMetricCalls, type GepaPreset } from './gepa/budget.js';
@@ -49,8 +56,10 @@ export {
   loadProgramFromFile,
   ProgramLoadError,
   PROGRAM_FORMAT,
+  DSPY_FORMAT_VERSION,
   ELEXIRION_VERSION,
   type SavedProgram,
+  type SavedMetadata,
   type PredictorState,
 } from './program_io.js';
 export { runOrdered, type Settled } from '../util/concurrency.js';

@@ -18,6 +18,7 @@
  * it are moved to `journal.jsonl.damaged-<time>` and redone, and `journal.damage` (also in the
  * compile report) says where and why.
  */
+import { ElexirionError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +27,8 @@ import { fsyncDirSync, mkdirConfinedSync } from '../util/atomic_file.js';
 export const JOURNAL_FILE = 'journal.jsonl';
 export const JOURNAL_FORMAT = 1;
 
-export class JournalConfigMismatchError extends Error {
+export class JournalConfigMismatchError extends ElexirionError {
+  override readonly code: string = 'JOURNAL_CONFIG_MISMATCH_ERROR';
   override readonly name = 'JournalConfigMismatchError';
   constructor(
     readonly runDir: string,
@@ -41,7 +43,8 @@ export class JournalConfigMismatchError extends Error {
   }
 }
 
-export class JournalCorruptError extends Error {
+export class JournalCorruptError extends ElexirionError {
+  override readonly code: string = 'JOURNAL_CORRUPT_ERROR';
   override readonly name = 'JournalCorruptError';
 }
 

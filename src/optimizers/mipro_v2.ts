@@ -29,9 +29,9 @@
  * `dryRun: true` spends nothing: it returns the unchanged student and `report.estimate` (LM
  * calls, tokens, and cost when the LM is priced), also sent as a `dry_run` progress event.
  */
-import { Example, settings, type Metric, type Module } from '../dspy/index.js';
+import { Example, settings, type ContextOverrides, type Metric, type Module } from '../dspy/index.js';
 import type { LM } from '../lm/types.js';
-import { BootstrapRun, bootstrapSettings, type BootstrapSettings } from './bootstrap_fewshot.js';
+import { BootstrapRun, bootstrapSettings, describeOverrides, type BootstrapSettings } from './bootstrap_fewshot.js';
 import { allInOrder, Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
@@ -80,6 +80,8 @@ export interface MIPROv2Options {
   dryRun?: boolean;
   /** LM calls one program run makes, for the dry-run estimate (default: one per predictor). */
   callsPerForward?: number;
+  /** Settings the bootstrapping teacher runs under (DSPy's `teacher_settings`; see BootstrapFewShot). */
+  teacherSettings?: ContextOverrides;
 }
 
 interface Plan {
@@ -103,8 +105,8 @@ interface TrialJournal {
 
 export class MIPROv2 implements Optimizer {
   readonly name = 'MIPROv2';
-  readonly o: Required<Omit<MIPROv2Options, 'auto' | 'numCandidates' | 'numTrials' | 'promptModel' | 'taskModel' | 'metricThreshold' | 'callsPerForward'>> &
-    Pick<MIPROv2Options, 'numCandidates' | 'numTrials' | 'promptModel' | 'taskModel' | 'metricThreshold' | 'callsPerForward'> & { auto: AutoPreset | null };
+  readonly o: Required<Omit<MIPROv2Options, 'auto' | 'numCandidates' | 'numTrials' | 'promptModel' | 'taskModel' | 'metricThreshold' | 'callsPerForward' | 'teacherSettings'>> &
+    Pick<MIPROv2Options, 'numCandidates' | 'numTrials' | 'promptModel' | 'taskModel' | 'metricThreshold' | 'callsPerForward' | 'teacherSettings'> & { auto: AutoPreset | null };
 
   constructor(opts: MIPROv2Options = {}) {
     const auto = opts.auto === undefined ? (opts.numCandidates !== undefined ? null : 'light') : opts.auto;
@@ -138,6 +140,7 @@ export class MIPROv2 implements Optimizer {
       nStartupTrials: opts.nStartupTrials ?? 10,
       dryRun: opts.dryRun ?? false,
       callsPerForward: opts.callsPerForward,
+      teacherSettings: opts.teacherSettings,
     };
   }
 
@@ -179,6 +182,7 @@ export class MIPROv2 implements Optimizer {
         maxRounds: o.maxRounds,
         maxErrors: o.maxErrors,
         ...(o.metricThreshold !== undefined ? { metricThreshold: o.metricThreshold } : {}),
+        ...(o.teacherSettings !== undefined ? { teacherSettings: o.teacherSettings } : {}),
       }),
       predictors,
     };
@@ -267,7 +271,7 @@ export class MIPROv2 implements Optimizer {
       const report: CompileReport = { optimizer: this.name, trials: [], usage, cutShort: false, seed: opts.seed ?? 0, estimate };
       return { program: student.deepCopy(), report };
     }
-    const { promptModel: _pm, taskModel: _tm, dryRun: _dr, ...hashable } = this.o;
+    const { promptModel: _pm, taskModel: _tm, dryRun: _dr, teacherSettings: ts, ...hashable } = this.o;
     return runCompile(
       {
         optimizer: this.name,
@@ -276,6 +280,7 @@ export class MIPROv2 implements Optimizer {
           options: hashable,
           promptModel: this.o.promptModel ? `${this.o.promptModel.provider}:${this.o.promptModel.model}` : null,
           taskModel: this.o.taskModel ? `${this.o.taskModel.provider}:${this.o.taskModel.model}` : null,
+          ...(ts && Object.keys(describeOverrides(ts)).length > 0 ? { teacherSettings: describeOverrides(ts) } : {}),
           trainset: p.trainset,
           valset: p.valset,
           numTrials: p.numTrials,

@@ -5,22 +5,37 @@
  *   { "demos": [...], "signature": { "instructions": "...", "fields": [{prefix, description}, ...] },
  *     "lm": null, "traces": [], "train": [] }
  *
- * plus `"metadata": {"dependency_versions": {"elexirion": VERSION, "format": "1.0"}}`.
+ * plus `"metadata": {"dependency_versions": {"dspy": "3.3.1"}, "elexirion": {"version": V, "format": "1.0"}}`.
  * Fields are listed inputs first, then outputs, in signature order (as DSPy does). A file
  * DSPy wrote (no `format`) loads too.
+ *
+ * Why the metadata looks like that: DSPy's `Module.load` (dspy/primitives/base_module.py, 3.0-3.3)
+ * looks up every key of `metadata.dependency_versions` in its own
+ * `{python, dspy, cloudpickle}` and raises `KeyError` on any other key; a version that differs
+ * only logs a warning. So that object holds only `dspy` (the DSPy version whose save format this
+ * matches) and our own version and format live in `metadata.elexirion`, which DSPy never reads.
+ * Files written before this change (`elexirion`/`format` inside `dependency_versions`) still load.
  *
  * Loading is all-or-nothing: the whole file is validated and every new demo list and signature
  * is built before the first predictor is touched, so a bad file leaves the module as it was.
  */
+import { ElexirionError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { Example, type Module, type Predict, type Signature } from '../dspy/index.js';
 import { writeFileAtomic, type ConfinedWriteOptions } from '../util/atomic_file.js';
 
+/** The version of our save format (major must match to load). Kept in `metadata.elexirion.format`. */
 export const PROGRAM_FORMAT = '1.0';
+/**
+ * The DSPy release whose `save`/`load` JSON layout our files follow; written as
+ * `metadata.dependency_versions.dspy` (DSPy warns, not fails, when its own version differs).
+ */
+export const DSPY_FORMAT_VERSION = '3.3.1';
 const SUPPORTED_MAJOR = 1;
 
+/** This package's version, as written into `metadata.elexirion.version`. */
 export const ELEXIRION_VERSION: string = (() => {
   try {
     // src/optimizers/ and dist/optimizers/ are both two levels below package.json.
@@ -31,7 +46,9 @@ export const ELEXIRION_VERSION: string = (() => {
   }
 })();
 
-export class ProgramLoadError extends Error {
+/** A saved program that cannot be applied to the module (the module is left unchanged). */
+export class ProgramLoadError extends ElexirionError {
+  override readonly code: string = 'PROGRAM_LOAD_ERROR';
   override readonly name = 'ProgramLoadError';
 }
 
@@ -44,7 +61,10 @@ const PredictorStateSchema = z.object({
   train: z.array(z.unknown()).optional(),
 });
 const MetadataSchema = z
-  .object({ dependency_versions: z.record(z.string(), z.string()).optional() })
+  .object({
+    dependency_versions: z.record(z.string(), z.string()).optional(),
+    elexirion: z.object({ version: z.string().optional(), format: z.string().optional() }).passthrough().optional(),
+  })
   .passthrough();
 
 export type PredictorState = z.infer<typeof PredictorStateSchema>;
@@ -52,8 +72,12 @@ export interface SavedProgram {
   [path: string]: PredictorState | SavedMetadata;
   metadata: SavedMetadata;
 }
+/** The `metadata` entry of a saved program. */
 export interface SavedMetadata {
-  dependency_versions: Record<string, string>;
+  /** Only keys DSPy's `load` knows (`python`, `dspy`, `cloudpickle`); we write `dspy`. */
+  dependency_versions: Partial<Record<'python' | 'dspy' | 'cloudpickle', string>>;
+  /** Ours; DSPy ignores it. Absent in files DSPy wrote. */
+  elexirion?: { version: string; format: string };
 }
 
 function defaultDescription(name: string): string {
@@ -88,7 +112,11 @@ function toPlain(d: unknown): Record<string, unknown> {
 export function saveProgram(module: Module): SavedProgram {
   const out: Record<string, unknown> = {};
   for (const [path, p] of module.namedPredictors({ includeCompiled: true })) out[path] = dumpPredictor(p);
-  out.metadata = { dependency_versions: { elexirion: ELEXIRION_VERSION, format: PROGRAM_FORMAT } };
+  const metadata: SavedMetadata = {
+    dependency_versions: { dspy: DSPY_FORMAT_VERSION },
+    elexirion: { version: ELEXIRION_VERSION, format: PROGRAM_FORMAT },
+  };
+  out.metadata = metadata;
   return out as SavedProgram;
 }
 
@@ -108,7 +136,8 @@ export function loadProgram<M extends Module>(module: M, json: unknown): M {
   const data = json as Record<string, unknown>;
   const meta = MetadataSchema.safeParse(data.metadata ?? {});
   if (!meta.success) throw new ProgramLoadError(`saved program: invalid metadata: ${meta.error.issues[0]?.message ?? ''}`);
-  const format = meta.data.dependency_versions?.format;
+  // Ours first; before DSPy interop the format sat in dependency_versions (still read).
+  const format = meta.data.elexirion?.format ?? meta.data.dependency_versions?.format;
   if (format !== undefined) {
     const major = Number.parseInt(format.split('.')[0] ?? '', 10);
     if (!Number.isInteger(major) || major !== SUPPORTED_MAJOR) {

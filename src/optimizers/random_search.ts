@@ -8,7 +8,9 @@
  *         maxBootstrappedDemos drawn uniformly from [minNumSamples (1), maxBootstrappedDemos]
  *
  * each scored with Evaluate on the valset (default: the trainset); the first best score wins;
- * the search stops early once a score reaches `stopAtScore`. `restrict` limits the run to the
+ * the search stops early once a score reaches `stopAtScore`. The result also lists every
+ * scored candidate, best first (DSPy's `compiled.candidate_programs`; ties keep seed order, as
+ * Python's stable `sorted(..., reverse=True)` does). `restrict` limits the run to the
  * listed seeds; a restrict that matches no seed is an error (DSPy fails late with an unbound
  * variable). The candidate seed is combined with the run seed, so different run seeds give
  * different shuffles, and the same run seed the same ones.
@@ -17,7 +19,7 @@
  * bootstrapped example inside a candidate another, so a resumed run redoes neither.
  */
 import type { Module } from '../dspy/index.js';
-import { BootstrapRun, bootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
+import { BootstrapRun, bootstrapSettings, hashableBootstrapSettings, type BootstrapFewShotOptions } from './bootstrap_fewshot.js';
 import { Slots } from '../util/concurrency.js';
 import { DEFAULT_MAX_ERRORS, evaluateInRun } from './evaluate.js';
 import { applyLabeledDemos } from './labeled_fewshot.js';
@@ -36,10 +38,30 @@ export interface RandomSearchOptions extends BootstrapFewShotOptions {
   labeledSample?: boolean;
 }
 
+/** A scored candidate as the run journal keeps it. */
 export interface CandidateRecord {
   seed: number;
   score: number;
   program: SavedProgram;
+  /** Per-valset-example scores (absent in journals written before they were kept). */
+  subscores?: number[];
+}
+
+/** One scored candidate of a random search (an entry of DSPy's `candidate_programs`). */
+export interface RankedCandidate<M extends Module = Module> {
+  /** -3 zero-shot, -2 labeled only, -1 unshuffled bootstrap, >= 0 a seeded shuffle. */
+  seed: number;
+  /** Its valset score (percentage). */
+  score: number;
+  /** Its score on each valset example, in valset order (undefined if resumed from an older journal). */
+  subscores: number[] | undefined;
+  program: M;
+}
+
+/** What random search's `compile` returns: the best program, the report, and every candidate ranked. */
+export interface RandomSearchResult<M extends Module = Module> extends CompileResult<M> {
+  /** Every scored candidate, by score descending; equal scores in the order they were scored (seed order). */
+  candidatePrograms: Array<RankedCandidate<M>>;
 }
 
 export class BootstrapFewShotWithRandomSearch implements Optimizer {
@@ -66,6 +88,8 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
       maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
 // Stryker disable next-line ConditionalExpression: `metricThreshold: undefined` reads as no threshold
       ...(opts.metricThreshold !== undefined ? { metricThreshold: opts.metricThreshold } : {}),
+      // Every bootstrapped candidate's teacher runs under these (DSPy passes teacher_settings on).
+      ...(opts.teacherSettings !== undefined ? { teacherSettings: opts.teacherSettings } : {}),
     };
   }
 
@@ -77,7 +101,7 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
     return this.restrict ? all.filter((s) => this.restrict?.includes(s)) : all;
   }
 
-  async compile<M extends Module>(student: M, opts: CompileOptions & RunOptions): Promise<CompileResult<M>> {
+  async compile<M extends Module>(student: M, opts: CompileOptions & RunOptions): Promise<RandomSearchResult<M>> {
     const seeds = this.seeds();
     if (seeds.length === 0) {
       throw new Error(
@@ -89,7 +113,8 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
 // Stryker disable next-line ConditionalExpression: `concurrency: undefined` reads as no concurrency given
     const runOpts = { ...opts, ...(concurrency !== undefined ? { concurrency } : {}) };
     const valset = opts.valset ?? opts.trainset;
-    return runCompile(
+    const scored: Array<RankedCandidate<M>> = [];
+    const result = await runCompile(
       {
         optimizer: this.name,
         opts: runOpts,
@@ -99,7 +124,7 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
           restrict: this.restrict ?? null,
           minNumSamples: this.minNumSamples,
           labeledSample: this.labeledSample,
-          bootstrap: bootstrapSettings(this.opts),
+          bootstrap: hashableBootstrapSettings(bootstrapSettings(this.opts)),
           trainset: opts.trainset,
           valset,
           student: programToJson(student),
@@ -115,17 +140,22 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
             const saved = ctx.journal?.get<CandidateRecord>(key);
             let program: M;
             let score: number;
+            let subscores: number[] | undefined;
             if (saved) {
               program = loadProgram(student.resetCopy() as M, saved.program);
               score = saved.score;
+              subscores = saved.subscores;
             } else {
               program = await ahead.take(seed);
               // The next candidate's walk runs while this one is scored.
               const next = seeds[i + 1];
               if (next !== undefined && !ctx.journal?.get<CandidateRecord>(`candidate/${next}`)) ahead.start(next);
-              score = (await evaluateInRun(ctx, program, valset, opts.metric, { maxErrors: this.opts.maxErrors ?? DEFAULT_MAX_ERRORS, label: `candidate seed ${seed}` })).score;
-              ctx.journal?.append(key, { seed, score, program: saveProgram(program) } satisfies CandidateRecord);
+              const evaluation = await evaluateInRun(ctx, program, valset, opts.metric, { maxErrors: this.opts.maxErrors ?? DEFAULT_MAX_ERRORS, label: `candidate seed ${seed}` });
+              score = evaluation.score;
+              subscores = evaluation.results.map((r) => r.score);
+              ctx.journal?.append(key, { seed, score, program: saveProgram(program), subscores } satisfies CandidateRecord);
             }
+            scored.push({ seed, score, subscores, program });
             ctx.trials.push({ trial: i, kind: 'candidate', seed, score, size: valset.length, ...(saved ? { resumed: true } : {}) });
             if (seed === -3) ctx.baselineScore = score;
             ctx.offer(program, score);
@@ -139,6 +169,8 @@ export class BootstrapFewShotWithRandomSearch implements Optimizer {
       },
       (ctx) => (ctx.bestProgram as M | undefined) ?? (student.deepCopy() as M),
     );
+    // Array.prototype.sort is stable: equal scores stay in the order they were scored.
+    return { ...result, candidatePrograms: [...scored].sort((a, b) => b.score - a.score) };
   }
 
   private async buildCandidate<M extends Module>(ctx: RunContext, student: M, seed: number, opts: CompileOptions, slots?: Slots): Promise<M> {

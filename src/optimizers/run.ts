@@ -2,6 +2,7 @@
  * What every optimizer run shares: the meter (budget and usage, via runWithMeter), the abort
  * signal, progress events, the journal, and the "best so far" a cut-short run returns.
  */
+import { ElexirionError } from '../errors.js';
 import { BudgetExceededError } from '../lm/budget.js';
 import { Meter, runWithMeter } from '../lm/meter.js';
 import { setMaxListeners } from 'node:events';
@@ -18,7 +19,8 @@ export interface RunOptions {
   meter?: Meter;
 }
 
-export class AbortedError extends Error {
+export class AbortedError extends ElexirionError {
+  override readonly code: string = 'ABORTED_ERROR';
   override readonly name = 'AbortError';
   constructor(reason?: unknown) {
     super(`aborted${reason instanceof Error ? `: ${reason.message}` : reason !== undefined ? `: ${String(reason)}` : ''}`);

@@ -4,6 +4,7 @@ import type { JournalDamage } from './journal.js';
  * `compile(student, opts)` returning the optimized program and a report.
  */
 import type { Example, Metric, Module } from '../dspy/index.js';
+import { ElexirionError } from '../errors.js';
 import type { BudgetLimits } from '../lm/budget.js';
 import type { UsageSnapshot } from '../lm/usage.js';
 import type { RunOptions } from './run.js';
@@ -128,7 +129,8 @@ export interface Optimizer {
 }
 
 /** Thrown by an optimizer step to end a run early and cleanly (budget, abort). */
-export class RunStopped extends Error {
+export class RunStopped extends ElexirionError {
+  override readonly code: string = 'RUN_STOPPED';
   override readonly name = 'RunStopped';
   constructor(readonly reason: string, cause?: unknown) {
     super(`run stopped: ${reason}`, cause === undefined ? undefined : { cause });

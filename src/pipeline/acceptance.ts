@@ -269,6 +269,7 @@ export function checkWorkflowAcceptance(config: unknown): WorkflowAcceptance {
 
 /** A workflow pipeline_ex would refuse; `refusal` says where and why. */
 export class WorkflowRefusedError extends PipelineValidationError {
+  override readonly code: string = 'WORKFLOW_REFUSED_ERROR';
   constructor(
     readonly refusal: WorkflowRefusal,
     source?: string,

@@ -2,6 +2,7 @@
  * Errors of the pipeline library. Each carries enough to act on: the path of the bad key,
  * the file that is corrupt, the name that was refused.
  */
+import { ElexirionError } from '../errors.js';
 
 /** `['workflow','steps',1,'prompt',0,'type']` -> `workflow.steps[1].prompt[0].type`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -21,7 +22,8 @@ export interface ValidationIssue {
 }
 
 /** A pipeline config that does not match the pipeline_ex format. */
-export class PipelineValidationError extends Error {
+export class PipelineValidationError extends ElexirionError {
+  override readonly code: string = 'PIPELINE_VALIDATION_ERROR';
   override readonly name = 'PipelineValidationError';
   constructor(
     readonly issues: ValidationIssue[],
@@ -35,7 +37,8 @@ export class PipelineValidationError extends Error {
 }
 
 /** YAML text that cannot be loaded (syntax error, or a custom tag such as `!!js/function`). */
-export class PipelineYamlError extends Error {
+export class PipelineYamlError extends ElexirionError {
+  override readonly code: string = 'PIPELINE_YAML_ERROR';
   override readonly name = 'PipelineYamlError';
   constructor(message: string, readonly source?: string) {
     super(`cannot load pipeline YAML${source ? ` (${source})` : ''}: ${message}`);
@@ -43,7 +46,8 @@ export class PipelineYamlError extends Error {
 }
 
 /** An output name or path that would land outside the output directory. */
-export class UnsafePathError extends Error {
+export class UnsafePathError extends ElexirionError {
+  override readonly code: string = 'UNSAFE_PATH_ERROR';
   override readonly name = 'UnsafePathError';
 }
 
@@ -55,7 +59,8 @@ export interface BadExampleFile {
   message: string;
 }
 
-export class TrainingDataError extends Error {
+export class TrainingDataError extends ElexirionError {
+  override readonly code: string = 'TRAINING_DATA_ERROR';
   override readonly name = 'TrainingDataError';
   constructor(readonly problems: BadExampleFile[], readonly dir: string) {
     super(

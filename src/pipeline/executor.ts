@@ -9,6 +9,7 @@
  * applies) charges that to every current meter (src/lm/meter.ts) and checks the budgets before
  * each execution, so a run stops at its budget even when pipeline_ex does the spending.
  */
+import { ElexirionError } from '../errors.js';
 import { currentMeters } from '../lm/meter.js';
 import type { UsageRecord } from '../lm/usage.js';
 import { PipelineExecuteResult } from '../protocol/pipeline.js';
@@ -45,7 +46,8 @@ export type PipelineExecutor = (
 ) => Promise<ExecuteResult>;
 
 /** The executor reported `status: "error"`, or returned something that is not a result. */
-export class PipelineExecutionError extends Error {
+export class PipelineExecutionError extends ElexirionError {
+  override readonly code: string = 'PIPELINE_EXECUTION_ERROR';
   override readonly name = 'PipelineExecutionError';
   constructor(
     message: string,

@@ -43,6 +43,7 @@
  * Internal state lives in one non-enumerable property, so `namedPredictors()` ignores it and
  * `deepCopy()` still copies it (the executor function is shared, the config is copied).
  */
+import { ElexirionError } from '../errors.js';
 import { Example, Module, Predict, Prediction, recordTrace, settings, Signature, type FieldInit } from '../dspy/index.js';
 import type { PipelineCall } from '../protocol/pipeline.js';
 import { PipelineExecutionError, validateExecuteResult, type ExecuteContext, type ExecuteResult, type PipelineExecutor, type StepResult } from './executor.js';
@@ -110,7 +111,8 @@ interface ProgramState {
   runId: string | undefined;
 }
 
-export class PipelineConfigError extends Error {
+export class PipelineConfigError extends ElexirionError {
+  override readonly code: string = 'PIPELINE_CONFIG_ERROR';
   override readonly name = 'PipelineConfigError';
 }
 

@@ -3,6 +3,7 @@
  * against its schema. A run directory without it (a run killed before it finished) still gets a
  * report: its trials are rebuilt from the journal's scored records where they say their score.
  */
+import { ElexirionError } from '../errors.js';
 import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { RUN_RECORD_FILE, RUN_RECORD_FORMAT, RunRecord } from './run_record.js';
@@ -11,7 +12,8 @@ import { JOURNAL_FILE } from '../optimizers/journal.js';
 /** A run record larger than this is refused rather than read (a report of it would not load). */
 export const MAX_RUN_RECORD_BYTES = 64 * 1024 * 1024;
 
-export class ReportInputError extends Error {
+export class ReportInputError extends ElexirionError {
+  override readonly code: string = 'REPORT_INPUT_ERROR';
   override readonly name = 'ReportInputError';
 }
 

@@ -4,6 +4,7 @@
  * `elexirion report --learning DIR [--out FILE]`: the continuous-learning view of a data dir
  * (`DIR` is the sidecar's data dir or its `learning/` folder).
  */
+import { ElexirionError } from '../errors.js';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,7 +19,8 @@ trial, spend by phase, quality/cost front, flipped examples, prompt diffs and se
 with --learning, the learning ledger's decisions and success rate per pipeline.
 Default output: RUN_DIR/report.html (DATA_DIR/learning-report.html).`;
 
-class UsageError extends Error {
+class UsageError extends ElexirionError {
+  override readonly code: string = 'USAGE_ERROR';
   override readonly name = 'UsageError';
 }
 
@@ -44,7 +46,7 @@ export const command: CliCommand = {
     }
     if (positionals.length !== 1) throw new UsageError('expected one RUN_DIR');
     const runDir = resolve(positionals[0] as string);
-    const out = await writeReport(runDir, values.out ? resolve(values.out) : undefined);
+    const out = await writeReport(runDir, values.out ? { out: resolve(values.out) } : {});
     process.stdout.write(`${out}\n`);
     return 0;
   },

@@ -1,3 +1,4 @@
+import { ElexirionError } from '../errors.js';
 import type { Logger } from 'pino';
 import type { JsonRpcId } from './message.js';
 import { idKey } from './message.js';
@@ -30,7 +31,8 @@ export class PeerRequestError extends Error {
 }
 
 /** No answer within the timeout; the peer was told to cancel. */
-export class PeerTimeoutError extends Error {
+export class PeerTimeoutError extends ElexirionError {
+  override readonly code: string = 'PEER_TIMEOUT_ERROR';
   constructor(
     readonly method: string,
     readonly timeoutMs: number,
@@ -41,7 +43,8 @@ export class PeerTimeoutError extends Error {
 }
 
 /** Cancelled by the caller's AbortSignal; the peer was told to cancel. */
-export class PeerCancelledError extends Error {
+export class PeerCancelledError extends ElexirionError {
+  override readonly code: string = 'PEER_CANCELLED_ERROR';
   constructor(
     readonly method: string,
     readonly reason?: unknown,
@@ -52,7 +55,8 @@ export class PeerCancelledError extends Error {
 }
 
 /** The connection closed (or the sidecar is shutting down) before a reply came. */
-export class PeerClosedError extends Error {
+export class PeerClosedError extends ElexirionError {
+  override readonly code: string = 'PEER_CLOSED_ERROR';
   constructor(readonly method: string) {
     super(`${method}: connection closed before a reply`);
     this.name = 'PeerClosedError';

@@ -1,3 +1,4 @@
+import { ElexirionError } from '../errors.js';
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { DataCallback, Disposable, Message } from 'vscode-jsonrpc';
@@ -13,7 +14,8 @@ export type FrameErrorKind = 'parse' | 'too-large' | 'framing';
  * A frame that could not become a JSON value. Raised through the reader's `onError`; the
  * conformance layer answers it (-32700 for parse/framing, -32600 for too-large) with id null.
  */
-export class FrameError extends Error {
+export class FrameError extends ElexirionError {
+  override readonly code: string = 'FRAME_ERROR';
   constructor(
     readonly kind: FrameErrorKind,
     message: string,

@@ -2,9 +2,11 @@
  * Why a run stopped without a result worth writing. Matched by `name` in the sidecar's error
  * map (src/sidecar/error_map.ts), which turns them into JSON-RPC errors a client can act on.
  */
+import { ElexirionError } from '../errors.js';
 
 /** The metric cannot score (an unparseable judge), or every execution failed: nothing to conclude. */
-export class RunFailedError extends Error {
+export class RunFailedError extends ElexirionError {
+  override readonly code: string = 'RUN_FAILED_ERROR';
   override readonly name = 'RunFailedError';
   constructor(
     readonly reason: 'metric_cannot_score' | 'executions_failed',
@@ -19,7 +21,8 @@ export class RunFailedError extends Error {
  * A provider fault, the budget or a cancellation stopped the run before the pipeline as written
  * was scored: there is no best so far. What was scored is journaled; the same run id resumes.
  */
-export class RunInterruptedError extends Error {
+export class RunInterruptedError extends ElexirionError {
+  override readonly code: string = 'RUN_INTERRUPTED_ERROR';
   override readonly name = 'RunInterruptedError';
   constructor(
     readonly runId: string,
@@ -33,7 +36,8 @@ export class RunInterruptedError extends Error {
 }
 
 /** Params that cannot make a run, each issue naming the field as written on the wire. */
-export class RunParamsError extends Error {
+export class RunParamsError extends ElexirionError {
+  override readonly code: string = 'RUN_PARAMS_ERROR';
   override readonly name = 'RunParamsError';
   constructor(readonly issues: Array<{ path: Array<string | number>; message: string }>) {
     super(issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; '));
@@ -41,7 +45,8 @@ export class RunParamsError extends Error {
 }
 
 /** Input the run reads is unusable (e.g. training data without examples); `field` names the param. */
-export class RunInputError extends Error {
+export class RunInputError extends ElexirionError {
+  override readonly code: string = 'RUN_INPUT_ERROR';
   override readonly name = 'RunInputError';
   constructor(
     readonly field: string,

@@ -219,7 +219,7 @@ async function writeRunReport(plan: RunPlan, finish: RecorderFinish): Promise<st
   const { runDir, outDir } = plan.run;
   try {
     await plan.recorder.write(runDir, finish, { root: outDir });
-    return await writeReport(runDir, undefined, { root: outDir });
+    return await writeReport(runDir, { root: outDir });
   } catch (err) {
     plan.host.logger?.warn({ err: (err as Error).message, runDir }, 'the run report could not be written');
     return undefined;

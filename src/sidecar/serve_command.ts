@@ -1,3 +1,4 @@
+import { ElexirionError } from '../errors.js';
 import { parseArgs } from 'node:util';
 import { FRAMINGS, type Framing } from '../rpc/frame_decoder.js';
 import { LIMIT_SPECS, readLimits } from '../util/limits.js';
@@ -24,7 +25,8 @@ ${Object.values(LIMIT_SPECS)
   .map((l) => `  ${l.env.padEnd(36)}${l.default}: ${l.what}`)
   .join('\n')}`;
 
-export class UsageError extends Error {
+export class UsageError extends ElexirionError {
+  override readonly code: string = 'USAGE_ERROR';
   override name = 'UsageError';
 }
 

@@ -17,6 +17,7 @@
  * destination folder again right before the rename: at write time, not only when a run starts.
  * Temp files are created with O_EXCL (never through an existing file or link).
  */
+import { ElexirionError } from '../errors.js';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, promises as fsp, realpathSync, statSync, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -40,7 +41,8 @@ function tempPathFor(path: string): string {
 }
 
 /** A destination outside its output folder once symlinks are resolved (answered -32012). */
-export class ConfinementError extends Error {
+export class ConfinementError extends ElexirionError {
+  override readonly code: string = 'CONFINEMENT_ERROR';
   override readonly name = 'ConfinementError';
   constructor(
     message: string,

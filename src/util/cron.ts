@@ -23,8 +23,11 @@
 //   - fall back (a wall time that happens twice): a fixed-time job fires once, at the first
 //     occurrence; a wildcard job fires at both (so "every 10 minutes" stays every 10 real minutes).
 // All instants are unix ms; wall times are handled as "naive" ms (a UTC Date holding local fields).
+import { ElexirionError } from '../errors.js';
 
-export class CronParseError extends Error {}
+export class CronParseError extends ElexirionError {
+  override readonly code: string = 'CRON_PARSE_ERROR';
+}
 
 export interface CronExpr {
   source: string;

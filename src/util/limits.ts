@@ -4,6 +4,7 @@
  * shell exports it), read when first needed; an unset or empty variable means the default.
  * protocol/PROTOCOL.md ("Limits") and the README document the same table.
  */
+import { ElexirionError } from '../errors.js';
 import { z } from 'zod';
 
 export interface LimitSpec {
@@ -35,7 +36,8 @@ export type LimitName = keyof typeof LIMIT_SPECS;
 export type Limits = Record<LimitName, number>;
 
 /** An environment variable that is set but is not a positive integer. */
-export class LimitConfigError extends Error {
+export class LimitConfigError extends ElexirionError {
+  override readonly code: string = 'LIMIT_CONFIG_ERROR';
   override readonly name = 'LimitConfigError';
 }
 
@@ -73,7 +75,8 @@ export function limits(): Limits {
  * not UTF-8). Answered with -32012; `data` names the path and, for a limit, which variable
  * raises it.
  */
-export class InputRefusedError extends Error {
+export class InputRefusedError extends ElexirionError {
+  override readonly code: string = 'INPUT_REFUSED_ERROR';
   override readonly name = 'InputRefusedError';
   constructor(
     message: string,

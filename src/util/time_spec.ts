@@ -1,9 +1,12 @@
 // `since`/`until` arguments: ISO-8601 times, unix milliseconds, or a duration relative to now
 // ("30m", "24h", "7d", "2w", "90s"), as the seed's `--since 24h` uses.
+import { ElexirionError } from '../errors.js';
 const RELATIVE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-export class TimeSpecError extends Error {}
+export class TimeSpecError extends ElexirionError {
+  override readonly code: string = 'TIME_SPEC_ERROR';
+}
 
 /** Parses a time spec to unix ms; relative forms count back from `now`. */
 export function parseTimeSpec(spec: string | number, now: number): number {

@@ -32,7 +32,7 @@ describe('save/load', () => {
       signature: { instructions: 'Answer tersely.', fields: [{ prefix: 'Question:', description: '${question}' }, { prefix: 'Answer:', description: '${answer}' }] },
       lm: null,
     });
-    expect(json.metadata.dependency_versions.format).toBe('1.0');
+    expect(json.metadata.elexirion?.format).toBe('1.0');
     const dir = mkdtempSync(join(tmpdir(), 'prog-'));
     await saveProgramToFile(trained(), join(dir, 'p.json'));
     const fresh = await loadProgramFromFile(new Deep(), join(dir, 'p.json'));
@@ -57,7 +57,7 @@ describe('save/load', () => {
 
   it('refuses an unknown major format version and an unknown predictor path, with clear messages', () => {
     const json = JSON.parse(JSON.stringify(saveProgram(new Deep())));
-    json.metadata.dependency_versions.format = '2.0';
+    json.metadata.elexirion.format = '2.0';
     expect(() => loadProgram(new Deep(), json)).toThrow(/format 2\.0 is not supported/);
     const json2 = JSON.parse(JSON.stringify(saveProgram(new Deep())));
     json2['ghost.predict'] = json2['cot.predict'];
@@ -95,11 +95,11 @@ describe('loading refuses what it cannot apply, and changes nothing', () => {
     expect(() => loadProgram(new Deep(), badMeta)).toThrow(ProgramLoadError);
     for (const format of ['x.0', '0.9', '10.0']) {
       const json = saved();
-      json.metadata.dependency_versions.format = format;
+      json.metadata.elexirion.format = format;
       expect(() => loadProgram(new Deep(), json)).toThrow(ProgramLoadError);
     }
     const minor = saved();
-    minor.metadata.dependency_versions.format = '1.7';
+    minor.metadata.elexirion.format = '1.7';
     expect(programToJson(loadProgram(new Deep(), minor))).toBe(programToJson(trained()));
     const none = saved();
     delete none.metadata;

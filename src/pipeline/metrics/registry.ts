@@ -17,6 +17,7 @@
  * known ones. Judges need an LM: `deps.resolveLM(spec)` builds it from an `lm` option, else
  * `deps.lm`, else the predictor falls back to `settings.lm`.
  */
+import { ElexirionError } from '../../errors.js';
 import { z } from 'zod';
 import type { Metric } from '../../dspy/index.js';
 import type { LM } from '../../lm/types.js';
@@ -37,7 +38,8 @@ export interface MetricDeps {
   logger?: Logger;
 }
 
-export class MetricConfigError extends Error {
+export class MetricConfigError extends ElexirionError {
+  override readonly code: string = 'METRIC_CONFIG_ERROR';
   override readonly name = 'MetricConfigError';
 }
 
