@@ -19,10 +19,11 @@ export const TIPS: Readonly<Record<string, string>> = Object.freeze({
   persona: 'Include a persona that is relevant to the task in the instruction (ie. "You are a ...")',
 });
 
+// DSPy spells it "conciseness" here and "conciceness" in the next one; both kept as DSPy sends them.
 const DATASET_DESCRIPTOR = Signature.parse(
   'examples -> observations',
   'Given several examples from a dataset please write observations about trends that hold for most or all of the samples. ' +
-    'Some areas you may consider in your observations: topics, content, syntax, conciceness, etc. ' +
+    'Some areas you may consider in your observations: topics, content, syntax, conciseness, etc. ' +
     "It will be useful to make an educated guess as to the nature of the task this dataset will enable. Don't be afraid to be creative",
   {
     descriptions: {
@@ -65,7 +66,7 @@ const GENERATE_INSTRUCTION = Signature.parse(
     descriptions: {
       dataset_description: 'A description of the dataset that we are using.',
       program_structure: 'The predictors of the program, each with its path and signature, in the order the program holds them.',
-      module: 'The module (predictor) to create an instruction for.',
+      module: 'The module to create an instruction for.',
       task_demos: 'Example inputs/outputs of our module.',
       previous_instructions: 'Previous instructions we have attempted for this module.',
       basic_instruction: 'Basic instruction.',
@@ -137,7 +138,7 @@ export function describeProgram(program: Module): string {
 }
 
 function formatDemos(demos: readonly Example[], max: number): string {
-  if (demos.length === 0) return 'No examples available.';
+  if (demos.length === 0) return 'No task demos provided.';
   return demos
     .slice(0, max)
     .map((d, i) => `Example ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(d.toDict()).filter(([k]) => k !== 'augmented')))}`)
@@ -171,7 +172,7 @@ export async function proposeInstruction(a: ProposeArgs): Promise<string> {
     dataset_description: a.dataAware ? a.datasetSummary || 'Not available.' : 'Not available.',
     program_structure: a.programAware ? a.programStructure : 'Not available.',
     module: `${a.path}: ${a.signature.toString()}`,
-    task_demos: a.fewshotAware ? formatDemos(a.demos, 5) : 'No examples available.',
+    task_demos: a.fewshotAware ? formatDemos(a.demos, 5) : 'No task demos provided.',
     previous_instructions: a.previous.length ? a.previous.map((p, i) => `${i + 1}. ${p}`).join('\n') : 'None.',
     basic_instruction: a.signature.instructions,
     tip: TIPS[a.tipKey] || 'None.',

@@ -1,6 +1,7 @@
 import { Example, Module, Predict, type Prediction } from '../../src/dspy/index.js';
 import { DummyLM, renderChatAnswer } from '../../src/lm/dummy.js';
 import { ManagedLM } from '../../src/lm/managed.js';
+import type { ChatMessage, LM } from '../../src/lm/types.js';
 
 export const question = (i: number) => `Q${String(i).padStart(3, '0')}?`;
 export const answer = (i: number) => `A${i}`;
@@ -55,4 +56,21 @@ export function oracle(
 
 export function followLM(): ManagedLM {
   return new ManagedLM(DummyLM.followExamples({ historyLimit: 0 }), { cache: false });
+}
+
+/** An LM answering every output field of the request with `answer(field, messages)`. */
+export function scripted(answer: (field: string, messages: ChatMessage[]) => string): { lm: LM; requests: ChatMessage[][] } {
+  const requests: ChatMessage[][] = [];
+  const lm: LM = {
+    provider: 'test',
+    model: 'scripted',
+    async generate(messages) {
+      requests.push(messages);
+      const system = messages[0]!.content;
+      const outputs = ['observations', 'summary', 'proposed_instruction'].filter((f) => new RegExp(`Your output fields are:[\\s\\S]*\`${f}\``).test(system));
+      const text = outputs.map((f) => `[[ ## ${f} ## ]]\n${answer(f, messages)}`).join('\n\n') + '\n\n[[ ## completed ## ]]';
+      return { text, usage: { inputTokens: 0, outputTokens: 0 }, model: 'scripted', cached: false, costUsd: 0 };
+    },
+  };
+  return { lm, requests };
 }

@@ -3,8 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Module, Prediction, settings } from '../../src/dspy/index.js';
 import type { ChatMessage, LM } from '../../src/lm/types.js';
-import { MIPROv2 } from '../../src/optimizers/index.js';
-import { exact, followLM, oracle, QA, qa } from './helpers.js';
+import { MIPROv2, type MIPROv2Options } from '../../src/optimizers/index.js';
+import { exact, followLM, Nested, oracle, QA, qa } from './helpers.js';
 
 afterEach(() => settings.reset());
 
@@ -139,6 +139,30 @@ describe('MIPROv2 settings', () => {
     // Zero-shot: only the instruction is a variable.
     const zero = new MIPROv2({ auto: 'light', maxBootstrappedDemos: 0, maxLabeledDemos: 0 }).estimate(new QA(), { trainset: qa(20), metric: exact });
     expect(zero.numTrials).toBe(9);
+  });
+
+  it("the presets give DSPy's candidate and trial numbers (AUTO_RUN_SETTINGS and its trial formula)", () => {
+    settings.configure({ lm: oracle(2).lm });
+    const data = { trainset: qa(10), valset: qa(1200, 10), metric: exact };
+    const shape = (o: MIPROv2Options, program: Module = new QA()) => {
+      const e = new MIPROv2({ dataAware: false, ...o }).estimate(program, data);
+      return { demoSets: e.numCandidates, trials: e.numTrials, proposals: e.calls.proposal, valset: e.valsetSize };
+    };
+    // One predictor with demos: N demo sets, N / 2 instructions (N / 2 - 1 proposed), 2 variables.
+    expect(shape({ auto: 'light' })).toEqual({ demoSets: 6, trials: 10, proposals: 2, valset: 100 });
+    expect(shape({ auto: 'medium' })).toEqual({ demoSets: 12, trials: 18, proposals: 5, valset: 300 });
+    expect(shape({ auto: 'heavy' })).toEqual({ demoSets: 18, trials: 27, proposals: 8, valset: 1000 });
+    // Zero-shot: N instructions, one variable per predictor.
+    const zeroShot = { maxBootstrappedDemos: 0, maxLabeledDemos: 0 };
+    expect(shape({ auto: 'light', ...zeroShot })).toMatchObject({ trials: 9, proposals: 5 });
+    expect(shape({ auto: 'medium', ...zeroShot })).toMatchObject({ trials: 18, proposals: 11 });
+    expect(shape({ auto: 'heavy', ...zeroShot })).toMatchObject({ trials: 27, proposals: 17 });
+    // Two predictors with demos: 4 variables.
+    expect(shape({ auto: 'light' }, new Nested())).toMatchObject({ trials: 20, proposals: 4 });
+    expect(shape({ auto: 'medium' }, new Nested())).toMatchObject({ trials: 28, proposals: 10 });
+    expect(shape({ auto: 'heavy' }, new Nested())).toMatchObject({ trials: 33, proposals: 16 });
+    // Without a preset, numCandidates is the number of both (and the trials follow the formula).
+    expect(shape({ auto: null, numCandidates: 6 })).toEqual({ demoSets: 6, trials: 10, proposals: 5, valset: 1200 });
   });
 
   it('minibatches default to 35 examples, capped at the valset', () => {

@@ -110,7 +110,9 @@ describe('MIPROv2', () => {
     const est = report.estimate!;
     expect(est.numCandidates).toBe(6);
     expect(est.numTrials).toBe(10);
-    expect(est.calls.proposal).toBe(2 + 5);
+    // the dataset summary (2 batch calls + the summary) + 2 proposals: light proposes N / 2 = 3
+    // instruction candidates (the original and 2 new ones) when the program has demos, as DSPy
+    expect(est.calls.proposal).toBe(2 + 2);
     // baseline + 10 minibatch trials (35 capped at the 12 val examples) + 1 full eval after trial 10
     expect(est.calls.evaluation).toBe(12 + 10 * 12 + 12);
     expect(est.fullEvals).toBe(1);

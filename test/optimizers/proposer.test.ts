@@ -2,28 +2,11 @@
 // what grounds a proposal, and a stand-in LM's placeholders never taken as answers.
 import { describe, expect, it } from 'vitest';
 import { Example, Signature } from '../../src/dspy/index.js';
-import type { ChatMessage, LM } from '../../src/lm/types.js';
+import type { ChatMessage } from '../../src/lm/types.js';
 import { describeProgram, proposeInstruction, summarizeDataset, TIPS } from '../../src/optimizers/index.js';
 import { isStandInAnswer, pickTip, summaryCallCount } from '../../src/optimizers/proposer.js';
 import { Rng } from '../../src/util/rng.js';
-import { Nested, qa } from './helpers.js';
-
-/** An LM answering every output field of the request with `answer(field, messages)`. */
-function scripted(answer: (field: string, messages: ChatMessage[]) => string): { lm: LM; requests: ChatMessage[][] } {
-  const requests: ChatMessage[][] = [];
-  const lm: LM = {
-    provider: 'test',
-    model: 'scripted',
-    async generate(messages) {
-      requests.push(messages);
-      const system = messages[0]!.content;
-      const outputs = ['observations', 'summary', 'proposed_instruction'].filter((f) => new RegExp(`Your output fields are:[\\s\\S]*\`${f}\``).test(system));
-      const text = outputs.map((f) => `[[ ## ${f} ## ]]\n${answer(f, messages)}`).join('\n\n') + '\n\n[[ ## completed ## ]]';
-      return { text, usage: { inputTokens: 0, outputTokens: 0 }, model: 'scripted', cached: false, costUsd: 0 };
-    },
-  };
-  return { lm, requests };
-}
+import { Nested, qa, scripted } from './helpers.js';
 
 const last = (m: ChatMessage[]) => m[m.length - 1]!.content;
 
@@ -100,13 +83,13 @@ describe('proposeInstruction', () => {
     const text = last(requests[0]!);
     expect(text).toContain('[[ ## dataset_description ## ]]\nNot available.');
     expect(text).toContain('[[ ## program_structure ## ]]\nNot available.');
-    expect(text).toContain('[[ ## task_demos ## ]]\nNo examples available.');
+    expect(text).toContain('[[ ## task_demos ## ]]\nNo task demos provided.');
     expect(text).toContain('[[ ## previous_instructions ## ]]\nNone.');
     expect(text).toContain('[[ ## tip ## ]]\nNone.');
     const empty = scripted(() => 'Go.');
     await proposeInstruction({ ...base, lm: empty.lm, datasetSummary: '', demos: [] });
     expect(last(empty.requests[0]!)).toContain('[[ ## dataset_description ## ]]\nNot available.');
-    expect(last(empty.requests[0]!)).toContain('[[ ## task_demos ## ]]\nNo examples available.');
+    expect(last(empty.requests[0]!)).toContain('[[ ## task_demos ## ]]\nNo task demos provided.');
   });
 
   it('a stand-in placeholder is no proposal', async () => {
