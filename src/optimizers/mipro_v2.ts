@@ -13,7 +13,7 @@
  *     The default program (instruction 0, demo set 0) is scored on the full valset first and
  *     told to the sampler. Each trial scores a suggestion on a seeded minibatch
  *     (`minibatchSize`, default 35, capped at the valset size); every
- *     `minibatchFullEvalSteps` (default 10) trials and after the last one, the combination
+ *     `minibatchFullEvalSteps` (default 5, as DSPy) trials and after the last one, the combination
  *     with the best mean minibatch score not yet fully evaluated is scored on the full valset;
  *     the best full-valset score wins (ties keep the earlier program).
  *
@@ -131,7 +131,7 @@ export class MIPROv2 implements Optimizer {
       maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
       minibatch: opts.minibatch ?? true,
       minibatchSize: opts.minibatchSize ?? 35,
-      minibatchFullEvalSteps: opts.minibatchFullEvalSteps ?? 10,
+      minibatchFullEvalSteps: opts.minibatchFullEvalSteps ?? 5,
       promptModel: opts.promptModel,
       taskModel: opts.taskModel,
       initTemperature: opts.initTemperature ?? 1.0,

@@ -141,6 +141,37 @@ describe('MIPROv2 settings', () => {
     expect(zero.numTrials).toBe(9);
   });
 
+  it("defaults to DSPy's MIPROv2 settings (compile's defaults included)", () => {
+    expect(new MIPROv2().o).toEqual({
+      auto: 'light',
+      numCandidates: undefined,
+      numTrials: undefined,
+      maxBootstrappedDemos: 4,
+      maxLabeledDemos: 4,
+      maxRounds: 1,
+      metricThreshold: undefined,
+      maxErrors: 10,
+      minibatch: true,
+      minibatchSize: 35,
+      minibatchFullEvalSteps: 5,
+      promptModel: undefined,
+      taskModel: undefined,
+      initTemperature: 1,
+      viewDataBatchSize: 10,
+      dataAware: true,
+      programAware: true,
+      tipAware: true,
+      fewshotAware: true,
+      nStartupTrials: 10,
+      dryRun: false,
+      callsPerForward: undefined,
+    });
+    // numCandidates alone means no preset; auto: undefined is the default preset.
+    expect(new MIPROv2({ numCandidates: 3 }).o.auto).toBeNull();
+    expect(new MIPROv2({ auto: undefined }).o.auto).toBe('light');
+    expect(new MIPROv2({ auto: null, numCandidates: 3, numTrials: 4 }).o).toMatchObject({ auto: null, numCandidates: 3, numTrials: 4 });
+  });
+
   it("the presets give DSPy's candidate and trial numbers (AUTO_RUN_SETTINGS and its trial formula)", () => {
     settings.configure({ lm: oracle(2).lm });
     const data = { trainset: qa(10), valset: qa(1200, 10), metric: exact };
