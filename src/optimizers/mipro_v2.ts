@@ -178,7 +178,7 @@ export class MIPROv2 implements Optimizer {
       zeroShot,
       trainset,
       valset,
-      minibatch: o.minibatch && valset.length > 0,
+      minibatch: o.minibatch,
       minibatchSize: Math.max(1, Math.min(o.minibatchSize, valset.length)),
       fullEvalSteps: Math.max(1, o.minibatchFullEvalSteps),
       boot: bootstrapSettings({
