@@ -102,9 +102,12 @@ function exampleText(e: Example): string {
   return JSON.stringify(e.toDict());
 }
 
-function promptCall<T>(lm: LM | undefined, rolloutId: string, temperature: number | undefined, fn: () => Promise<T>): Promise<T> {
-  return settings.context({ ...(lm ? { lm } : {}), rolloutId, ...(temperature !== undefined ? { temperature } : {}) }, fn);
+function promptCall<T>(lm: LM | undefined, rolloutId: string, temperature: number, fn: () => Promise<T>): Promise<T> {
+  return settings.context({ ...(lm ? { lm } : {}), rolloutId, temperature }, fn);
 }
+
+/** DSPy's dataset-summary calls run at temperature 1.0 (its `Predict(..., temperature=1.0)`). */
+const SUMMARY_TEMPERATURE = 1.0;
 
 /** DSPy's `create_dataset_summary`: observations batch by batch, then a 2-3 sentence summary. */
 export async function summarizeDataset(trainset: readonly Example[], opts: { lm: LM | undefined; batchSize: number }): Promise<string> {
@@ -114,10 +117,10 @@ export async function summarizeDataset(trainset: readonly Example[], opts: { lm:
   for (let b = 0; b < batches; b++) {
     const examples = trainset.slice(b * opts.batchSize, (b + 1) * opts.batchSize).map(exampleText).join('\n');
     if (b === 0) {
-      const out = await promptCall(opts.lm, `mipro-data-${b}`, undefined, () => new Predict(DATASET_DESCRIPTOR).call({ examples }));
+      const out = await promptCall(opts.lm, `mipro-data-${b}`, SUMMARY_TEMPERATURE, () => new Predict(DATASET_DESCRIPTOR).call({ examples }));
       observations = String(out.get('observations') ?? '');
     } else {
-      const out = await promptCall(opts.lm, `mipro-data-${b}`, undefined, () =>
+      const out = await promptCall(opts.lm, `mipro-data-${b}`, SUMMARY_TEMPERATURE, () =>
         new Predict(DATASET_DESCRIPTOR_WITH_PRIOR).call({ examples, prior_observations: observations }),
       );
       const more = String(out.get('observations') ?? '');
@@ -125,7 +128,7 @@ export async function summarizeDataset(trainset: readonly Example[], opts: { lm:
       observations += `\n${more}`;
     }
   }
-  const out = await promptCall(opts.lm, 'mipro-data-summary', undefined, () => new Predict(OBSERVATION_SUMMARIZER).call({ observations }));
+  const out = await promptCall(opts.lm, 'mipro-data-summary', SUMMARY_TEMPERATURE, () => new Predict(OBSERVATION_SUMMARIZER).call({ observations }));
   return realAnswer('summary', out.get('summary'));
 }
 

@@ -1,7 +1,7 @@
 // MIPROv2's grounded proposer as DSPy's GroundedProposer: the dataset summary batch by batch,
 // what grounds a proposal, and a stand-in LM's placeholders never taken as answers.
 import { describe, expect, it } from 'vitest';
-import { Example, Signature } from '../../src/dspy/index.js';
+import { Example, settings, Signature } from '../../src/dspy/index.js';
 import type { ChatMessage } from '../../src/lm/types.js';
 import { describeProgram, proposeInstruction, summarizeDataset, TIPS } from '../../src/optimizers/index.js';
 import { isStandInAnswer, pickTip, summaryCallCount } from '../../src/optimizers/proposer.js';
@@ -24,6 +24,17 @@ describe('summarizeDataset', () => {
     const many = scripted((f) => (f === 'summary' ? 's' : 'obs'));
     await summarizeDataset(qa(100), { lm: many.lm, batchSize: 10 });
     expect(many.requests).toHaveLength(4);
+  });
+
+  it("asks the prompt model at DSPy's temperature 1.0, each call its own rollout (a fresh sample, not a cache hit)", async () => {
+    const { lm, options } = scripted(() => 'obs');
+    await summarizeDataset(qa(25), { lm, batchSize: 10 });
+    expect(options.map((o) => [o.rolloutId, o.temperature])).toEqual([
+      ['mipro-data-0', 1],
+      ['mipro-data-1', 1],
+      ['mipro-data-2', 1],
+      ['mipro-data-summary', 1],
+    ]);
   });
 
   it('stops reading batches once the LM says COMPLETE', async () => {
@@ -75,6 +86,19 @@ describe('proposeInstruction', () => {
     expect(text).toContain('1. Be brief.\n2. Be exact.');
     expect(text).toContain('Answer it.');
     expect(text).toContain(TIPS['persona']!);
+  });
+
+  it('asks at the given temperature under its own rollout id, with the given prompt model or else the configured LM', async () => {
+    const { lm, options } = scripted(() => 'Go.');
+    await proposeInstruction({ ...base, lm, temperature: 0.7, rolloutId: 'mipro-propose-x-1' });
+    expect(options[0]).toMatchObject({ temperature: 0.7, rolloutId: 'mipro-propose-x-1' });
+    const configured = scripted(() => 'From the configured LM.');
+    settings.configure({ lm: configured.lm });
+    try {
+      expect(await proposeInstruction({ ...base, lm: undefined })).toBe('From the configured LM.');
+    } finally {
+      settings.reset();
+    }
   });
 
   it('without groundings or history, says so', async () => {
