@@ -43,6 +43,13 @@ describe('summarizeDataset', () => {
     await summarizeDataset(qa(30), { lm, batchSize: 10 });
     expect(requests).toHaveLength(3); // batch 1, batch 2 (COMPLETE), summary
     expect(last(requests[2]!)).not.toContain('COMPLETE');
+    // Any case, as DSPy compares upper-cased.
+    let m = 0;
+    const lower = scripted((f) => (f === 'summary' ? 's' : m++ === 0 ? 'first' : 'complete, nothing to add'));
+    await summarizeDataset(qa(30), { lm: lower.lm, batchSize: 10 });
+    expect(lower.requests).toHaveLength(3);
+    expect(last(lower.requests[2]!)).toContain('first');
+    expect(last(lower.requests[2]!)).not.toContain('nothing to add');
   });
 
   it('an empty trainset needs no call; a stand-in placeholder is no summary', async () => {
