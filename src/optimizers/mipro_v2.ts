@@ -239,13 +239,20 @@ export class MIPROv2 implements Optimizer {
     const taskExp = estimatedCostUsd(taskLM, taskCallsExpected, taskIn, taskOut);
     const taskMax = estimatedCostUsd(taskLM, taskCallsMax, taskIn, taskOut);
     const prop = estimatedCostUsd(promptLM, proposal, propIn, propOut);
+    const calls = {
+      bootstrap: { expected: bootExpected, max: bootMax },
+      proposal,
+      evaluation,
+      total: { expected: bootExpected + proposal + evaluation, max: bootMax + proposal + evaluation },
+    };
+    const costUsd = taskExp !== undefined && taskMax !== undefined && prop !== undefined ? { expected: taskExp + prop, max: taskMax + prop } : undefined;
+    const summary =
+      `MIPROv2 dry run: ${p.n} candidates, ${p.numTrials} trials (+${fullEvals} full evals) on ${p.valset.length} val / ${p.trainset.length} train examples; ` +
+      `LM calls ~${calls.total.expected} (at most ${calls.total.max}: bootstrap ${bootExpected}-${bootMax}, proposals ${proposal}, evaluation ${evaluation}); ` +
+      `~${tokens.input} input + ${tokens.output} output tokens` +
+      (costUsd ? `; ~$${costUsd.expected.toFixed(4)} (at most $${costUsd.max.toFixed(4)})` : '; cost unknown (LM not priced)');
     const est: RunEstimate = {
-      calls: {
-        bootstrap: { expected: bootExpected, max: bootMax },
-        proposal,
-        evaluation,
-        total: { expected: bootExpected + proposal + evaluation, max: bootMax + proposal + evaluation },
-      },
+      calls,
       tokens,
       numCandidates: p.n,
       numTrials: p.numTrials,
@@ -255,14 +262,9 @@ export class MIPROv2 implements Optimizer {
       minibatchSize: p.minibatch ? p.minibatchSize : p.valset.length,
       predictors: P,
       callsPerForward: cpf,
-      summary: '',
+      summary,
+      ...(costUsd ? { costUsd } : {}),
     };
-    if (taskExp !== undefined && taskMax !== undefined && prop !== undefined) est.costUsd = { expected: taskExp + prop, max: taskMax + prop };
-    est.summary =
-      `MIPROv2 dry run: ${p.n} candidates, ${p.numTrials} trials (+${fullEvals} full evals) on ${p.valset.length} val / ${p.trainset.length} train examples; ` +
-      `LM calls ~${est.calls.total.expected} (at most ${est.calls.total.max}: bootstrap ${bootExpected}-${bootMax}, proposals ${proposal}, evaluation ${evaluation}); ` +
-      `~${tokens.input} input + ${tokens.output} output tokens` +
-      (est.costUsd ? `; ~$${est.costUsd.expected.toFixed(4)} (at most $${est.costUsd.max.toFixed(4)})` : '; cost unknown (LM not priced)');
     return est;
   }
 
