@@ -71,6 +71,8 @@ describe('MIPROv2 demo-set candidates (DSPy create_n_fewshot_demo_sets)', () => 
     expect(sets(-3)).toEqual([]);
     expect(sets(-2)).toHaveLength(2);
     expect(augmented(sets(-2))).toEqual([]);
+    // DSPy samples the labeled set (LabeledFewShot with sample=True), not the first examples.
+    expect(sets(-2).map((d) => d.question)).not.toEqual(['Q000?', 'Q001?']);
     expect(augmented(sets(-1))).toEqual(['Q000?', 'Q001?', 'Q002?']);
     const shuffled = [0, 1, 2, 3, 4].map((s) => augmented(sets(s)));
     for (const s of shuffled) {
@@ -300,6 +302,28 @@ describe('MIPROv2 resume and settings', () => {
     const other = promptModel();
     await expect(mk({ ...other.lm, model: 'another-prompt-model' }).compile(new QA(), opts)).rejects.toThrow(JournalConfigMismatchError);
     await expect(mk(again.lm, oracle(22).lm).compile(new QA(), opts)).rejects.toThrow(JournalConfigMismatchError);
+    // One task model, then another.
+    const dir2 = mkdtempSync(join(tmpdir(), 'mipro-task-'));
+    const taskA = oracle(22).lm;
+    await mk(promptModel().lm, taskA).compile(new QA(), { ...opts, runDir: dir2 });
+    const taskB = new ManagedLM(Object.assign(oracle(22).dummy, { model: 'another-task-model' }), { cache: false });
+    await expect(mk(promptModel().lm, taskB).compile(new QA(), { ...opts, runDir: dir2 })).rejects.toThrow(JournalConfigMismatchError);
+  });
+
+  it('passes metricThreshold on to bootstrapping: no demo below it', async () => {
+    settings.configure({ lm: oracle(22).lm });
+    const half = () => 0.5;
+    const bootstrapped = async (threshold?: number) => {
+      const dir = mkdtempSync(join(tmpdir(), 'mipro-threshold-'));
+      await new MIPROv2({ auto: null, numCandidates: 3, numTrials: 1, promptModel: promptModel().lm, minibatch: false, maxBootstrappedDemos: 2, maxLabeledDemos: 0, ...(threshold !== undefined ? { metricThreshold: threshold } : {}) }).compile(
+        new QA(),
+        { ...data, metric: half, runDir: dir },
+      );
+      return (journal(dir).get('demos/-1') as Array<Array<Record<string, unknown>>>)[0]!.length;
+    };
+    expect(await bootstrapped()).toBe(2);
+    expect(await bootstrapped(0.9)).toBe(0);
+    expect(await bootstrapped(0.5)).toBe(2);
   });
 
   it('refuses numCandidates or numTrials next to a preset; accepts one candidate; labeled demos alone are not zero-shot', () => {

@@ -20,7 +20,13 @@ describe('summarizeDataset', () => {
     expect(last(requests[0]!)).toContain('Q000?');
     expect(last(requests[0]!)).not.toContain('Q010?');
     expect(last(requests[1]!)).toContain('Q010?');
+    expect(last(requests[1]!)).not.toContain('Q009?');
+    expect(last(requests[1]!)).not.toContain('Q020?');
+    // One example a line, as JSON.
+    expect(last(requests[0]!)).toContain('{"question":"Q000?","answer":"A0"}\n{"question":"Q001?","answer":"A1"}\n');
     expect(last(requests[1]!)).toContain('obs'); // the prior observations
+    // The summary sees every batch's observations, one batch a line.
+    expect(last(requests[3]!)).toContain('obs\nobs\nobs');
     const many = scripted((f) => (f === 'summary' ? 's' : 'obs'));
     await summarizeDataset(qa(100), { lm: many.lm, batchSize: 10 });
     expect(many.requests).toHaveLength(4);
@@ -43,6 +49,11 @@ describe('summarizeDataset', () => {
     await summarizeDataset(qa(30), { lm, batchSize: 10 });
     expect(requests).toHaveLength(3); // batch 1, batch 2 (COMPLETE), summary
     expect(last(requests[2]!)).not.toContain('COMPLETE');
+    // Leading blanks do not hide it.
+    let k = 0;
+    const padded = scripted((f) => (f === 'summary' ? 's' : k++ === 0 ? 'first' : '  COMPLETE'));
+    await summarizeDataset(qa(30), { lm: padded.lm, batchSize: 10 });
+    expect(padded.requests).toHaveLength(3);
     // Any case, as DSPy compares upper-cased.
     let m = 0;
     const lower = scripted((f) => (f === 'summary' ? 's' : m++ === 0 ? 'first' : 'complete, nothing to add'));
