@@ -13,15 +13,17 @@
  *     The default program (instruction 0, demo set 0) is scored on the full valset first and
  *     told to the sampler. Each trial scores a suggestion on a seeded minibatch
  *     (`minibatchSize`, default 35, capped at the valset size); every
- *     `minibatchFullEvalSteps` (default 10) trials and after the last one, the combination
+ *     `minibatchFullEvalSteps` (default 5, as DSPy) trials and after the last one, the combination
  *     with the best mean minibatch score not yet fully evaluated is scored on the full valset;
  *     the best full-valset score wins (ties keep the earlier program).
  *
- * Presets (DSPy's AUTO_RUN_SETTINGS): light / medium / heavy = 6 / 12 / 18 candidates (both
- * instruction and demo-set candidates) and a valset capped at 100 / 300 / 1000 examples. The
- * trial count is DSPy's formula: floor(max(2 * V * log2(N), 1.5 * N)) with N candidates and V
- * variables (one instruction and one demo-set choice per predictor; instructions only when
- * zero-shot): one predictor with demos gives 10 / 28 / 33 trials.
+ * Presets (DSPy's AUTO_RUN_SETTINGS): light / medium / heavy = N = 6 / 12 / 18 demo-set
+ * candidates and a valset capped at 100 / 300 / 1000 examples. As in DSPy, a preset gives
+ * half as many instruction candidates (3 / 6 / 9) when the program has demos (DSPy found the
+ * budget better spent on demos), N when zero-shot; without a preset numCandidates sets both.
+ * The trial count is DSPy's formula: floor(max(2 * V * log2(N), 1.5 * N)) with V variables
+ * (one instruction and one demo-set choice per predictor; instructions only when zero-shot):
+ * one predictor with demos gives 10 / 18 / 27 trials, zero-shot 9 / 18 / 27.
  *
  * Without a valset, the trainset is split as DSPy does: the last 80% (at most 1000) become the
  * valset, the first 20% the trainset.
@@ -85,7 +87,10 @@ export interface MIPROv2Options {
 }
 
 interface Plan {
+  /** Demo-set candidates (and the N of the trial formula). */
   n: number;
+  /** Instruction candidates per predictor, the original included. */
+  numInstructions: number;
   numTrials: number;
   valSize: number | undefined;
   zeroShot: boolean;
@@ -128,7 +133,7 @@ export class MIPROv2 implements Optimizer {
       maxErrors: opts.maxErrors ?? DEFAULT_MAX_ERRORS,
       minibatch: opts.minibatch ?? true,
       minibatchSize: opts.minibatchSize ?? 35,
-      minibatchFullEvalSteps: opts.minibatchFullEvalSteps ?? 10,
+      minibatchFullEvalSteps: opts.minibatchFullEvalSteps ?? 5,
       promptModel: opts.promptModel,
       taskModel: opts.taskModel,
       initTemperature: opts.initTemperature ?? 1.0,
@@ -166,14 +171,17 @@ export class MIPROv2 implements Optimizer {
     if (predictors.length === 0) throw new Error('MIPROv2: the program has no predictors to optimize');
     const numVars = predictors.length * (zeroShot ? 1 : 2);
     const numTrials = o.numTrials ?? Math.floor(Math.max(2 * numVars * Math.log2(Math.max(n, 2)), 1.5 * n));
+    // DSPy's _set_hyperparams_from_run_mode: int(n * 0.5) instructions with demos.
+    const numInstructions = o.auto && !zeroShot ? Math.floor(n * 0.5) : n;
     return {
       n,
+      numInstructions,
       numTrials,
       valSize,
       zeroShot,
       trainset,
       valset,
-      minibatch: o.minibatch && valset.length > 0,
+      minibatch: o.minibatch,
       minibatchSize: Math.max(1, Math.min(o.minibatchSize, valset.length)),
       fullEvalSteps: Math.max(1, o.minibatchFullEvalSteps),
       boot: bootstrapSettings({
@@ -216,8 +224,8 @@ export class MIPROv2 implements Optimizer {
         bootMax += p.trainset.length * p.boot.maxRounds * cpf;
       }
     }
-    const summaryCalls = this.o.dataAware ? summaryCallCount(p.trainset.length, this.o.viewDataBatchSize) : 0;
-    const proposal = summaryCalls + P * (p.n - 1);
+    const summaryCalls = this.o.dataAware && p.numInstructions > 1 ? summaryCallCount(p.trainset.length, this.o.viewDataBatchSize) : 0;
+    const proposal = summaryCalls + P * (p.numInstructions - 1);
     const fullEvals = p.minibatch ? Math.floor(p.numTrials / p.fullEvalSteps) + (p.numTrials % p.fullEvalSteps ? 1 : 0) : 0;
     const perTrial = p.minibatch ? p.minibatchSize : p.valset.length;
     const evaluation = cpf * (p.valset.length + p.numTrials * perTrial + fullEvals * p.valset.length);
@@ -235,13 +243,20 @@ export class MIPROv2 implements Optimizer {
     const taskExp = estimatedCostUsd(taskLM, taskCallsExpected, taskIn, taskOut);
     const taskMax = estimatedCostUsd(taskLM, taskCallsMax, taskIn, taskOut);
     const prop = estimatedCostUsd(promptLM, proposal, propIn, propOut);
+    const calls = {
+      bootstrap: { expected: bootExpected, max: bootMax },
+      proposal,
+      evaluation,
+      total: { expected: bootExpected + proposal + evaluation, max: bootMax + proposal + evaluation },
+    };
+    const costUsd = taskExp !== undefined && taskMax !== undefined && prop !== undefined ? { expected: taskExp + prop, max: taskMax + prop } : undefined;
+    const summary =
+      `MIPROv2 dry run: ${p.n} candidates, ${p.numTrials} trials (+${fullEvals} full evals) on ${p.valset.length} val / ${p.trainset.length} train examples; ` +
+      `LM calls ~${calls.total.expected} (at most ${calls.total.max}: bootstrap ${bootExpected}-${bootMax}, proposals ${proposal}, evaluation ${evaluation}); ` +
+      `~${tokens.input} input + ${tokens.output} output tokens` +
+      (costUsd ? `; ~$${costUsd.expected.toFixed(4)} (at most $${costUsd.max.toFixed(4)})` : '; cost unknown (LM not priced)');
     const est: RunEstimate = {
-      calls: {
-        bootstrap: { expected: bootExpected, max: bootMax },
-        proposal,
-        evaluation,
-        total: { expected: bootExpected + proposal + evaluation, max: bootMax + proposal + evaluation },
-      },
+      calls,
       tokens,
       numCandidates: p.n,
       numTrials: p.numTrials,
@@ -251,14 +266,9 @@ export class MIPROv2 implements Optimizer {
       minibatchSize: p.minibatch ? p.minibatchSize : p.valset.length,
       predictors: P,
       callsPerForward: cpf,
-      summary: '',
+      summary,
+      ...(costUsd ? { costUsd } : {}),
     };
-    if (taskExp !== undefined && taskMax !== undefined && prop !== undefined) est.costUsd = { expected: taskExp + prop, max: taskMax + prop };
-    est.summary =
-      `MIPROv2 dry run: ${p.n} candidates, ${p.numTrials} trials (+${fullEvals} full evals) on ${p.valset.length} val / ${p.trainset.length} train examples; ` +
-      `LM calls ~${est.calls.total.expected} (at most ${est.calls.total.max}: bootstrap ${bootExpected}-${bootMax}, proposals ${proposal}, evaluation ${evaluation}); ` +
-      `~${tokens.input} input + ${tokens.output} output tokens` +
-      (est.costUsd ? `; ~$${est.costUsd.expected.toFixed(4)} (at most $${est.costUsd.max.toFixed(4)})` : '; cost unknown (LM not priced)');
     return est;
   }
 
@@ -341,7 +351,7 @@ export class MIPROv2 implements Optimizer {
     const structure = describeProgram(student);
     const instructions: string[][] = named.map(([, pred]) => [pred.signature.instructions]);
     for (const [i, [path, pred]] of named.entries()) {
-      for (let j = 1; j < p.n; j++) {
+      for (let j = 1; j < p.numInstructions; j++) {
         const tipKey = this.o.tipAware ? pickTip(proposeRng) : 'none';
         const key = `propose/instruction/${i}/${j}`;
         const saved = ctx.journal?.get<{ instruction: string }>(key);
@@ -375,7 +385,7 @@ export class MIPROv2 implements Optimizer {
           ctx.journal?.append(key, { instruction, tip: tipKey });
         }
         (instructions[i] as string[]).push(instruction);
-        ctx.progress({ phase: 'propose', trial: i * (p.n - 1) + j, totalTrials: named.length * (p.n - 1), message: `${path}: tip ${tipKey}` });
+        ctx.progress({ phase: 'propose', trial: i * (p.numInstructions - 1) + j, totalTrials: named.length * (p.numInstructions - 1), message: `${path}: tip ${tipKey}` });
       }
     }
 
@@ -462,7 +472,7 @@ export class MIPROv2 implements Optimizer {
 
   /** DSPy's dataset summary for the proposer ('' when not data-aware or on a failure). */
   private async datasetSummary(ctx: RunContext, p: Plan): Promise<string> {
-    if (!this.o.dataAware || p.n <= 1) return '';
+    if (!this.o.dataAware || p.numInstructions <= 1) return '';
     const saved = ctx.journal?.get<{ summary: string }>('propose/summary');
     if (saved) return saved.summary;
     ctx.checkStop();

@@ -19,10 +19,11 @@ export const TIPS: Readonly<Record<string, string>> = Object.freeze({
   persona: 'Include a persona that is relevant to the task in the instruction (ie. "You are a ...")',
 });
 
+// DSPy spells it "conciseness" here and "conciceness" in the next one; both kept as DSPy sends them.
 const DATASET_DESCRIPTOR = Signature.parse(
   'examples -> observations',
   'Given several examples from a dataset please write observations about trends that hold for most or all of the samples. ' +
-    'Some areas you may consider in your observations: topics, content, syntax, conciceness, etc. ' +
+    'Some areas you may consider in your observations: topics, content, syntax, conciseness, etc. ' +
     "It will be useful to make an educated guess as to the nature of the task this dataset will enable. Don't be afraid to be creative",
   {
     descriptions: {
@@ -65,7 +66,7 @@ const GENERATE_INSTRUCTION = Signature.parse(
     descriptions: {
       dataset_description: 'A description of the dataset that we are using.',
       program_structure: 'The predictors of the program, each with its path and signature, in the order the program holds them.',
-      module: 'The module (predictor) to create an instruction for.',
+      module: 'The module to create an instruction for.',
       task_demos: 'Example inputs/outputs of our module.',
       previous_instructions: 'Previous instructions we have attempted for this module.',
       basic_instruction: 'Basic instruction.',
@@ -101,9 +102,12 @@ function exampleText(e: Example): string {
   return JSON.stringify(e.toDict());
 }
 
-function promptCall<T>(lm: LM | undefined, rolloutId: string, temperature: number | undefined, fn: () => Promise<T>): Promise<T> {
-  return settings.context({ ...(lm ? { lm } : {}), rolloutId, ...(temperature !== undefined ? { temperature } : {}) }, fn);
+function promptCall<T>(lm: LM | undefined, rolloutId: string, temperature: number, fn: () => Promise<T>): Promise<T> {
+  return settings.context({ ...(lm ? { lm } : {}), rolloutId, temperature }, fn);
 }
+
+/** DSPy's dataset-summary calls run at temperature 1.0 (its `Predict(..., temperature=1.0)`). */
+const SUMMARY_TEMPERATURE = 1.0;
 
 /** DSPy's `create_dataset_summary`: observations batch by batch, then a 2-3 sentence summary. */
 export async function summarizeDataset(trainset: readonly Example[], opts: { lm: LM | undefined; batchSize: number }): Promise<string> {
@@ -113,10 +117,10 @@ export async function summarizeDataset(trainset: readonly Example[], opts: { lm:
   for (let b = 0; b < batches; b++) {
     const examples = trainset.slice(b * opts.batchSize, (b + 1) * opts.batchSize).map(exampleText).join('\n');
     if (b === 0) {
-      const out = await promptCall(opts.lm, `mipro-data-${b}`, undefined, () => new Predict(DATASET_DESCRIPTOR).call({ examples }));
+      const out = await promptCall(opts.lm, `mipro-data-${b}`, SUMMARY_TEMPERATURE, () => new Predict(DATASET_DESCRIPTOR).call({ examples }));
       observations = String(out.get('observations') ?? '');
     } else {
-      const out = await promptCall(opts.lm, `mipro-data-${b}`, undefined, () =>
+      const out = await promptCall(opts.lm, `mipro-data-${b}`, SUMMARY_TEMPERATURE, () =>
         new Predict(DATASET_DESCRIPTOR_WITH_PRIOR).call({ examples, prior_observations: observations }),
       );
       const more = String(out.get('observations') ?? '');
@@ -124,7 +128,7 @@ export async function summarizeDataset(trainset: readonly Example[], opts: { lm:
       observations += `\n${more}`;
     }
   }
-  const out = await promptCall(opts.lm, 'mipro-data-summary', undefined, () => new Predict(OBSERVATION_SUMMARIZER).call({ observations }));
+  const out = await promptCall(opts.lm, 'mipro-data-summary', SUMMARY_TEMPERATURE, () => new Predict(OBSERVATION_SUMMARIZER).call({ observations }));
   return realAnswer('summary', out.get('summary'));
 }
 
@@ -137,7 +141,7 @@ export function describeProgram(program: Module): string {
 }
 
 function formatDemos(demos: readonly Example[], max: number): string {
-  if (demos.length === 0) return 'No examples available.';
+  if (demos.length === 0) return 'No task demos provided.';
   return demos
     .slice(0, max)
     .map((d, i) => `Example ${i + 1}: ${JSON.stringify(Object.fromEntries(Object.entries(d.toDict()).filter(([k]) => k !== 'augmented')))}`)
@@ -171,7 +175,7 @@ export async function proposeInstruction(a: ProposeArgs): Promise<string> {
     dataset_description: a.dataAware ? a.datasetSummary || 'Not available.' : 'Not available.',
     program_structure: a.programAware ? a.programStructure : 'Not available.',
     module: `${a.path}: ${a.signature.toString()}`,
-    task_demos: a.fewshotAware ? formatDemos(a.demos, 5) : 'No examples available.',
+    task_demos: a.fewshotAware ? formatDemos(a.demos, 5) : 'No task demos provided.',
     previous_instructions: a.previous.length ? a.previous.map((p, i) => `${i + 1}. ${p}`).join('\n') : 'None.',
     basic_instruction: a.signature.instructions,
     tip: TIPS[a.tipKey] || 'None.',

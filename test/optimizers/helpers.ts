@@ -1,6 +1,7 @@
 import { Example, Module, Predict, type Prediction } from '../../src/dspy/index.js';
 import { DummyLM, renderChatAnswer } from '../../src/lm/dummy.js';
 import { ManagedLM } from '../../src/lm/managed.js';
+import type { ChatMessage, GenerateOptions, LM } from '../../src/lm/types.js';
 
 export const question = (i: number) => `Q${String(i).padStart(3, '0')}?`;
 export const answer = (i: number) => `A${i}`;
@@ -55,4 +56,26 @@ export function oracle(
 
 export function followLM(): ManagedLM {
   return new ManagedLM(DummyLM.followExamples({ historyLimit: 0 }), { cache: false });
+}
+
+/**
+ * An LM answering every output field of the request with `answer(field, messages)`; records
+ * each request's messages and options.
+ */
+export function scripted(answer: (field: string, messages: ChatMessage[]) => string): { lm: LM; requests: ChatMessage[][]; options: GenerateOptions[] } {
+  const requests: ChatMessage[][] = [];
+  const options: GenerateOptions[] = [];
+  const lm: LM = {
+    provider: 'test',
+    model: 'scripted',
+    async generate(messages, o) {
+      requests.push(messages);
+      options.push(o ?? {});
+      const system = messages[0]!.content;
+      const outputs = ['observations', 'summary', 'proposed_instruction'].filter((f) => new RegExp(`Your output fields are:[\\s\\S]*\`${f}\``).test(system));
+      const text = outputs.map((f) => `[[ ## ${f} ## ]]\n${answer(f, messages)}`).join('\n\n') + '\n\n[[ ## completed ## ]]';
+      return { text, usage: { inputTokens: 0, outputTokens: 0 }, model: 'scripted', cached: false, costUsd: 0 };
+    },
+  };
+  return { lm, requests, options };
 }

@@ -3,8 +3,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Module, Prediction, settings } from '../../src/dspy/index.js';
 import type { ChatMessage, LM } from '../../src/lm/types.js';
-import { MIPROv2 } from '../../src/optimizers/index.js';
-import { exact, followLM, oracle, QA, qa } from './helpers.js';
+import { DummyLM } from '../../src/lm/dummy.js';
+import { ManagedLM } from '../../src/lm/managed.js';
+import { PriceTable } from '../../src/lm/prices.js';
+import { MIPROv2, type MIPROv2Options } from '../../src/optimizers/index.js';
+import { exact, followLM, Nested, oracle, QA, qa } from './helpers.js';
 
 afterEach(() => settings.reset());
 
@@ -141,6 +144,61 @@ describe('MIPROv2 settings', () => {
     expect(zero.numTrials).toBe(9);
   });
 
+  it("defaults to DSPy's MIPROv2 settings (compile's defaults included)", () => {
+    expect(new MIPROv2().o).toEqual({
+      auto: 'light',
+      numCandidates: undefined,
+      numTrials: undefined,
+      maxBootstrappedDemos: 4,
+      maxLabeledDemos: 4,
+      maxRounds: 1,
+      metricThreshold: undefined,
+      maxErrors: 10,
+      minibatch: true,
+      minibatchSize: 35,
+      minibatchFullEvalSteps: 5,
+      promptModel: undefined,
+      taskModel: undefined,
+      initTemperature: 1,
+      viewDataBatchSize: 10,
+      dataAware: true,
+      programAware: true,
+      tipAware: true,
+      fewshotAware: true,
+      nStartupTrials: 10,
+      dryRun: false,
+      callsPerForward: undefined,
+    });
+    // numCandidates alone means no preset; auto: undefined is the default preset.
+    expect(new MIPROv2({ numCandidates: 3 }).o.auto).toBeNull();
+    expect(new MIPROv2({ auto: undefined }).o.auto).toBe('light');
+    expect(new MIPROv2({ auto: null, numCandidates: 3, numTrials: 4 }).o).toMatchObject({ auto: null, numCandidates: 3, numTrials: 4 });
+  });
+
+  it("the presets give DSPy's candidate and trial numbers (AUTO_RUN_SETTINGS and its trial formula)", () => {
+    settings.configure({ lm: oracle(2).lm });
+    const data = { trainset: qa(10), valset: qa(1200, 10), metric: exact };
+    const shape = (o: MIPROv2Options, program: Module = new QA()) => {
+      const e = new MIPROv2({ dataAware: false, ...o }).estimate(program, data);
+      return { demoSets: e.numCandidates, trials: e.numTrials, proposals: e.calls.proposal, valset: e.valsetSize };
+    };
+    // One predictor with demos: N demo sets, N / 2 instructions (N / 2 - 1 proposed), 2 variables.
+    expect(shape({ auto: 'light' })).toEqual({ demoSets: 6, trials: 10, proposals: 2, valset: 100 });
+    expect(shape({ auto: 'medium' })).toEqual({ demoSets: 12, trials: 18, proposals: 5, valset: 300 });
+    expect(shape({ auto: 'heavy' })).toEqual({ demoSets: 18, trials: 27, proposals: 8, valset: 1000 });
+    // Zero-shot: N instructions, one variable per predictor.
+    const zeroShot = { maxBootstrappedDemos: 0, maxLabeledDemos: 0 };
+    expect(shape({ auto: 'light', ...zeroShot })).toMatchObject({ trials: 9, proposals: 5 });
+    expect(shape({ auto: 'medium', ...zeroShot })).toMatchObject({ trials: 18, proposals: 11 });
+    expect(shape({ auto: 'heavy', ...zeroShot })).toMatchObject({ trials: 27, proposals: 17 });
+    // Two predictors with demos: 4 variables.
+    expect(shape({ auto: 'light' }, new Nested())).toMatchObject({ trials: 20, proposals: 4 });
+    expect(shape({ auto: 'medium' }, new Nested())).toMatchObject({ trials: 28, proposals: 10 });
+    expect(shape({ auto: 'heavy' }, new Nested())).toMatchObject({ trials: 33, proposals: 16 });
+    // Without a preset, numCandidates is the number of both (and the trials follow the formula).
+    expect(shape({ auto: null, numCandidates: 6 })).toEqual({ demoSets: 6, trials: 10, proposals: 5, valset: 1200 });
+  });
+
   it('minibatches default to 35 examples, capped at the valset', () => {
     const est = new MIPROv2({ auto: null, numCandidates: 2 }).estimate(new QA(), { trainset: qa(4), valset: qa(50, 4), metric: exact });
     expect(est.minibatchSize).toBe(35);
@@ -245,6 +303,36 @@ describe('MIPROv2 estimate (dry run)', () => {
     expect(e.summary).toMatch(/cost unknown/);
     expect(e.tokens.input).toBeGreaterThan(0);
     expect(e.tokens.output).toBeGreaterThan(0);
+  });
+
+  it('estimates tokens from the example size and prices them; the summary says it all', () => {
+    settings.configure({ lm: oracle(2).lm });
+    const e = mipro().estimate(new QA(), opts);
+    // Mean example: (10 x 34 + 12 x 35) / 22 chars. A task call carries ~800 chars of frame and
+    // 4 demos + the input, ~4 chars a token: ceil((800 + 5 x 34.55) / 4) = 244 in, ceil(34.55 / 8)
+    // + 10 = 15 out. A proposal: ceil((2500 + 5 x 34.55) / 4) = 669 in, 120 out.
+    const task = e.calls.bootstrap.expected + e.calls.evaluation;
+    expect(e.tokens).toEqual({ input: task * 244 + 5 * 669, output: task * 15 + 5 * 120 });
+    expect(e.summary).toBe(
+      `MIPROv2 dry run: 4 candidates, 5 trials (+3 full evals) on 12 val / 10 train examples; ` +
+        `LM calls ~${e.calls.total.expected} (at most ${e.calls.total.max}: bootstrap ${e.calls.bootstrap.expected}-20, proposals 5, evaluation 73); ` +
+        `~${e.tokens.input} input + ${e.tokens.output} output tokens; cost unknown (LM not priced)`,
+    );
+    expect(e).toMatchObject({ numCandidates: 4, numTrials: 5, valsetSize: 12, trainsetSize: 10, minibatchSize: 5, predictors: 1, callsPerForward: 1 });
+    // Zero-shot: no demos in the prompt.
+    const zero = mipro({ maxBootstrappedDemos: 0, maxLabeledDemos: 0 }).estimate(new QA(), opts);
+    expect(zero.tokens.input).toBe(zero.calls.evaluation * 209 + 5 * 669);
+
+    // claude-haiku-4-5 ($1 / $5 per MTok): the task and the prompt model priced apart.
+    const haiku = new ManagedLM(Object.assign(DummyLM.followExamples(), { model: 'claude-haiku-4-5' }), { cache: false, prices: new PriceTable() });
+    const pricedTask = mipro({ taskModel: haiku, promptModel: haiku }).estimate(new QA(), opts);
+    const propUsd = (5 * 669 * 1 + 5 * 120 * 5) / 1e6;
+    const taskUsd = (calls: number) => (calls * 244 * 1 + calls * 15 * 5) / 1e6;
+    expect(pricedTask.costUsd?.expected).toBeCloseTo(taskUsd(task) + propUsd, 12);
+    expect(pricedTask.costUsd?.max).toBeCloseTo(taskUsd(20 + 73) + propUsd, 12);
+    expect(pricedTask.summary).toMatch(new RegExp(`; ~\\$${pricedTask.costUsd!.expected.toFixed(4)} \\(at most \\$${pricedTask.costUsd!.max.toFixed(4)}\\)$`));
+    // An unpriced prompt model leaves the cost unknown.
+    expect(mipro({ taskModel: haiku }).estimate(new QA(), opts).costUsd).toBeUndefined();
   });
 
   it('scales with calls per forward, rounds, data awareness and minibatching', () => {

@@ -110,10 +110,13 @@ describe('MIPROv2', () => {
     const est = report.estimate!;
     expect(est.numCandidates).toBe(6);
     expect(est.numTrials).toBe(10);
-    expect(est.calls.proposal).toBe(2 + 5);
-    // baseline + 10 minibatch trials (35 capped at the 12 val examples) + 1 full eval after trial 10
-    expect(est.calls.evaluation).toBe(12 + 10 * 12 + 12);
-    expect(est.fullEvals).toBe(1);
+    // the dataset summary (2 batch calls + the summary) + 2 proposals: light proposes N / 2 = 3
+    // instruction candidates (the original and 2 new ones) when the program has demos, as DSPy
+    expect(est.calls.proposal).toBe(2 + 2);
+    // baseline + 10 minibatch trials (35 capped at the 12 val examples) + full evals after
+    // trials 5 and 10 (DSPy's minibatch_full_eval_steps = 5)
+    expect(est.calls.evaluation).toBe(12 + 10 * 12 + 2 * 12);
+    expect(est.fullEvals).toBe(2);
     expect(est.costUsd?.expected).toBeGreaterThan(0);
     expect(events[0]).toMatch(/MIPROv2 dry run: 6 candidates, 10 trials/);
     expect(program.compiled).toBe(false);

@@ -1,29 +1,12 @@
 // MIPROv2's grounded proposer as DSPy's GroundedProposer: the dataset summary batch by batch,
 // what grounds a proposal, and a stand-in LM's placeholders never taken as answers.
 import { describe, expect, it } from 'vitest';
-import { Example, Signature } from '../../src/dspy/index.js';
-import type { ChatMessage, LM } from '../../src/lm/types.js';
+import { Example, settings, Signature } from '../../src/dspy/index.js';
+import type { ChatMessage } from '../../src/lm/types.js';
 import { describeProgram, proposeInstruction, summarizeDataset, TIPS } from '../../src/optimizers/index.js';
 import { isStandInAnswer, pickTip, summaryCallCount } from '../../src/optimizers/proposer.js';
 import { Rng } from '../../src/util/rng.js';
-import { Nested, qa } from './helpers.js';
-
-/** An LM answering every output field of the request with `answer(field, messages)`. */
-function scripted(answer: (field: string, messages: ChatMessage[]) => string): { lm: LM; requests: ChatMessage[][] } {
-  const requests: ChatMessage[][] = [];
-  const lm: LM = {
-    provider: 'test',
-    model: 'scripted',
-    async generate(messages) {
-      requests.push(messages);
-      const system = messages[0]!.content;
-      const outputs = ['observations', 'summary', 'proposed_instruction'].filter((f) => new RegExp(`Your output fields are:[\\s\\S]*\`${f}\``).test(system));
-      const text = outputs.map((f) => `[[ ## ${f} ## ]]\n${answer(f, messages)}`).join('\n\n') + '\n\n[[ ## completed ## ]]';
-      return { text, usage: { inputTokens: 0, outputTokens: 0 }, model: 'scripted', cached: false, costUsd: 0 };
-    },
-  };
-  return { lm, requests };
-}
+import { Nested, qa, scripted } from './helpers.js';
 
 const last = (m: ChatMessage[]) => m[m.length - 1]!.content;
 
@@ -37,10 +20,27 @@ describe('summarizeDataset', () => {
     expect(last(requests[0]!)).toContain('Q000?');
     expect(last(requests[0]!)).not.toContain('Q010?');
     expect(last(requests[1]!)).toContain('Q010?');
+    expect(last(requests[1]!)).not.toContain('Q009?');
+    expect(last(requests[1]!)).not.toContain('Q020?');
+    // One example a line, as JSON.
+    expect(last(requests[0]!)).toContain('{"question":"Q000?","answer":"A0"}\n{"question":"Q001?","answer":"A1"}\n');
     expect(last(requests[1]!)).toContain('obs'); // the prior observations
+    // The summary sees every batch's observations, one batch a line.
+    expect(last(requests[3]!)).toContain('obs\nobs\nobs');
     const many = scripted((f) => (f === 'summary' ? 's' : 'obs'));
     await summarizeDataset(qa(100), { lm: many.lm, batchSize: 10 });
     expect(many.requests).toHaveLength(4);
+  });
+
+  it("asks the prompt model at DSPy's temperature 1.0, each call its own rollout (a fresh sample, not a cache hit)", async () => {
+    const { lm, options } = scripted(() => 'obs');
+    await summarizeDataset(qa(25), { lm, batchSize: 10 });
+    expect(options.map((o) => [o.rolloutId, o.temperature])).toEqual([
+      ['mipro-data-0', 1],
+      ['mipro-data-1', 1],
+      ['mipro-data-2', 1],
+      ['mipro-data-summary', 1],
+    ]);
   });
 
   it('stops reading batches once the LM says COMPLETE', async () => {
@@ -49,6 +49,18 @@ describe('summarizeDataset', () => {
     await summarizeDataset(qa(30), { lm, batchSize: 10 });
     expect(requests).toHaveLength(3); // batch 1, batch 2 (COMPLETE), summary
     expect(last(requests[2]!)).not.toContain('COMPLETE');
+    // Leading blanks do not hide it.
+    let k = 0;
+    const padded = scripted((f) => (f === 'summary' ? 's' : k++ === 0 ? 'first' : '  COMPLETE'));
+    await summarizeDataset(qa(30), { lm: padded.lm, batchSize: 10 });
+    expect(padded.requests).toHaveLength(3);
+    // Any case, as DSPy compares upper-cased.
+    let m = 0;
+    const lower = scripted((f) => (f === 'summary' ? 's' : m++ === 0 ? 'first' : 'complete, nothing to add'));
+    await summarizeDataset(qa(30), { lm: lower.lm, batchSize: 10 });
+    expect(lower.requests).toHaveLength(3);
+    expect(last(lower.requests[2]!)).toContain('first');
+    expect(last(lower.requests[2]!)).not.toContain('nothing to add');
   });
 
   it('an empty trainset needs no call; a stand-in placeholder is no summary', async () => {
@@ -94,19 +106,32 @@ describe('proposeInstruction', () => {
     expect(text).toContain(TIPS['persona']!);
   });
 
+  it('asks at the given temperature under its own rollout id, with the given prompt model or else the configured LM', async () => {
+    const { lm, options } = scripted(() => 'Go.');
+    await proposeInstruction({ ...base, lm, temperature: 0.7, rolloutId: 'mipro-propose-x-1' });
+    expect(options[0]).toMatchObject({ temperature: 0.7, rolloutId: 'mipro-propose-x-1' });
+    const configured = scripted(() => 'From the configured LM.');
+    settings.configure({ lm: configured.lm });
+    try {
+      expect(await proposeInstruction({ ...base, lm: undefined })).toBe('From the configured LM.');
+    } finally {
+      settings.reset();
+    }
+  });
+
   it('without groundings or history, says so', async () => {
     const { lm, requests } = scripted(() => 'Go.');
     await proposeInstruction({ ...base, lm, dataAware: false, programAware: false, fewshotAware: false, previous: [], tipKey: 'none' });
     const text = last(requests[0]!);
     expect(text).toContain('[[ ## dataset_description ## ]]\nNot available.');
     expect(text).toContain('[[ ## program_structure ## ]]\nNot available.');
-    expect(text).toContain('[[ ## task_demos ## ]]\nNo examples available.');
+    expect(text).toContain('[[ ## task_demos ## ]]\nNo task demos provided.');
     expect(text).toContain('[[ ## previous_instructions ## ]]\nNone.');
     expect(text).toContain('[[ ## tip ## ]]\nNone.');
     const empty = scripted(() => 'Go.');
     await proposeInstruction({ ...base, lm: empty.lm, datasetSummary: '', demos: [] });
     expect(last(empty.requests[0]!)).toContain('[[ ## dataset_description ## ]]\nNot available.');
-    expect(last(empty.requests[0]!)).toContain('[[ ## task_demos ## ]]\nNo examples available.');
+    expect(last(empty.requests[0]!)).toContain('[[ ## task_demos ## ]]\nNo task demos provided.');
   });
 
   it('a stand-in placeholder is no proposal', async () => {

@@ -54,6 +54,14 @@ describe('RunContext', () => {
     expect(ctx(ac.signal).isStop(new Error('whatever the abort made the LM throw'))).toBe(true);
   });
 
+  it('RunStopped carries its reason and, when given, the error that caused it', () => {
+    const cause = new Error('disk full');
+    const stopped = new RunStopped('no space', cause);
+    expect([stopped.name, stopped.reason, stopped.cause]).toEqual(['RunStopped', 'no space', cause]);
+    expect(stopped).toBeInstanceOf(Error);
+    expect('cause' in new RunStopped('done')).toBe(false);
+  });
+
   it('checkStop throws once the signal aborts, with the reason', () => {
     const ac = new AbortController();
     const c = ctx(ac.signal);

@@ -67,3 +67,50 @@ describe('CategoricalTPE', () => {
     expect(() => new CategoricalTPE({ a: 1 }, { seed: 1 })).not.toThrow();
   });
 });
+
+describe('CategoricalTPE good and bad groups', () => {
+  // Five observations of `a`, best first: a = 0 scores 5, ..., a = 4 scores 1.
+  const ranked = (opts: Partial<ConstructorParameters<typeof CategoricalTPE>[1]> = {}) => {
+    const tpe = new CategoricalTPE({ a: 5 }, { seed: 3, nStartupTrials: 0, ...opts });
+    for (let c = 0; c < 5; c++) tpe.tell({ a: c }, 5 - c);
+    return tpe;
+  };
+  const picks = (tpe: CategoricalTPE, n = 40) => new Set(Array.from({ length: n }, () => tpe.suggest().a));
+
+  it("models the best gamma(n) observations as good (Optuna's default: 10%, at least one)", () => {
+    expect(picks(ranked())).toEqual(new Set([0]));
+    // gamma 0 still keeps the best observation as the good group
+    expect(picks(ranked({ gamma: () => 0 }))).toEqual(new Set([0]));
+  });
+
+  it('keeps at least the worst observation in the bad group, whatever gamma asks', () => {
+    const all = picks(ranked({ gamma: () => 100 }), 80);
+    expect(all.has(4)).toBe(false);
+    expect(all.size).toBeGreaterThan(1);
+  });
+
+  it('ranks equal scores by arrival: the earlier observation is the better one', () => {
+    const tpe = new CategoricalTPE({ a: 5 }, { seed: 3, nStartupTrials: 0, gamma: () => 1 });
+    tpe.tell({ a: 3 }, 1);
+    tpe.tell({ a: 1 }, 1);
+    for (let i = 0; i < 10; i++) tpe.tell({ a: 0 }, 0);
+    expect(picks(tpe)).toEqual(new Set([3]));
+  });
+
+  it('suggests the best of nEiCandidates draws (24 by default); a single draw is just a sample of the good density', () => {
+    expect(picks(ranked({ nEiCandidates: 1 })).size).toBeGreaterThan(1);
+    expect(picks(ranked({ nEiCandidates: 24 }))).toEqual(new Set([0]));
+  });
+
+  it('ignores observations that name a choice outside the space or leave a parameter out', () => {
+    const tpe = ranked();
+    tpe.tell({ a: 7 }, 100);
+    tpe.tell({ a: -1 }, 99);
+    tpe.tell({}, 98);
+    for (let i = 0; i < 20; i++) {
+      const p = tpe.suggest();
+      expect(p.a).toBeGreaterThanOrEqual(0);
+      expect(p.a).toBeLessThan(5);
+    }
+  });
+});
