@@ -54,7 +54,12 @@ export function plannedOptimizerUnits(name: string, options: Record<string, unkn
       const presets: Record<string, number> = { light: 6, medium: 12, heavy: 18 };
       const n = options.auto === null || options.numCandidates !== undefined ? num('numCandidates', 6) : (presets[String(options.auto ?? 'light')] ?? 6);
       const trials = num('numTrials', Math.max(2 * 2 * predictors * Math.log2(Math.max(n, 2)), 1.5 * n));
-      return n * (1 + trainSize) + 1 + predictors * (n - 1) + Math.ceil(trials);
+      // A preset with demos proposes int(n / 2) instructions per predictor, as DSPy's
+      // _set_hyperparams_from_run_mode does; the original instruction is one of them.
+      const preset = !(options.auto === null || options.numCandidates !== undefined);
+      const zeroShot = options.maxBootstrappedDemos === 0 && options.maxLabeledDemos === 0;
+      const instructions = preset && !zeroShot ? Math.floor(n / 2) : n;
+      return n * (1 + trainSize) + 1 + predictors * (instructions - 1) + Math.ceil(trials);
     }
     case 'GEPA': {
       // The seed candidate, then one journal entry per iteration the metric-call budget allows.

@@ -111,21 +111,23 @@ describe('resuming', () => {
     // 16 shuffled candidates + 3, and a walk of the trainset for each of the 17 bootstrapped ones.
     expect(plannedOptimizerUnits('BootstrapFewShotWithRandomSearch', {}, 8, 1)).toBe(19 + 17 * 8);
     expect(plannedOptimizerUnits('BootstrapFewShotWithRandomSearch', { numCandidatePrograms: 2 }, 8, 1)).toBe(5 + 3 * 8);
-    // light: 6 demo sets of up to 8 walks, the summary, 5 proposals, 11 trials (ceil of DSPy's 10.34).
-    expect(plannedOptimizerUnits('MIPROv2', {}, 8, 1)).toBe(6 * 9 + 1 + 5 + 11);
-    expect(plannedOptimizerUnits('MIPROv2', { auto: 'medium' }, 8, 1)).toBe(12 * 9 + 1 + 11 + 18);
+    // light: 6 demo sets of up to 8 walks, the summary, 2 proposals (int(6 / 2) instructions, one
+    // the original), 11 trials (ceil of DSPy's 10.34).
+    expect(plannedOptimizerUnits('MIPROv2', {}, 8, 1)).toBe(6 * 9 + 1 + 2 + 11);
+    expect(plannedOptimizerUnits('MIPROv2', { auto: 'medium' }, 8, 1)).toBe(12 * 9 + 1 + 5 + 18);
     expect(plannedOptimizerUnits('MIPROv2', { auto: null, numCandidates: 3, numTrials: 4 }, 8, 2)).toBe(3 * 9 + 1 + 2 * 2 + 4);
     expect(plannedOptimizerUnits('LabeledFewShot', {}, 8, 1)).toBe(0);
   });
 
   it('plans MIPROv2 from its preset, or from the candidates and trials asked for', () => {
     // heavy: 18 candidates, ceil(max(2*2*1*log2(18), 27)) = 27 trials.
-    expect(plannedOptimizerUnits('MIPROv2', { auto: 'heavy' }, 8, 1)).toBe(18 * 9 + 1 + 17 + 27);
+    expect(plannedOptimizerUnits('MIPROv2', { auto: 'heavy' }, 8, 1)).toBe(18 * 9 + 1 + 8 + 27);
     // An unknown preset plans as light; numCandidates wins over the preset.
     expect(plannedOptimizerUnits('MIPROv2', { auto: 'extreme' }, 8, 1)).toBe(plannedOptimizerUnits('MIPROv2', {}, 8, 1));
     expect(plannedOptimizerUnits('MIPROv2', { numCandidates: 4, numTrials: 5 }, 8, 1)).toBe(4 * 9 + 1 + 3 + 5);
-    // Two predictors: 2*2*2*log2(6) = 20.68 trials, 5 proposals each.
-    expect(plannedOptimizerUnits('MIPROv2', {}, 8, 2)).toBe(6 * 9 + 1 + 2 * 5 + 21);
+    // Two predictors: 2*2*2*log2(6) = 20.68 trials, 2 proposals each; zero-shot proposes 5 each.
+    expect(plannedOptimizerUnits('MIPROv2', {}, 8, 2)).toBe(6 * 9 + 1 + 2 * 2 + 21);
+    expect(plannedOptimizerUnits('MIPROv2', { maxBootstrappedDemos: 0, maxLabeledDemos: 0 }, 8, 2)).toBe(6 * 9 + 1 + 2 * 5 + 21);
     expect(plannedOptimizerUnits('BootstrapFewShotWithRandomSearch', { numCandidatePrograms: 'many' }, 8, 1)).toBe(19 + 17 * 8);
   });
 
