@@ -181,7 +181,7 @@ describe('Parallel', () => {
   it('maxErrors failures stop the run: no new pair starts; the error lists them, the first as cause', async () => {
     const started: number[] = [];
     const counting = new (class extends Module {
-      async forward(inputs: Record<string, unknown>) {
+      async forward(inputs: Record<string, unknown>): Promise<Prediction> {
         started.push(inputs['i'] as number);
         throw new Error(`fail ${String(inputs['i'])}`);
       }
