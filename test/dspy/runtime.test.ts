@@ -523,6 +523,32 @@ describe('LM history (inspectHistory)', () => {
   });
 });
 
+describe('with no callbacks configured nothing is observed', () => {
+  it('no call id is open inside a module or an LM call (no span is made)', async () => {
+    const parents: unknown[] = [];
+    class Spy extends Module {
+      async forward() {
+        parents.push(parentCallId());
+        return Prediction.from({});
+      }
+    }
+    const lm: LM = {
+      provider: 'p',
+      model: 'm',
+      generate: async () => {
+        parents.push(parentCallId());
+        return { text: '[[ ## a ## ]]\nx', usage: { inputTokens: 0, outputTokens: 0 }, model: 'm', cached: false, costUsd: 0 };
+      },
+    };
+    await new Spy().call({});
+    await new Predict('q -> a', { lm }).call({ q: '1' });
+    expect(parents).toEqual([undefined, undefined]);
+    settings.configure({ callbacks: [{}] });
+    await new Spy().call({});
+    expect(parents[2]).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
 describe('traces', () => {
   it('currentTrace is the list being collected inside withTrace, undefined outside', async () => {
     expect(currentTrace()).toBeUndefined();
