@@ -29,6 +29,7 @@ import {
   type Callback,
   type HistoryEntry,
 } from '../../src/dspy/index.js';
+import { recordHistory } from '../../src/dspy/history.js';
 import { DummyLM } from '../../src/lm/dummy.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../../src/lm/types.js';
 
@@ -153,7 +154,7 @@ describe('Predict: which LM, adapter and options a call uses', () => {
     expect(lm.options[0]).toEqual({ temperature: 1, maxTokens: 50, rolloutId: 7, bypassCache: true, signal });
     for (const ctx of [{ temperature: 0 }, { rolloutId: 'x' }, { bypassCache: false }, { signal }]) {
       const opts = settings.context(ctx, () => p.callOptions());
-      expect(opts).toEqual({ temperature: 0.2, maxTokens: 50, ...ctx });
+      expect(opts).toStrictEqual({ temperature: 0.2, maxTokens: 50, ...ctx });
     }
     expect(p.config).toEqual({ temperature: 0.2, maxTokens: 50 });
   });
@@ -202,7 +203,7 @@ describe('Predict: which LM, adapter and options a call uses', () => {
     ]);
     expect(low.result.completions!.get('a')).toEqual(['1', '2', '3']);
     expect(low.trace).toHaveLength(1);
-    expect(low.trace[0]!.outputs).toEqual({ a: '1' });
+    expect(low.trace[0]).toEqual({ predictor: expect.any(Predict), inputs: { q: 'x' }, outputs: { a: '1' } });
     const warm = await run({ temperature: 0.16, rolloutId: 'seed' });
     expect(warm.lm.options.map((o) => [o.temperature, o.rolloutId])).toEqual([
       [0.16, 'seed'],
@@ -231,6 +232,7 @@ describe('rollout ids and metric values', () => {
     expect(isMetricFeedback(1)).toBe(false);
     expect(isMetricFeedback(true)).toBe(false);
     expect(isMetricFeedback(Object.assign([1], { score: 1 }))).toBe(false);
+    expect(isMetricFeedback(Object.assign(() => 1, { score: 1 }))).toBe(false);
   });
 });
 
@@ -321,6 +323,42 @@ describe('Module', () => {
     expect(t.isPredictor()).toBe(false);
   });
 
+  it('properties that are null, primitives or class instances hold no predictors (as DSPy walks only modules, lists and dicts)', () => {
+    class Holder {
+      hidden = new Predict('q -> a');
+    }
+    class WithNulls extends Module {
+      nothing: unknown = null;
+      count = 3;
+      holder = new Holder();
+      list = [null, 'x', new Predict('q -> a')];
+      async forward() {
+        return Prediction.from({});
+      }
+    }
+    const m = new WithNulls();
+    expect(m.namedPredictors().map(([p]) => p)).toEqual(['list[2]']);
+    const c = m.deepCopy();
+    expect(c.nothing).toBeNull();
+    expect(c.list[0]).toBeNull();
+    expect(c.holder).toBe(m.holder);
+  });
+
+  it('deepCopy keeps accessor properties defined on an instance', () => {
+    class Lazy extends Module {
+      base = 2;
+      constructor() {
+        super();
+        Object.defineProperty(this, 'double', { get: () => this.base * 2, enumerable: true, configurable: true });
+      }
+      async forward() {
+        return Prediction.from({});
+      }
+    }
+    const c = new Lazy().deepCopy();
+    expect((c as unknown as { double: number }).double).toBe(4);
+  });
+
   it('deepCopy copies Maps, Sets and null-prototype records; keeps sharing within the copy', () => {
     class Holder extends Module {
       p = new Predict('q -> a');
@@ -344,6 +382,7 @@ describe('Module', () => {
     expect([...c.set]).toEqual([{ v: 2 }]);
     expect([...c.set][0]).not.toBe([...h.set][0]);
     expect(Object.getPrototypeOf(c.bare)).toBeNull();
+    expect(Object.getPrototypeOf(c.map.get('k'))).toBe(Object.prototype);
     expect(c.bare['x']).toEqual([1]);
     expect(c.bare['x']).not.toBe(h.bare['x']);
     expect(c.alias).toBe(c.map);
@@ -470,6 +509,15 @@ describe('LM history (inspectHistory)', () => {
     await call(6);
     await call(7);
     expect(kept()).toEqual(['m5', 'm6', 'm7']);
+    // The ring has wrapped (m7 overwrote the oldest); growing the bound now keeps the order.
+    settings.configure({ maxHistorySize: 4 });
+    await call(71);
+    expect(kept()).toEqual(['m5', 'm6', 'm7', 'm71']);
+    settings.configure({ maxHistorySize: 3 });
+    await call(72);
+    expect(kept()).toEqual(['m7', 'm71', 'm72']);
+    await call(7);
+    expect(kept()).toEqual(['m71', 'm72', 'm7']);
     settings.configure({ maxHistorySize: 2 });
     await call(8);
     expect(kept()).toEqual(['m7', 'm8']);
@@ -546,6 +594,15 @@ describe('with no callbacks configured nothing is observed', () => {
     settings.configure({ callbacks: [{}] });
     await new Spy().call({});
     expect(parents[2]).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('recordHistory', () => {
+  it('a bound of 0 or less keeps nothing', () => {
+    const e = { provider: 'p', model: 'm', messages: [], options: {}, outputs: [], response: { text: '', usage: { inputTokens: 0, outputTokens: 0 }, model: 'm', cached: false, costUsd: 0 }, timestamp: 0, durationMs: 0 };
+    recordHistory(e, 0);
+    recordHistory(e, -1);
+    expect(lmHistory()).toEqual([]);
   });
 });
 

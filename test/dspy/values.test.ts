@@ -97,6 +97,7 @@ describe('reading the JSON an LM writes', () => {
     expect(parseLenientJSON('[True, None]')).toEqual([true, null]);
     expect(() => parseLenientJSON('[maybe]')).toThrow(SyntaxError);
     expect(() => parseLenientJSON("['trailing backslash\\")).toThrow(SyntaxError);
+    expect(() => parseLenientJSON("'unterminated")).toThrow(/unterminated string/);
   });
 
   it('normalizeJsonish: what it rewrites, exactly', () => {
@@ -148,6 +149,7 @@ describe('Example', () => {
   it('inputs() holds the input keys present; labels() the rest; both keep the input keys', () => {
     const e = new Example({ q: 'x', ctx: 'c', a: 'y' }).withInputs('q', 'missing');
     expect(e.inputs().toDict()).toEqual({ q: 'x' });
+    expect(e.inputs().keys()).toEqual(['q']);
     expect(e.inputs().inputKeys).toEqual(['q', 'missing']);
     expect(e.labels().toDict()).toEqual({ ctx: 'c', a: 'y' });
     expect(e.labels().inputKeys).toEqual(['q', 'missing']);
@@ -169,6 +171,10 @@ describe('Example', () => {
     expect(e.inputKeys).toEqual(['q']);
   });
 
+  it('toDict keeps null and undefined values as they are', () => {
+    expect(new Example({ a: null, b: undefined, c: [null] }).toDict()).toStrictEqual({ a: null, b: undefined, c: [null] });
+  });
+
   it('toDict copies plain objects and arrays deeply, keeps class instances', () => {
     const when = new Date(0);
     const bare = Object.create(null) as Record<string, unknown>;
@@ -184,6 +190,17 @@ describe('Example', () => {
   it('equals compares fields deeply (NaN equals NaN; Dates by time; Examples by fields)', () => {
     const eq = (a: unknown, b: unknown) => new Example({ v: a }).equals(new Example({ v: b }));
     expect(eq(Number.NaN, Number.NaN)).toBe(true);
+    expect(eq(Number.NaN, 1)).toBe(false);
+    expect(eq(1, Number.NaN)).toBe(false);
+    expect(eq(1, {})).toBe(false);
+    expect(eq({}, 1)).toBe(false);
+    expect(eq('ab', { 0: 'a', 1: 'b' })).toBe(false);
+    expect(eq([1], { 0: 1, length: 1 })).toBe(false);
+    expect(eq({ 0: 1, length: 1 }, [1])).toBe(false);
+    expect(eq({ a: undefined }, { b: undefined })).toBe(false);
+    // An Example never equals a plain object, even one shaped like its insides.
+    expect(eq(new Example({ x: 1 }), { data: { x: 1 }, inputKeys: undefined })).toBe(false);
+    expect(eq({ data: { x: 1 }, inputKeys: undefined }, new Example({ x: 1 }))).toBe(false);
     expect(eq(1, 2)).toBe(false);
     expect(eq(1, '1')).toBe(false);
     expect(eq(null, {})).toBe(false);
