@@ -2,7 +2,7 @@
 // (zod) types inside containers, enums kept through edits, and the errors for bad input.
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ChatAdapter, EnumType, inferPrefix, Signature, SignatureParseError, type SignatureJSON } from '../../src/dspy/index.js';
+import { ChatAdapter, EnumType, fieldTypeSpec, inferPrefix, Signature, SignatureParseError, type SignatureJSON } from '../../src/dspy/index.js';
 
 const chat = new ChatAdapter({ fallback: false });
 /** What the chat adapter reads for output field `field` from the LM text `text`. */
@@ -276,5 +276,67 @@ describe('saving and loading (toJSON / fromJSON / withState)', () => {
     expect(w.inputNames).toEqual(['q']);
     expect(w.outputNames).toEqual(['p']);
     expect(w.instructions).toBe('Now.');
+  });
+});
+
+describe('more of the string form and of editing', () => {
+  it('quotes protect brackets inside Literal values; parentheses are kept together in errors', () => {
+    const s = Signature.parse("q -> y: Literal['a]', 'b'], z: Literal['('], w");
+    expect(s.outputNames).toEqual(['y', 'z', 'w']);
+    expect(s.field('y')!.type).toBe("Literal['a]', 'b']");
+    expect(() => Signature.parse('q -> y: (a, b)')).toThrow(/output field 1 \("y: \(a, b\)"\)/);
+  });
+
+  it('spaces around the arrow, the colon and an empty input side are allowed', () => {
+    expect(Signature.parse('  -> c').inputNames).toEqual([]);
+    expect(Signature.parse('a : int -> b').field('a')!.type).toBe('int');
+    expect(new SignatureParseError('m', 's').name).toBe('SignatureParseError');
+  });
+
+  it('roleOf with several outputs', () => {
+    const s = Signature.parse('a -> b, c');
+    expect(s.roleOf('b')).toBe('output');
+    expect(s.roleOf('c')).toBe('output');
+  });
+
+  it("fieldTypeSpec reads a field's type, also for a field object built by hand", () => {
+    expect(fieldTypeSpec({ name: 'x', type: 'list[int]', prefix: 'X:' })).toEqual({ kind: 'list', item: { kind: 'int' } });
+    const Person = z.object({ name: z.string() });
+    expect(fieldTypeSpec({ name: 'p', type: 'Person', prefix: 'P:', schema: Person })).toEqual({ kind: 'zod', schema: Person, name: 'Person' });
+  });
+
+  it('bare list and dict fields survive edits', () => {
+    const s = Signature.parse('q -> l: list, d: dict');
+    expect(s.withUpdatedField('l', { description: 'items' }).field('l')!.type).toBe('list');
+    expect(s.withUpdatedField('d', { description: 'map' }).field('d')!.type).toBe('dict');
+    expect(s.withState(s.toJSON()).toJSON()).toEqual(s.toJSON());
+  });
+
+  it('withUpdatedField to a new zod type takes that type\'s name', () => {
+    const Person = z.object({ name: z.string() }).meta({ title: 'Person' });
+    const Place = z.object({ city: z.string() }).meta({ title: 'Place' });
+    const s = new Signature({ inputs: [{ name: 'q' }], outputs: [{ name: 'x', type: Person }, { name: 'y' }] });
+    expect(s.withUpdatedField('x', { type: Place }).field('x')!.type).toBe('Place');
+    expect(s.withUpdatedField('y', { type: Place }).field('y')!.type).toBe('Place');
+    expect(s.withUpdatedField('y', { type: Place }).field('y')!.schema).toBe(Place);
+  });
+
+  it('fromJSON applies saved prefixes; a description that is not text is ignored', () => {
+    const s = Signature.fromJSON({
+      instructions: 'x',
+      fields: [
+        { name: 'q', role: 'input', type: 'str', prefix: 'Query:', description: 5 as never },
+        { name: 'a', role: 'output', type: 'str', prefix: 'Reply:', description: 'the reply' },
+      ],
+    });
+    expect(s.field('q')).toEqual({ name: 'q', type: 'str', prefix: 'Query:' });
+    expect(s.field('a')).toEqual({ name: 'a', type: 'str', prefix: 'Reply:', description: 'the reply' });
+  });
+
+  it('withState applies each saved field to the field at its position (several outputs)', () => {
+    const s = Signature.parse('q -> a, b, c');
+    const w = s.withState({ instructions: 'x', fields: [{}, { prefix: 'A!' }, { prefix: 'B!' }, { prefix: 'C!' }] });
+    expect(w.outputFields.map((f) => f.prefix)).toEqual(['A!', 'B!', 'C!']);
+    expect(() => s.withState({ instructions: 1, fields: [{}, {}, {}, {}] } as never)).toThrow(/Invalid signature state/);
   });
 });
