@@ -364,3 +364,30 @@ describe('reading unions', () => {
     expect(() => fromJson('Union[int, Boom]', 'x', { Boom })).toThrow(RangeError);
   });
 });
+
+describe('more reading rules', () => {
+  it('a union with str keeps text that is already a string rather than coercing it', () => {
+    expect(fromJson('Union[int, str]', '5')).toBe('5');
+    expect(fromJson('Union[float, str]', '2.5')).toBe('2.5');
+    expect(fromJson('Union[bool, str]', 'yes')).toBe('yes');
+  });
+
+  it('a lone quote character is not a quoted empty string', () => {
+    rejects(() => fromJson("Literal['', 'x']", '"'));
+    rejects(() => fromJson('E', "'", { E: new EnumType('E', { EMPTY: '', X: 'x' }) }));
+    expect(fromJson("Literal['', 'x']", "''")).toBe('');
+  });
+
+  it('error messages show the value as JSON, long ones cut to 80 characters', () => {
+    rejects(() => fromJson('int', { a: [1] }), /got \{"a": \[1\]\}$/);
+    rejects(() => fromJson('int', 'x'.repeat(100)), new RegExp(`got "${'x'.repeat(76)}\\.\\.\\.$`));
+    rejects(() => fromJson('int', 'x'.repeat(78)), new RegExp(`got "${'x'.repeat(78)}"$`));
+    expect(new TypeCoercionError('m').name).toBe('TypeCoercionError');
+  });
+
+  it('enum members are frozen', () => {
+    const e = new EnumType('E', { A: 'a' });
+    expect(Object.isFrozen(e.members)).toBe(true);
+    expect(Object.isFrozen(e.members[0])).toBe(true);
+  });
+});
