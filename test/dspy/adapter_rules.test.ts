@@ -295,6 +295,11 @@ describe('TwoStepAdapter', () => {
     ]);
   });
 
+  it('an input given as undefined is left out of the main prompt', () => {
+    const t = new TwoStepAdapter({ extractionLM: new DummyLM([]) });
+    expect(t.format(Signature.parse('q, ctx -> a'), [], { q: 'x', ctx: undefined }).at(-1)!.content).toBe('q: x');
+  });
+
   it('the extraction signature is `text -> outputs` with DSPy instructions, built once per signature', () => {
     const t = new TwoStepAdapter({ extractionLM: new DummyLM([]) });
     const s = Signature.parse('q -> a, n: int');

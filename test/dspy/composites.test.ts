@@ -115,6 +115,26 @@ describe('Refine', () => {
     expect(retry.at(-1)!.content).toContain('[[ ## hint_ ## ]]\nN/A');
   });
 
+  it('during a retry the adapter in effect adds the hint to whatever it formats, and parses as the adapter it wraps', async () => {
+    const lm = new DummyLM([{ discussion: 'd', advice: { inner: 'be brief' } }]);
+    settings.configure({ lm });
+    const seen: Array<{ name: string; messages: string; parsed: unknown }> = [];
+    const sig = Signature.parse('q -> a');
+    class Probe extends Module {
+      inner = new Predict(sig);
+      async forward(): Promise<Prediction> {
+        const adapter = settings.adapter;
+        if (adapter) {
+          const messages = adapter.format(sig, [], { q: 'x' });
+          seen.push({ name: adapter.name, messages: messages.at(-1)!.content, parsed: await adapter.parse(sig, '[[ ## a ## ]]\nparsed') });
+        }
+        return Prediction.from({ a: String(seen.length) });
+      }
+    }
+    await new Refine(new Probe(), { n: 2, rewardFn: () => 0, threshold: 1 }).call({ q: 'x' });
+    expect(seen).toEqual([{ name: 'chat', messages: expect.stringContaining('[[ ## hint_ ## ]]\nbe brief'), parsed: { a: 'parsed' } }]);
+  });
+
   it("inspectModules lists each predictor's fields and instructions between separators (DSPy's layout)", () => {
     class Two extends Module {
       first = new Predict(Signature.parse('q -> a', 'Line one.\nLine two.', { descriptions: { q: 'the q' } }));
