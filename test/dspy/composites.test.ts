@@ -231,6 +231,12 @@ describe('Parallel', () => {
     })();
     await new Parallel({ concurrency: 1 }).forward(Array.from({ length: 4 }, () => [slow, {}] as const), { concurrency: 2 });
     expect(peak).toBe(2);
+    // A per-call concurrency below 1 still runs every pair, one at a time.
+    peak = 0;
+    const out = await new Parallel().forward(Array.from({ length: 3 }, () => [slow, {}] as const), { concurrency: 0 });
+    expect(out).toHaveLength(3);
+    expect((out as Array<Prediction | undefined>).every((r) => r instanceof Prediction)).toBe(true);
+    expect(peak).toBe(1);
   });
 
   it('a signal reaches the LM calls; an aborted run rejects instead of counting failures', async () => {
