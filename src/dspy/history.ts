@@ -98,7 +98,7 @@ export function formatHistory(entries: readonly HistoryEntry[], options: Inspect
   const c = options.colors === true;
   const paint = (code: number, text: string) => (c ? `\x1b[${code}m${text}\x1b[0m` : text);
   let out = '';
-  const print = (s = '') => {
+  const print = (s: string) => {
     out += s + '\n';
   };
   for (const item of entries) {

@@ -17,7 +17,8 @@ export function toJsonable(value: unknown): unknown {
     return value;
   }
   if (Array.isArray(value)) return value.map(toJsonable);
-  if (value instanceof Date) return value.toISOString();
+  // An invalid Date has no ISO form (toISOString throws): shown as JS prints it.
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'Invalid Date' : value.toISOString();
   if (value instanceof Map) {
     const o: Record<string, unknown> = {};
     for (const [k, v] of value) o[String(k)] = toJsonable(v);

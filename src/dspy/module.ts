@@ -27,8 +27,8 @@ export interface NamedPredictorsOptions {
   includeCompiled?: boolean;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object') return false;
+/** A plain record (`{}` or a null-prototype object); callers have ruled out null and primitives. */
+function isPlainObject(v: object): v is Record<string, unknown> {
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
