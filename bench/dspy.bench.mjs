@@ -3,7 +3,7 @@
 // dist/ (`npm run bench` builds); Ax from bench/ax (installed there on first use, see load.mjs).
 import { cpus, loadavg } from 'node:os';
 import { ChatAdapter, Example, Predict, Signature } from '../dist/dspy/index.js';
-import { DummyLM } from '../dist/lm/dummy.js';
+import { DummyLM } from '../dist/dspy/dummy_lm.js';
 import { loadAx } from './ax/load.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

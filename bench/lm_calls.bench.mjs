@@ -27,7 +27,7 @@ if (!existsSync(distIndex)) {
   process.exit(1);
 }
 const { Example, Module, Predict, settings } = await import('../dist/dspy/index.js');
-const { DummyLM, renderChatAnswer } = await import('../dist/lm/dummy.js');
+const { DummyLM, renderChatAnswer } = await import('../dist/dspy/dummy_lm.js');
 const { ManagedLM } = await import('../dist/lm/managed.js');
 const { BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2, Evaluate } = await import('../dist/optimizers/index.js');
 

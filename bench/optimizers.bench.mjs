@@ -24,7 +24,7 @@ if (!existsSync(distIndex)) {
   process.exit(1);
 }
 const { Example, Module, Predict, settings } = await import('../dist/dspy/index.js');
-const { DummyLM } = await import('../dist/lm/dummy.js');
+const { DummyLM } = await import('../dist/dspy/dummy_lm.js');
 const { ManagedLM } = await import('../dist/lm/managed.js');
 const { BootstrapFewShot, Evaluate } = await import('../dist/optimizers/index.js');
 

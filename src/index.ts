@@ -13,6 +13,8 @@ export * from './dspy/index.js';
 
 // --- LMs: the interface, providers, the LM-spec parser, cache, usage, budgets, rate limits
 export * from './lm/index.js';
+// --- an LM from a spec string (providers and the test LMs): createLM, LMRegistry
+export * from './lm_factory/index.js';
 /** @deprecated the earlier public name of `canonicalJson` (src/util/canonical_json.ts); kept so callers keep working. */
 export { canonicalJson as canonicalJSON } from './util/canonical_json.js';
 

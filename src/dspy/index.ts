@@ -58,3 +58,5 @@ export { Tool, ToolArgsError, type ToolInit } from './tool.js';
 export { ReAct, type ReActOptions } from './react.js';
 export { rolloutIdAt } from './rollout.js';
 export { pyRepr } from './json_text.js';
+// DSPy's DummyLM (dspy.utils): answers in the adapters' formats, for tests and offline runs.
+export { DummyLM, DummyLMError, type DummyLMConfig, type DummyLMOptions, type DummyAnswer } from './dummy_lm.js';

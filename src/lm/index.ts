@@ -74,7 +74,4 @@ export {
   type CassetteSpec,
   type RemoteSpec,
 } from './spec.js';
-export { createLM, type CreateLMOptions } from './create.js';
-export { LMRegistry } from './registry.js';
-export { DummyLM, DummyLMError, type DummyLMConfig, type DummyLMOptions, type DummyAnswer } from './dummy.js';
 export { createLMLogger, lmLogger, REDACT_PATHS, type LMLoggerOptions } from './log.js';

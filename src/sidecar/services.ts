@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { LMRegistry } from '../lm/registry.js';
+import type { LMRegistry } from '../lm_factory/registry.js';
 import type { Peer } from '../rpc/peer.js';
 import type { Lifecycle } from './lifecycle.js';
 import { defaultLMSpec } from './default_lm.js';
@@ -107,7 +107,7 @@ export function createServices(opts: ServicesOptions): Services {
     },
     lms: lazy(async () => {
       const [{ LMRegistry }, { PipelineDemoLM }] = await Promise.all([
-        import('../lm/registry.js'),
+        import('../lm_factory/registry.js'),
         import('../pipeline/offline.js'),
       ]);
       return new LMRegistry({ logger, offline: (dummy) => new PipelineDemoLM(dummy, 'offline') });

@@ -21,7 +21,7 @@ import {
   type AdapterResult,
 } from '../../src/dspy/index.js';
 import { fieldDescriptions, formatFieldBlocks, parseOutputField, partitionDemos, pyStr, taskDescription } from '../../src/dspy/adapter.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import type { LMResponse } from '../../src/lm/types.js';
 
 const str = Signature.parse('q -> a').field('a')!;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AllAttemptsFailedError, BestOfN, ChainOfThought, Module, Predict, Prediction, Refine, settings, withTrace } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 afterEach(() => settings.reset());
 

@@ -27,7 +27,7 @@ import {
   XMLAdapter,
   withTrace,
 } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 afterEach(() => settings.reset());
 

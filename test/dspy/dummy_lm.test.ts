@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ChainOfThought, ChatAdapter, Example, JSONAdapter, Predict, Signature } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 describe('DummyLM', () => {
   it('ordered: returns answers in order, Records in chat format, then fails clearly', async () => {

@@ -10,7 +10,7 @@ import {
   withTrace,
 } from '../../src/dspy/index.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../../src/lm/types.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 /** Answers `[[ ## out ## ]]` with the value of the `x` input, after `delay(x)` ms. */
 class EchoLM implements LM {

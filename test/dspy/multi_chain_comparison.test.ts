@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Completions, MultiChainComparison, Prediction } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 describe('MultiChainComparison', () => {
   it("builds DSPy's signature and shows each attempt as a student attempt", async () => {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BaseCallback, ChainOfThought, clearHistory, inspectHistory, lmHistory, observed, parentCallId, Predict, settings, type Callback } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 beforeEach(() => clearHistory());
 afterEach(() => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Example, Module, Parallel, ParallelExecutionError, Predict, Prediction } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 class Slow extends Module {
   inFlight = 0;

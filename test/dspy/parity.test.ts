@@ -12,7 +12,7 @@ import {
   withTrace,
   XMLAdapter,
 } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { loadProgram, saveProgram } from '../../src/optimizers/program_io.js';
 
 const chat = new ChatAdapter({ fallback: false });

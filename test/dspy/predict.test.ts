@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AdapterParseError, ChainOfThought, Example, JSONAdapter, Predict, Prediction, REASONING_PREFIX, settings, Signature } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 describe('Predict', () => {
   it('returns typed outputs and sends demos as user/assistant pairs', async () => {

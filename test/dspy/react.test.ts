@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BaseCallback, ReAct, settings, Tool, ToolArgsError } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 function weatherTool(calls: unknown[]) {
   return new Tool({

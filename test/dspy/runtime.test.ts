@@ -30,7 +30,7 @@ import {
   type HistoryEntry,
 } from '../../src/dspy/index.js';
 import { recordHistory } from '../../src/dspy/history.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../../src/lm/types.js';
 
 beforeEach(() => clearHistory());

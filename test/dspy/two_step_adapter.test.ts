@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdapterParseError, clearHistory, Example, JSONAdapter, lmHistory, Predict, settings, Signature, TwoStepAdapter } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 describe('TwoStepAdapter', () => {
   it('asks the main LM in plain text, then extracts the fields with the extraction LM', async () => {

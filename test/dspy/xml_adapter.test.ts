@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AdapterParseError, Example, Predict, Signature, XMLAdapter } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 
 const GOLDEN = new URL('./golden/xml_adapter_format.json', import.meta.url);
 

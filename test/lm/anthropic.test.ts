@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AnthropicLM, type AnthropicLMOptions } from '../../src/lm/anthropic.js';
 import { LMError } from '../../src/lm/errors.js';
-import { createLM } from '../../src/lm/create.js';
+import { createLM } from '../../src/lm_factory/create.js';
 import { RateLimiterRegistry } from '../../src/lm/rate_limiter.js';
 import { FakeAnthropic, reply } from '../support/fake_anthropic.js';
 import { captureLogger, msgs, waitFor } from './helpers.js';

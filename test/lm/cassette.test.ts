@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CassetteLM, cassetteHash, loadCassette } from '../../src/lm/cassette.js';
-import { createLM } from '../../src/lm/create.js';
+import { createLM } from '../../src/lm_factory/create.js';
 import { LMError } from '../../src/lm/errors.js';
 import { RateLimiterRegistry } from '../../src/lm/rate_limiter.js';
 import { FakeAnthropic, reply } from '../support/fake_anthropic.js';

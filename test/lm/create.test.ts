@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLM } from '../../src/lm/create.js';
+import { createLM } from '../../src/lm_factory/create.js';
 import { Meter, runWithMeter } from '../../src/lm/meter.js';
 import { UsageTracker } from '../../src/lm/usage.js';
 import { captureLogger, msgs } from './helpers.js';
@@ -39,7 +39,7 @@ describe('createLM offline specs', () => {
 
 describe('LMRegistry', () => {
   it('reuses one LM per spec (equivalent spellings included) and shares one tracker', async () => {
-    const { LMRegistry } = await import('../../src/lm/registry.js');
+    const { LMRegistry } = await import('../../src/lm_factory/registry.js');
     const reg = new LMRegistry({ logger: captureLogger().logger });
     const a = reg.get('offline');
     expect(reg.get({ kind: 'dummy', mode: 'follow-demos' })).toBe(a);

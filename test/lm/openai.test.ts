@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LMError } from '../../src/lm/errors.js';
 import { OpenAICompatibleLM, type OpenAICompatibleLMOptions } from '../../src/lm/openai.js';
-import { createLM } from '../../src/lm/create.js';
+import { createLM } from '../../src/lm_factory/create.js';
 import { RateLimiterRegistry } from '../../src/lm/rate_limiter.js';
 import { FakeOpenAI } from './fake_openai.js';
 import { captureLogger, msgs, waitFor } from './helpers.js';

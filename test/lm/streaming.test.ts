@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { AnthropicLM } from '../../src/lm/anthropic.js';
 import { MemoryCache } from '../../src/lm/cache.js';
 import { OpenAICompatibleLM } from '../../src/lm/openai.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { LMError } from '../../src/lm/errors.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { PriceTable } from '../../src/lm/prices.js';

@@ -14,7 +14,7 @@ import { CassetteLM, cassetteHash } from '../../src/lm/cassette.js';
 import { LMError } from '../../src/lm/errors.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import type { LM, LMCapabilities, ResponseFormat } from '../../src/lm/types.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { ChatAdapter } from '../../src/dspy/chat_adapter.js';
 import { EnumType } from '../../src/dspy/field_types.js';
 import { JSONAdapter } from '../../src/dspy/json_adapter.js';

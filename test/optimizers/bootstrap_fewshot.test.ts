@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Example, settings } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { BootstrapFewShot, LabeledFewShot, programToJson } from '../../src/optimizers/index.js';
 import { exact, followLM, oracle, QA, qa } from './helpers.js';
 

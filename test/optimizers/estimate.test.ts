@@ -2,7 +2,7 @@
 // prompt-size proxy (the mean JSON size of the examples).
 import { describe, expect, it } from 'vitest';
 import { Example } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { PriceTable } from '../../src/lm/prices.js';
 import { estimatedCostUsd, meanExampleChars } from '../../src/optimizers/estimate.js';

@@ -1,5 +1,5 @@
 import { Example, Module, Predict, type Prediction } from '../../src/dspy/index.js';
-import { DummyLM, renderChatAnswer } from '../../src/lm/dummy.js';
+import { DummyLM, renderChatAnswer } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import type { ChatMessage, GenerateOptions, LM } from '../../src/lm/types.js';
 

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settings, type Module } from '../../src/dspy/index.js';
-import { createLM } from '../../src/lm/create.js';
+import { createLM } from '../../src/lm_factory/create.js';
 import { RateLimiterRegistry } from '../../src/lm/rate_limiter.js';
 import { BootstrapFewShot, BootstrapFewShotWithRandomSearch, MIPROv2 } from '../../src/optimizers/index.js';
 import type { CompileResult } from '../../src/optimizers/types.js';

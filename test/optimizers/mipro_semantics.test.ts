@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Module, Prediction, settings } from '../../src/dspy/index.js';
 import type { ChatMessage, LM } from '../../src/lm/types.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { PriceTable } from '../../src/lm/prices.js';
 import { MIPROv2, type MIPROv2Options } from '../../src/optimizers/index.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { settings } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { BootstrapFewShot, MIPROv2, saveProgram } from '../../src/optimizers/index.js';
 import { answer, exact, followLM, Nested, oracle, question, QA, qa } from './helpers.js';

@@ -3,7 +3,7 @@
 // defaults, and what each kind of candidate is.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Example, settings } from '../../src/dspy/index.js';
-import { DummyLM, renderChatAnswer } from '../../src/lm/dummy.js';
+import { DummyLM, renderChatAnswer } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { BootstrapFewShotWithRandomSearch, Evaluate } from '../../src/optimizers/index.js';
 import { answer, exact, oracle, QA, qa, question } from './helpers.js';

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { settings } from '../../src/dspy/index.js';
-import { createLM } from '../../src/lm/create.js';
+import { createLM } from '../../src/lm_factory/create.js';
 import { RateLimiterRegistry } from '../../src/lm/rate_limiter.js';
 import { BootstrapFewShot } from '../../src/optimizers/index.js';
 import { FakeOpenAI } from '../lm/fake_openai.js';

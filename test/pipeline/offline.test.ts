@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Example, type Metric } from '../../src/dspy/index.js';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { BootstrapFewShot, metricToNumber } from '../../src/optimizers/index.js';
 import {
   answerFromDemos,

@@ -1,7 +1,7 @@
 // The checks a run makes before it spends, called directly: which optimizer names and options
 // pass, and which LMs a dollar budget can be enforced on.
 import { describe, expect, it } from 'vitest';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { PriceTable } from '../../src/lm/prices.js';
 import type { LM } from '../../src/lm/types.js';

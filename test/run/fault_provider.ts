@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DummyLM } from '../../src/lm/dummy.js';
+import { DummyLM } from '../../src/dspy/dummy_lm.js';
 import { PipelineDemoLM } from '../../src/pipeline/offline.js';
 
 export type Fault = '429' | '500' | 'drop';

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LMError } from '../../src/lm/errors.js';
-import { LMRegistry } from '../../src/lm/registry.js';
+import { LMRegistry } from '../../src/lm_factory/registry.js';
 import type { LM } from '../../src/lm/types.js';
 import type { PipelineExecutor } from '../../src/pipeline/index.js';
 import { PipelineDemoLM } from '../../src/pipeline/offline.js';

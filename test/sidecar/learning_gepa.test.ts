@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderChatAnswer } from '../../src/lm/dummy.js';
+import { renderChatAnswer } from '../../src/dspy/dummy_lm.js';
 import { ROOT } from '../support/build.js';
 import { serveReferenceExecutions, type FakeElixir } from '../support/fake_elixir.js';
 import { initialize, sidecar, tempDataDir } from './telemetry_helpers.js';

@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { renderChatAnswer } from '../../src/lm/dummy.js';
+import { renderChatAnswer } from '../../src/dspy/dummy_lm.js';
 
 export class CountingOpenAI {
   requests = 0;

@@ -5,9 +5,9 @@
  * fresh LM each time would start from an empty memory cache).
  */
 import { createLM, type CreateLMOptions } from './create.js';
-import type { ManagedLM } from './managed.js';
-import { formatLMSpec, parseLMSpec, validateLMSpec, type LMSpec } from './spec.js';
-import { UsageTracker } from './usage.js';
+import type { ManagedLM } from '../lm/managed.js';
+import { formatLMSpec, parseLMSpec, validateLMSpec, type LMSpec } from '../lm/spec.js';
+import { UsageTracker } from '../lm/usage.js';
 
 export class LMRegistry {
   readonly usage: UsageTracker;

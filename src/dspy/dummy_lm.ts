@@ -1,3 +1,64 @@
+// DSPy's DummyLM (dspy.utils.dummies): the class below says how it answers.
+import { ElexirionError } from '../errors.js';
+import { pyStr } from './adapter.js';
+import { splitSections } from './chat_adapter.js';
+import { parseTypeString, type TypeSpec } from './field_types.js';
+import { pyJsonDumps } from './json_text.js';
+import { sha256Hex } from '../util/canonical_json.js';
+import { sleep } from '../util/sleep.js';
+import { offlineResponse } from '../lm/offline_response.js';
+import type { ChatMessage, GenerateOptions, LM, LMResponse } from '../lm/types.js';
+
+/** A scripted answer: the raw completion text, or output fields rendered in the ChatAdapter format. */
+export type DummyAnswer = string | Record<string, unknown>;
+
+/** Options every DummyLM mode takes. */
+export interface DummyLMOptions {
+  /** Fixed delay before each answer (ms); 0 (default) answers on the next microtask. */
+  latencyMs?: number;
+  /** The model name reported in responses and usage (default `dummy`). */
+  model?: string;
+  /** How many calls `history` keeps (default 100). */
+  historyLimit?: number;
+}
+
+/** One call a DummyLM answered, as kept in its `history`. */
+export interface DummyCall {
+  messages: ChatMessage[];
+  options: GenerateOptions | undefined;
+  text: string;
+}
+
+/** The config form of `new DummyLM(...)` (what `createLM('dummy' | 'offline')` passes). */
+export interface DummyLMConfig extends DummyLMOptions {
+  /** `follow-demos` (default without answers; `follow` is an alias), `ordered` (answers is a list) or `substring` (answers is a map). */
+  mode?: 'follow-demos' | 'follow' | 'ordered' | 'substring';
+  /** A list (ordered mode) or a map from substring to answer (substring mode). */
+  answers?: DummyAnswer[] | Record<string, DummyAnswer>;
+}
+
+/** A DummyLM that cannot answer: a bad config, answers run out, or no substring matched. */
+export class DummyLMError extends ElexirionError {
+  override readonly code: string = 'DUMMY_LM_ERROR';
+  override name = 'DummyLMError';
+}
+
+type Mode =
+  | { kind: 'ordered'; answers: string[] }
+  | { kind: 'substring'; entries: Array<[string, string]> }
+  | { kind: 'follow' };
+
+const MISSING = 'Not supplied for this particular example.';
+const REQUEST_RE = /\n\n(Respond with the corresponding output fields|Respond with a JSON object)[\s\S]*$/;
+const OUTPUT_LINE_RE = /^\d+\. `(\w+)` \(([^)]*)\)/;
+
+/** Render an answer Record in the ChatAdapter's output format (`[[ ## f ## ]]` blocks, then `completed`). */
+export function renderChatAnswer(answer: DummyAnswer): string {
+  if (typeof answer === 'string') return answer;
+  const blocks = Object.entries(answer).map(([k, v]) => `[[ ## ${k} ## ]]\n${pyStr(v)}`);
+  return `${blocks.join('\n\n')}\n\n[[ ## completed ## ]]`;
+}
+
 /**
  * DummyLM: a deterministic offline LM with DSPy's three modes.
  *
@@ -23,59 +84,6 @@
  * Zero latency by default (`latencyMs` for benchmarks), counts calls, estimates usage as
  * characters / 4, provider `dummy`, model `dummy`.
  */
-import { ElexirionError } from '../errors.js';
-import { pyStr } from '../dspy/adapter.js';
-import { splitSections } from '../dspy/chat_adapter.js';
-import { parseTypeString, type TypeSpec } from '../dspy/field_types.js';
-import { pyJsonDumps } from '../dspy/json_text.js';
-import { sha256Hex } from '../util/canonical_json.js';
-import { sleep } from '../util/sleep.js';
-import { offlineResponse } from './offline_response.js';
-import type { ChatMessage, GenerateOptions, LM, LMResponse } from './types.js';
-
-export type DummyAnswer = string | Record<string, unknown>;
-
-export interface DummyLMOptions {
-  /** Fixed delay before each answer (ms); 0 (default) answers on the next microtask. */
-  latencyMs?: number;
-  model?: string;
-  /** How many calls `history` keeps (default 100). */
-  historyLimit?: number;
-}
-
-export interface DummyCall {
-  messages: ChatMessage[];
-  options: GenerateOptions | undefined;
-  text: string;
-}
-
-export interface DummyLMConfig extends DummyLMOptions {
-  /** `follow-demos` (default without answers; `follow` is an alias), `ordered` (answers is a list) or `substring` (answers is a map). */
-  mode?: 'follow-demos' | 'follow' | 'ordered' | 'substring';
-  answers?: DummyAnswer[] | Record<string, DummyAnswer>;
-}
-
-export class DummyLMError extends ElexirionError {
-  override readonly code: string = 'DUMMY_LM_ERROR';
-  override name = 'DummyLMError';
-}
-
-type Mode =
-  | { kind: 'ordered'; answers: string[] }
-  | { kind: 'substring'; entries: Array<[string, string]> }
-  | { kind: 'follow' };
-
-const MISSING = 'Not supplied for this particular example.';
-const REQUEST_RE = /\n\n(Respond with the corresponding output fields|Respond with a JSON object)[\s\S]*$/;
-const OUTPUT_LINE_RE = /^\d+\. `(\w+)` \(([^)]*)\)/;
-
-/** Render an answer Record in the ChatAdapter's output format (`[[ ## f ## ]]` blocks, then `completed`). */
-export function renderChatAnswer(answer: DummyAnswer): string {
-  if (typeof answer === 'string') return answer;
-  const blocks = Object.entries(answer).map(([k, v]) => `[[ ## ${k} ## ]]\n${pyStr(v)}`);
-  return `${blocks.join('\n\n')}\n\n[[ ## completed ## ]]`;
-}
-
 export class DummyLM implements LM {
   readonly provider = 'dummy';
   readonly model: string;
@@ -114,22 +122,27 @@ export class DummyLM implements LM {
     this.historyLimit = cfg.historyLimit ?? 100;
   }
 
+  /** Answers in the order given (DSPy's `DummyLM([...])`). */
   static ordered(answers: DummyAnswer[], options?: DummyLMOptions): DummyLM {
     return new DummyLM({ ...options, answers });
   }
 
+  /** The first key found in the last message picks the answer (DSPy's dict form). */
   static bySubstring(answers: Record<string, DummyAnswer>, options?: DummyLMOptions): DummyLM {
     return new DummyLM({ ...options, answers });
   }
 
+  /** Follows the demos in the prompt, else deterministic placeholders (DSPy's `follow_examples`). */
   static followExamples(options?: DummyLMOptions): DummyLM {
     return new DummyLM({ ...options, mode: 'follow-demos' });
   }
 
+  /** Which of the three modes this LM answers in. */
   get modeName(): 'ordered' | 'substring' | 'follow' {
     return this.mode.kind;
   }
 
+  /** Answers one prompt (honours `options.signal`; usage is estimated as characters / 4). */
   async generate(messages: ChatMessage[], options?: GenerateOptions): Promise<LMResponse> {
     options?.signal?.throwIfAborted();
     this.calls++;

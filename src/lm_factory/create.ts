@@ -9,25 +9,25 @@
  * fed with every HTTP response so a 429 pauses the callers of that endpoint and model.
  */
 import type { Logger } from 'pino';
-import { AnthropicLM, type AnthropicLMOptions } from './anthropic.js';
-import type { BudgetLimits } from './budget.js';
-import { createCache, type LMCache } from './cache.js';
-import { CassetteLM } from './cassette.js';
-import { DummyLM, type DummyLMConfig } from './dummy.js';
-import { lmLogger } from './log.js';
-import { ManagedLM } from './managed.js';
-import { OpenAICompatibleLM, type OpenAICompatibleLMOptions } from './openai.js';
-import { PriceTable, pricesFromEnv, type PriceEntries } from './prices.js';
-import type { ProviderLM, ResponseObserver } from './provider.js';
+import { AnthropicLM, type AnthropicLMOptions } from '../lm/anthropic.js';
+import type { BudgetLimits } from '../lm/budget.js';
+import { createCache, type LMCache } from '../lm/cache.js';
+import { CassetteLM } from '../lm/cassette.js';
+import { DummyLM, type DummyLMConfig } from '../dspy/dummy_lm.js';
+import { lmLogger } from '../lm/log.js';
+import { ManagedLM } from '../lm/managed.js';
+import { OpenAICompatibleLM, type OpenAICompatibleLMOptions } from '../lm/openai.js';
+import { PriceTable, pricesFromEnv, type PriceEntries } from '../lm/prices.js';
+import type { ProviderLM, ResponseObserver } from '../lm/provider.js';
 import {
   RateLimiter,
   defaultLimiterRegistry,
   limiterKey,
   type RateLimiterOptions,
   type RateLimiterRegistry,
-} from './rate_limiter.js';
-import { parseLMSpec, validateLMSpec, type LMSpec, type RemoteSpec } from './spec.js';
-import type { UsageTracker } from './usage.js';
+} from '../lm/rate_limiter.js';
+import { parseLMSpec, validateLMSpec, type LMSpec, type RemoteSpec } from '../lm/spec.js';
+import type { UsageTracker } from '../lm/usage.js';
 
 export interface CreateLMOptions {
   /** Disk cache directory (remote providers). Default: ELEXIRION_LM_CACHE_DIR, else memory only. */
