@@ -104,3 +104,56 @@ describe('GEPA progress', () => {
     expect(events[0]?.message).toBe(`GEPA: ${g.warnings[0]}`);
   });
 });
+
+/** Two predictors that each answer half the categories: `low` 0 and 1, `high` 2 and 3. */
+class Router extends Module {
+  low = new Predict('question -> answer');
+  high = new Predict('question -> answer');
+  constructor(low: string, high: string) {
+    super();
+    this.low.signature = this.low.signature.withInstructions(low);
+    this.high.signature = this.high.signature.withInstructions(high);
+  }
+  forward(inputs: Record<string, unknown>): Promise<Prediction> {
+    const c = Number(/category (\d+)/.exec(String(inputs.question))?.[1]);
+    return (c < 2 ? this.low : this.high).call(inputs);
+  }
+}
+
+describe('GEPA merge acceptance', () => {
+  it('rejects a merge that scores below one of its parents on the subsample, and never scores it on the valset', async () => {
+    // As in gepa_semantics' merge: A rewrites `low` to know category 1 (forgetting 0), B extends
+    // `high` to know 3. The valset holds two examples of category 0: B (0, 0, 2, 3) beats the
+    // merge (1, 2, 3), so the merge is rejected.
+    settings.configure({ lm: task() });
+    let n = 0;
+    const lm: LM = {
+      provider: 'simulated',
+      model: 'reflector',
+      async generate(_messages, options) {
+        n += 1;
+        const k = Number(String(options?.rolloutId).split('-')[2]);
+        const text = k === 0 ? rules(1) : rules(2, 3);
+        return { text: `[[ ## new_instruction ## ]]\n${text}\n\n[[ ## completed ## ]]`, usage: { inputTokens: 1, outputTokens: 1 }, model: 'reflector', cached: false, costUsd: 0 };
+      },
+    };
+    const scored: string[] = [];
+    const r = await new GEPA({ maxMetricCalls: 80, reflectionLm: lm, useMerge: true }).compile(new Router(rules(0), rules(2)), {
+      trainset: [item(1, 2), item(3, 7), item(2, 3)],
+      valset: [item(0, 4), item(0, 8), item(1, 5), item(2, 6), item(3, 9)],
+      metric: (ex: Example, pred: Prediction) => (scored.push(String(ex.get('question'))), rulesMetric(ex, pred)),
+      seed: 5,
+    });
+    const g = r.gepa as GepaReport;
+    expect(n).toBeGreaterThan(0);
+    const merges = r.report.trials.filter((t) => t.kind === 'merge');
+    expect(merges.length).toBeGreaterThan(0);
+    expect(merges.map((t) => [t.score, t.size])).toEqual(merges.map(() => [60, 5]));
+    expect(g.candidates.some((c) => c.origin === 'merge')).toBe(false);
+    // Every trial after a merge is a reflective one: no `full` pass follows a merge.
+    r.report.trials.forEach((t, i) => {
+      if (t.kind === 'merge') expect(r.report.trials[i + 1]?.kind).not.toBe('full');
+    });
+    expect(g.metricCalls.used).toBe(scored.length);
+  });
+});
