@@ -9,12 +9,11 @@ import { Example, Module, Predict, settings, type Prediction } from '../../src/d
 import { ManagedLM } from '../../src/lm/managed.js';
 import type { LM } from '../../src/lm/types.js';
 import { GEPA, type GepaReport, type ProgressEvent } from '../../src/optimizers/index.js';
-import { ruleText, rulesMetric, rulesTaskLM } from '../../bench/support/rules_task.mjs';
+import { rulesMetric, rulesTaskLM } from '../../bench/support/rules_task.mjs';
+import { item, Router, rules } from './gepa_fixtures.js';
 
 afterEach(() => settings.reset());
 
-const item = (c: number, n: number) => new Example({ question: `category ${c}: item ${n}`, answer: String(n * (c + 2)) }).withInputs('question');
-const rules = (...cs: number[]) => cs.map(ruleText).join(' ');
 const task = () => new ManagedLM(rulesTaskLM(), { cache: false });
 
 class Solve extends Module {
@@ -105,20 +104,6 @@ describe('GEPA progress', () => {
   });
 });
 
-/** Two predictors that each answer half the categories: `low` 0 and 1, `high` 2 and 3. */
-class Router extends Module {
-  low = new Predict('question -> answer');
-  high = new Predict('question -> answer');
-  constructor(low: string, high: string) {
-    super();
-    this.low.signature = this.low.signature.withInstructions(low);
-    this.high.signature = this.high.signature.withInstructions(high);
-  }
-  forward(inputs: Record<string, unknown>): Promise<Prediction> {
-    const c = Number(/category (\d+)/.exec(String(inputs.question))?.[1]);
-    return (c < 2 ? this.low : this.high).call(inputs);
-  }
-}
 
 describe('GEPA merge acceptance', () => {
   it('rejects a merge that scores below one of its parents on the subsample, and never scores it on the valset', async () => {
