@@ -141,4 +141,27 @@ describe('GEPA merge acceptance', () => {
     });
     expect(g.metricCalls.used).toBe(scored.length);
   });
+
+  it('tries a merge first on the validation examples where its parents disagree', async () => {
+    // Valset categories [0, 0, 1, 2, 3]: A (knows 1, 2) and B (knows 0, 2, 3) disagree on all but
+    // the category-2 example. A subsample of 4 is exactly those four: the merge (1, 2, 3) gets 2 of 4.
+    settings.configure({ lm: task() });
+    const lm: LM = {
+      provider: 'simulated',
+      model: 'reflector',
+      async generate(_messages, options) {
+        const k = Number(String(options?.rolloutId).split('-')[2]);
+        return { text: `[[ ## new_instruction ## ]]\n${k === 0 ? rules(1) : rules(2, 3)}\n\n[[ ## completed ## ]]`, usage: { inputTokens: 1, outputTokens: 1 }, model: 'reflector', cached: false, costUsd: 0 };
+      },
+    };
+    const r = await new GEPA({ maxMetricCalls: 80, reflectionLm: lm, useMerge: true, mergeSubsampleSize: 4 }).compile(new Router(rules(0), rules(2)), {
+      trainset: [item(1, 2), item(3, 7), item(2, 3)],
+      valset: [item(0, 4), item(0, 8), item(1, 5), item(2, 6), item(3, 9)],
+      metric: rulesMetric,
+      seed: 5,
+    });
+    const merges = r.report.trials.filter((t) => t.kind === 'merge');
+    expect(merges.length).toBeGreaterThan(0);
+    expect(merges.map((t) => [t.score, t.size])).toEqual(merges.map(() => [50, 4]));
+  });
 });
