@@ -17,13 +17,11 @@ import type { LM, LMResponse } from '../../src/lm/types.js';
 import { GEPA, presetMetricCalls, type GepaReport } from '../../src/optimizers/index.js';
 import { REFLECTION_SIGNATURE, formatReflectionRecords } from '../../src/optimizers/gepa/reflection.js';
 import { ruleText, rulesMetric, rulesTaskLM } from '../../bench/support/rules_task.mjs';
+import { item, Router, rules } from './gepa_fixtures.js';
 
 afterEach(() => settings.reset());
 
 const reply = (text: string, model: string): LMResponse => ({ text, usage: { inputTokens: 1, outputTokens: 1 }, model, cached: false, costUsd: 0 });
-
-/** One example of category c (the rules task: right only when the prompt states c's rule). */
-const item = (c: number, n: number, extra = '') => new Example({ question: `category ${c}: item ${n}${extra}`, answer: String(n * (c + 2)) }).withInputs('question');
 
 /** One predictor, with the instruction given. */
 class Solve extends Module {
@@ -34,23 +32,6 @@ class Solve extends Module {
   }
   forward(inputs: Record<string, unknown>): Promise<Prediction> {
     return this.solve.call(inputs);
-  }
-}
-
-/** Two predictors that each answer half the categories: `low` 0 and 1, `high` 2 and 3. */
-class Router extends Module {
-  low = new Predict('question -> answer');
-  high = new Predict('question -> answer');
-  constructor(low: string, high: string) {
-    super();
-    this.low.signature = this.low.signature.withInstructions(low);
-    this.high.signature = this.high.signature.withInstructions(high);
-  }
-  forward(inputs: Record<string, unknown>): Promise<Prediction> {
-    const q = String(inputs.question);
-    if (q.includes('boom')) throw new Error('exploded before any step');
-    const c = Number(/category (\d+)/.exec(q)?.[1]);
-    return (c < 2 ? this.low : this.high).call(inputs);
   }
 }
 
@@ -83,7 +64,6 @@ function metricLog() {
 }
 
 const task = () => new ManagedLM(rulesTaskLM(), { cache: false });
-const rules = (...cs: number[]) => cs.map(ruleText).join(' ');
 
 describe('GEPA options', () => {
   it('takes exactly one budget; none means the light preset', () => {
