@@ -160,8 +160,8 @@ describe('promotion guard thresholds (each decides what reaches production)', ()
   it('needs at least minExamples pairs (5 by default): 5 is enough, 4 is not', () => {
     const five = decidePromotion([0, 0, 0, 0, 0], [1, 1, 1, 1, 1]);
     expect(five.promote).toBe(true);
-    const four = decidePromotion([0, 0, 0, 0], [1, 1, 1, 1]);
-    expect(four).toEqual({ promote: false, reason: 'only 4 held-out examples (< 5)', n: 4, margin: 0, currentMean: 0, candidateMean: 1, meanDiff: 1, interval: null });
+    const four = decidePromotion([0.25, 0.25, 0.25, 0.25], [1, 1, 1, 1]);
+    expect(four).toEqual({ promote: false, reason: 'only 4 held-out examples (< 5)', n: 4, margin: 0, currentMean: 0.25, candidateMean: 1, meanDiff: 0.75, interval: null });
     expect(decidePromotion([0, 0, 0, 0], [1, 1, 1, 1], { minExamples: 4 }).promote).toBe(true);
     expect(decidePromotion([], [])).toEqual({ promote: false, reason: 'only 0 held-out examples (< 5)', n: 0, margin: 0, currentMean: null, candidateMean: null, meanDiff: null, interval: null });
     // Nothing to compare is never a promotion, whatever the minimum.

@@ -85,8 +85,8 @@ describe('BaselineStore', () => {
     const s = await BaselineStore.open(path);
     const b = await s.update('p', { successRate: 0.8, lastOptimizedAt: 100, lastMode: 'light' });
     expect(b).toEqual({ successRate: 0.8, lastOptimizedAt: 100, lastMode: 'light', lastDecision: null, bestScore: null });
-    const next = await s.update('p', { lastDecision: 'rejected', bestScore: 0.7 });
-    expect(next).toEqual({ successRate: 0.8, lastOptimizedAt: 100, lastMode: 'light', lastDecision: 'rejected', bestScore: 0.7 });
+    const next = await s.update('p', { lastDecision: 'rejected', bestScore: 0.7, lastMode: 'full' });
+    expect(next).toEqual({ successRate: 0.8, lastOptimizedAt: 100, lastMode: 'full', lastDecision: 'rejected', bestScore: 0.7 });
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ version: 1, pipelines: { p: next } });
     const reopened = await BaselineStore.open(path);
     expect(reopened.get('p')).toEqual(next);
