@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { decidePromotion, shouldOptimize, promptDiff, DEFAULT_POLICY } from '../../src/learning/index.js';
+import { bootstrapMeanInterval, DEFAULT_GUARD } from '../../src/learning/promotion_guard.js';
 import { Rng } from '../../src/util/rng.js';
 import { diffLines } from '../../src/util/line_diff.js';
 
@@ -99,5 +100,97 @@ describe('line diff', () => {
         .map((l) => (l.startsWith('#') ? ' ' + l : l))
         .join('\n'),
     );
+  });
+});
+
+describe('promotion guard thresholds (each decides what reaches production)', () => {
+  // 20 pairs: half improved by 0.5, half unchanged; mean gain exactly 0.25.
+  const cur = Array.from({ length: 20 }, () => 0.5);
+  const half = cur.map((x, i) => (i % 2 ? x + 0.5 : x));
+
+  it('defaults: margin 0, 95% interval of 2000 seeded resamples, at least 5 pairs, bound 0', () => {
+    expect(DEFAULT_GUARD).toEqual({ margin: 0, confidence: 0.95, resamples: 2000, seed: 1, minExamples: 5, lowerBoundAboveMargin: false });
+  });
+
+  it('promotes when the mean gain is above the margin and the interval\'s lower bound above 0', () => {
+    const d = decidePromotion(cur, half, { margin: 0.2 });
+    expect(d).toMatchObject({ promote: true, n: 20, margin: 0.2, currentMean: 0.5, candidateMean: 0.75, meanDiff: 0.25 });
+    expect(d.interval).toEqual({ ...bootstrapMeanInterval(half.map((x, i) => x - cur[i]!), 0.95, 2000, 1), confidence: 0.95, resamples: 2000, seed: 1 });
+    expect(d.reason).toBe(`mean improvement 0.2500 > margin 0.2000, 95% interval [${d.interval!.lower.toFixed(4)}, ${d.interval!.upper.toFixed(4)}] clears 0.0000`);
+  });
+
+  it('a mean gain equal to the margin is not above it', () => {
+    const d = decidePromotion(cur, half, { margin: 0.25 });
+    expect(d.promote).toBe(false);
+    expect(d.reason).toBe('mean improvement 0.2500 is not above the margin 0.2500');
+    expect(d.interval).not.toBeNull();
+  });
+
+  it('a lower bound of exactly 0 does not clear 0', () => {
+    // One lucky example in 20: most resamples miss it, so the 2.5% quantile of the mean is 0.
+    const lucky = cur.map((x, i) => (i === 0 ? x + 0.5 : x));
+    const d = decidePromotion(cur, lucky, {});
+    expect(d.interval!.lower).toBe(0);
+    expect(d.meanDiff).toBeCloseTo(0.025, 12);
+    expect(d.promote).toBe(false);
+    expect(d.reason).toBe(`95% interval [0.0000, ${d.interval!.upper.toFixed(4)}] of the improvement does not clear 0.0000`);
+  });
+
+  it('with lowerBoundAboveMargin, the whole interval must clear the margin', () => {
+    const loose = decidePromotion(cur, half, { margin: 0.2 });
+    const strict = decidePromotion(cur, half, { margin: 0.2, lowerBoundAboveMargin: true });
+    expect(loose.interval!.lower).toBeGreaterThan(0);
+    expect(loose.interval!.lower).toBeLessThanOrEqual(0.2);
+    expect(strict.promote).toBe(false);
+    expect(strict.reason).toBe(`95% interval [${strict.interval!.lower.toFixed(4)}, ${strict.interval!.upper.toFixed(4)}] of the improvement does not clear 0.2000`);
+    const clears = decidePromotion(cur, half, { margin: 0.1, lowerBoundAboveMargin: true });
+    expect(clears.interval!.lower).toBeGreaterThan(0.1);
+    expect(clears.promote).toBe(true);
+    expect(clears.reason).toMatch(/ clears 0\.1000$/);
+  });
+
+  it('uses the confidence, resamples and seed it is given, and says which confidence', () => {
+    const d = decidePromotion(cur, half, { confidence: 0.5, resamples: 101, seed: 4 });
+    const diffs = half.map((x, i) => x - cur[i]!);
+    expect(d.interval).toEqual({ ...bootstrapMeanInterval(diffs, 0.5, 101, 4), confidence: 0.5, resamples: 101, seed: 4 });
+    expect(d.interval!.upper - d.interval!.lower).toBeLessThan(decidePromotion(cur, half).interval!.upper - decidePromotion(cur, half).interval!.lower);
+    expect(d.reason).toMatch(/, 50% interval \[/);
+  });
+
+  it('needs at least minExamples pairs (5 by default): 5 is enough, 4 is not', () => {
+    const five = decidePromotion([0, 0, 0, 0, 0], [1, 1, 1, 1, 1]);
+    expect(five.promote).toBe(true);
+    const four = decidePromotion([0.25, 0.25, 0.25, 0.25], [1, 1, 1, 1]);
+    expect(four).toEqual({ promote: false, reason: 'only 4 held-out examples (< 5)', n: 4, margin: 0, currentMean: 0.25, candidateMean: 1, meanDiff: 0.75, interval: null });
+    expect(decidePromotion([0, 0, 0, 0], [1, 1, 1, 1], { minExamples: 4 }).promote).toBe(true);
+    expect(decidePromotion([], [])).toEqual({ promote: false, reason: 'only 0 held-out examples (< 5)', n: 0, margin: 0, currentMean: null, candidateMean: null, meanDiff: null, interval: null });
+    // Nothing to compare is never a promotion, whatever the minimum.
+    const none = decidePromotion([], [], { minExamples: 0 });
+    expect(none.promote).toBe(false);
+    expect(none.reason).toBe('mean improvement NaN is not above the margin 0.0000');
+  });
+
+  it('refuses unpaired lists and non-finite scores without computing anything', () => {
+    expect(decidePromotion([1, 2, 3], [1, 2], { margin: 0.1 })).toEqual({
+      promote: false,
+      reason: 'score lists differ in length (3 vs 2): not paired',
+      n: 3,
+      margin: 0.1,
+      currentMean: null,
+      candidateMean: null,
+      meanDiff: null,
+      interval: null,
+    });
+    const five = [0, 0, 0, 0, 0];
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      expect(decidePromotion([...five.slice(1), bad], [1, 1, 1, 1, 1])).toEqual({ promote: false, reason: 'non-finite score', n: 5, margin: 0, currentMean: null, candidateMean: null, meanDiff: null, interval: null });
+      expect(decidePromotion(five, [1, 1, 1, 1, bad]).reason).toBe('non-finite score');
+    }
+  });
+
+  it('a candidate that is worse is never promoted', () => {
+    const worse = decidePromotion(half, cur, { margin: -1 });
+    expect(worse.meanDiff).toBe(-0.25);
+    expect(worse.promote).toBe(false);
   });
 });

@@ -122,11 +122,12 @@ export function findingsF1(options: FindingsF1Options = {}): Metric {
     const predicted = predictedOutputOf(prediction);
     const predictedValue = predicted[field];
     // Fail closed: a prediction without the field (unparseable output) must not score as an
-    // empty list matching an expected empty list, nor may an example lacking the field.
-    if (expectedValue === undefined) return scored(prediction, 0, `The example has no expected \`${field}\` to compare with: scored 0.`);
+    // empty list matching an expected empty list, nor may an example lacking the field; and
+    // never through the pass mark (with passAt 0, an F1 of 0 would pass).
+    if (expectedValue === undefined) return feedbackResult(prediction, 0, `The example has no expected \`${field}\` to compare with: scored 0.`);
     if (predictedValue === undefined) {
       const keys = Object.keys(predicted);
-      return scored(
+      return feedbackResult(
         prediction,
         0,
         `The output has no \`${field}\` field (${keys.length ? `it has ${keys.map((k) => `\`${k}\``).join(', ')}` : 'no field could be read from it'}): ` +

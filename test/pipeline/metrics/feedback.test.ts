@@ -5,11 +5,11 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Example, Prediction, settings, type MetricFeedback } from '../../src/dspy/index.js';
-import type { ChatMessage, LM, LMResponse } from '../../src/lm/types.js';
-import { GEPA, metricToNumber } from '../../src/optimizers/index.js';
-import { answerStepOf, CodeAnalysisEvaluator, getMetric, parsePipeline, PipelineProgram, RefactoringEvaluator } from '../../src/pipeline/index.js';
-import { referenceExecutor } from './helpers.js';
+import { Example, Prediction, settings, type MetricFeedback } from '../../../src/dspy/index.js';
+import type { ChatMessage, LM, LMResponse } from '../../../src/lm/types.js';
+import { GEPA, metricToNumber } from '../../../src/optimizers/index.js';
+import { answerStepOf, CodeAnalysisEvaluator, getMetric, parsePipeline, PipelineProgram, RefactoringEvaluator } from '../../../src/pipeline/index.js';
+import { referenceExecutor } from '../helpers.js';
 
 afterEach(() => settings.reset());
 
