@@ -76,7 +76,9 @@ describe('hostile input over a real process', () => {
     const s = start('packet4', ['--max-frame-bytes', '65536']);
     await expectPing(s, 'warm');
     const rssBefore = rssKb(s.child.pid!);
-    const total = 48 * 1024 * 1024;
+    // Far more than V8's young generation (up to ~48 MiB of not-yet-collected read buffers on a
+    // busy machine), so garbage and a buffered frame cannot be confused.
+    const total = 128 * 1024 * 1024;
     const header = Buffer.alloc(4);
     header.writeUInt32BE(total, 0);
     s.sendBytes(header);
@@ -88,8 +90,8 @@ describe('hostile input over a real process', () => {
     }
     await expectPing(s, 'after-oversize');
     const rssAfter = rssKb(s.child.pid!);
-    // 48 MiB streamed through: memory must not have grown by anything like the frame size.
-    expect(rssAfter - rssBefore).toBeLessThan(24 * 1024);
+    // 128 MiB streamed through: memory must not have grown by anything like the frame size.
+    expect(rssAfter - rssBefore).toBeLessThan(64 * 1024);
     // A frame just under the limit still works.
     s.send({ ...ping('big'), params: { pad: 'x'.repeat(60_000) } });
     expect(await s.next()).toEqual({ jsonrpc: '2.0', id: 'big', result: {} });
