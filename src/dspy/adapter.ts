@@ -100,6 +100,48 @@ export function fieldDescriptions(fields: readonly Field[]): string {
     .trim();
 }
 
+/** Demo messages built once, with what they were built from. */
+interface DemoCacheEntry {
+  demos: readonly Demo[];
+  /** Each list value of those demos, with a copy of its elements when the messages were built. */
+  lists: ReadonlyArray<readonly [readonly unknown[], readonly unknown[]]>;
+  messages: readonly ChatMessage[];
+}
+
+function isPlainValue(v: unknown): boolean {
+  return v === null || typeof v !== 'object';
+}
+
+/**
+ * The list values of demos whose messages can be reused, or undefined when they cannot:
+ * Examples (immutable) whose values are strings, numbers, booleans, null, or lists of those
+ * (lists can be edited in place, so their elements are compared on every reuse). A plain
+ * record or a nested object is formatted afresh on every call, as DSPy does.
+ */
+function listsOfCacheableDemos(demos: readonly Demo[]): Array<readonly [readonly unknown[], readonly unknown[]]> | undefined {
+  const lists: Array<readonly [readonly unknown[], readonly unknown[]]> = [];
+  for (const d of demos) {
+    if (!(d instanceof Example)) return undefined;
+    for (const v of Object.values(d.fields())) {
+      if (isPlainValue(v)) continue;
+      if (!Array.isArray(v) || !v.every(isPlainValue)) return undefined;
+      lists.push([v, [...v]]);
+    }
+  }
+  return lists;
+}
+
+/** The same demo objects as when the entry was built, their lists unchanged. */
+function sameDemos(entry: DemoCacheEntry, demos: readonly Demo[]): boolean {
+  if (entry.demos.length !== demos.length) return false;
+  for (let i = 0; i < demos.length; i++) if (entry.demos[i] !== demos[i]) return false;
+  for (const [live, copy] of entry.lists) {
+    if (live.length !== copy.length) return false;
+    for (let i = 0; i < copy.length; i++) if (!Object.is(live[i], copy[i])) return false;
+  }
+  return true;
+}
+
 /** Split demos the way DSPy does: incomplete ones (some fields missing) first, then complete ones; demos with no input or no output are dropped. */
 export function partitionDemos(signature: Signature, demos: readonly Demo[]): { complete: Record<string, unknown>[]; incomplete: Record<string, unknown>[] } {
   const complete: Record<string, unknown>[] = [];
@@ -181,21 +223,39 @@ export abstract class BaseAdapter implements Adapter {
     return parts.join('\n\n').trim();
   }
 
+  /**
+   * The demo messages last built per signature. A predictor sends the same demos on every call,
+   * and formatting them was most of Predict's cost with demos (bench/dspy.bench.mjs); reused
+   * only for the very same immutable Examples holding plain values (see `cacheableDemos`).
+   */
+  private readonly demoCache = new WeakMap<Signature, DemoCacheEntry>();
+
   /** DSPy's message sequence: system, incomplete demos first, complete demos, then the request. */
   format(signature: Signature, demos: readonly Demo[], inputs: Record<string, unknown>): ChatMessage[] {
     const messages: ChatMessage[] = [{ role: 'system', content: this.systemMessage(signature) }];
     if (demos.length) {
-      const { complete, incomplete } = partitionDemos(signature, demos);
-      for (const d of incomplete) {
-        messages.push({ role: 'user', content: this.userMessage(signature, d, { prefix: INCOMPLETE_DEMO_PREFIX }) });
-        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
-      }
-      for (const d of complete) {
-        messages.push({ role: 'user', content: this.userMessage(signature, d) });
-        messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
-      }
+      for (const m of this.demoMessages(signature, demos)) messages.push({ role: m.role, content: m.content });
     }
     messages.push({ role: 'user', content: this.userMessage(signature, inputs, { mainRequest: true }) });
+    return messages;
+  }
+
+  private demoMessages(signature: Signature, demos: readonly Demo[]): readonly ChatMessage[] {
+    const hit = this.demoCache.get(signature);
+    if (hit && sameDemos(hit, demos)) return hit.messages;
+    const messages: ChatMessage[] = [];
+    const { complete, incomplete } = partitionDemos(signature, demos);
+    for (const d of incomplete) {
+      messages.push({ role: 'user', content: this.userMessage(signature, d, { prefix: INCOMPLETE_DEMO_PREFIX }) });
+      messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
+    }
+    for (const d of complete) {
+      messages.push({ role: 'user', content: this.userMessage(signature, d) });
+      messages.push({ role: 'assistant', content: this.assistantMessage(signature, d, MISSING_FIELD_MESSAGE) });
+    }
+    const lists = listsOfCacheableDemos(demos);
+    if (lists) this.demoCache.set(signature, { demos: [...demos], lists, messages });
+    else this.demoCache.delete(signature);
     return messages;
   }
 
