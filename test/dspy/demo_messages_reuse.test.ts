@@ -33,6 +33,29 @@ for (const [name, make] of [['ChatAdapter', () => new ChatAdapter()], ['JSONAdap
       expect(after).toEqual(fresh(make, demos));
     });
 
+    it('follows a list element replaced in place (same length)', () => {
+      const a = make();
+      const demos = [demo(0)];
+      a.format(sig, demos, inputs);
+      (demos[0]!.fields().context as string[])[0] = 'replaced';
+      const after = a.format(sig, demos, inputs);
+      expect(JSON.stringify(after)).toContain('replaced');
+      expect(after).toEqual(fresh(make, demos));
+    });
+
+    it('follows an object inside a list edited in place (such demos are never reused)', () => {
+      const s2 = Signature.parse('question: str, items: list -> answer: str');
+      const a = make();
+      const item: Record<string, unknown> = { k: 'before' };
+      const demos = [new Example({ question: 'q', items: ['plain', item], answer: 'a' })];
+      const req = { question: 'x', items: [] };
+      a.format(s2, demos, req);
+      item.k = 'after';
+      const after = a.format(s2, demos, req);
+      expect(JSON.stringify(after)).toContain('after');
+      expect(after).toEqual(make().format(s2, demos, req));
+    });
+
     it('follows a demo array edited in place, and a different array', () => {
       const a = make();
       const demos = [demo(0), demo(1)];
