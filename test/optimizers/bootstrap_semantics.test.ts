@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Example, Module, Predict, settings, type Prediction } from '../../src/dspy/index.js';
 import { BootstrapFewShot } from '../../src/optimizers/index.js';
 import { metricPasses } from '../../src/optimizers/bootstrap_fewshot.js';
-import { answer, exact, oracle, QA, qa, question } from './helpers.js';
+import { answer, exact, oracle, QA, qa, question, trackInFlight } from './helpers.js';
 
 afterEach(() => settings.reset());
 
@@ -305,24 +305,13 @@ describe('BootstrapFewShot: work and cancellation', () => {
   });
 
   it('when successes are rare, more examples run at once as failures accumulate', async () => {
-    let inFlight = 0;
-    let most = 0;
     const { lm, dummy } = oracle(60, { wrong: (i) => i < 40, latencyMs: 1 });
-    const gen = dummy.generate.bind(dummy);
-    dummy.generate = async (m, o) => {
-      inFlight += 1;
-      most = Math.max(most, inFlight);
-      try {
-        return await gen(m, o);
-      } finally {
-        inFlight -= 1;
-      }
-    };
+    const flight = trackInFlight(dummy);
     settings.configure({ lm });
     const { report } = await new BootstrapFewShot({ maxBootstrappedDemos: 1, maxLabeledDemos: 0 }).compile(new QA(), { trainset: qa(60), metric: exact, concurrency: 8 });
     expect(report.bootstrapped).toBe(1);
     // Quota 1: alone that allows one example at a time; 40 committed failures allow 4 more.
-    expect(most).toBeGreaterThan(1);
+    expect(flight.peak()).toBeGreaterThan(1);
   });
 
   it('refuses to resume a run directory journaled with other settings', async () => {

@@ -79,3 +79,20 @@ export function scripted(answer: (field: string, messages: ChatMessage[]) => str
   };
   return { lm, requests, options };
 }
+
+/** Wraps `lm.generate` to record the most calls in flight at once (`peak()`; `reset()` starts over). */
+export function trackInFlight(lm: Pick<DummyLM, 'generate'>): { peak(): number; reset(): void } {
+  let inFlight = 0;
+  let most = 0;
+  const gen = lm.generate.bind(lm);
+  lm.generate = async (m: ChatMessage[], o?: GenerateOptions) => {
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+    try {
+      return await gen(m, o);
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  return { peak: () => most, reset: () => void (most = 0) };
+}

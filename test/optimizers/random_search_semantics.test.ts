@@ -6,7 +6,7 @@ import { Example, settings } from '../../src/dspy/index.js';
 import { DummyLM, renderChatAnswer } from '../../src/dspy/dummy_lm.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { BootstrapFewShotWithRandomSearch, Evaluate } from '../../src/optimizers/index.js';
-import { answer, exact, oracle, QA, qa, question } from './helpers.js';
+import { answer, exact, oracle, QA, qa, question, trackInFlight } from './helpers.js';
 
 afterEach(() => settings.reset());
 
@@ -204,25 +204,14 @@ describe('BootstrapFewShotWithRandomSearch: defaults and candidates', () => {
   });
 
   it('numThreads sets the concurrency when the compile options do not', async () => {
-    let inFlight = 0;
-    let most = 0;
     const { lm, dummy } = oracle(12, { latencyMs: 5 });
-    const gen = dummy.generate.bind(dummy);
-    dummy.generate = async (m, o) => {
-      inFlight += 1;
-      most = Math.max(most, inFlight);
-      try {
-        return await gen(m, o);
-      } finally {
-        inFlight -= 1;
-      }
-    };
+    const flight = trackInFlight(dummy);
     settings.configure({ lm });
     await new BootstrapFewShotWithRandomSearch({ restrict: [-3], numThreads: 4 }).compile(new QA(), { trainset: qa(12), metric: exact });
-    expect(most).toBe(4);
-    most = 0;
+    expect(flight.peak()).toBe(4);
+    flight.reset();
     await new BootstrapFewShotWithRandomSearch({ restrict: [-3], numThreads: 4 }).compile(new QA(), { trainset: qa(12), metric: exact, concurrency: 2 });
-    expect(most).toBe(2);
+    expect(flight.peak()).toBe(2);
   });
 
   it('uses the example itself as the unit of a candidate score (valset order kept)', async () => {
