@@ -372,6 +372,18 @@ export class GEPA implements Optimizer {
     const b = p.minibatch;
     const score100 = (xs: readonly number[]) => roundScore(100 * mean(xs));
     const score = (prog: Module, examples: readonly Example[]) => this.inTask(() => scoreBatch(ctx, prog, examples, metric, budget));
+    const sum = (xs: readonly number[]) => xs.reduce((acc, x) => acc + x, 0);
+    // A child that passed its minibatch (a reflection or a merge) is scored on the whole valset,
+    // as gepa's full evaluation is; the record keeps every metric call the step made, so a
+    // resumed run reserves the same budget without calling the metric again.
+    const settle = async (rec: { metricCalls: number; valScores?: number[]; cost?: BatchScore['cost'] }, child: Module, ok: boolean, before: number) => {
+      if (ok) {
+        const full = await score(child, p.valset);
+        rec.valScores = full.items.map((x) => x.score);
+        rec.cost = full.cost;
+      }
+      rec.metricCalls = budget.used - before;
+    };
     const points = (): CostPoint[] => pool.map((c, i) => ({ candidate: i, score: score100(c.scores), costUsd: c.cost.costUsd, tokens: c.cost.tokens }));
     const addCandidate = (c: CandidateState) => {
       pool.push(c);
@@ -473,15 +485,9 @@ export class GEPA implements Optimizer {
             const before = budget.used;
             const sub = await score(child, subsample.map((i) => p.valset[i] as Example));
             const childSub = sub.items.map((x) => x.score);
-            const sum = (xs: number[]) => xs.reduce((acc, x) => acc + x, 0);
             const ok = sum(childSub) >= Math.max(sum(subsample.map((i) => sa[i] as number)), sum(subsample.map((i) => sb[i] as number)));
             rec = { kind: 'merge', a: plan.a, b: plan.b, ancestor: plan.ancestor, instructions: plan.instructions, subsample, metricCalls: 0, childSub, accepted: ok };
-            if (ok) {
-              const full = await score(child, p.valset);
-              rec.valScores = full.items.map((x) => x.score);
-              rec.cost = full.cost;
-            }
-            rec.metricCalls = budget.used - before;
+            await settle(rec, child, ok, before);
             ctx.journal?.append(key, rec);
           }
           iterations += 1;
@@ -552,7 +558,6 @@ export class GEPA implements Optimizer {
             const child = this.build(student, proposed);
             const childRun = await score(child, batch);
             const childScores = childRun.items.map((x) => x.score);
-            const sum = (xs: number[]) => xs.reduce((acc, x) => acc + x, 0);
             const ok = sum(childScores) > sum(parentScores);
             rec = {
               kind: 'reflect',
@@ -565,12 +570,7 @@ export class GEPA implements Optimizer {
               childScores,
               ...(ok ? {} : { reason: 'the child did not beat its parent on the minibatch' }),
             };
-            if (ok) {
-              const full = await score(child, p.valset);
-              rec.valScores = full.items.map((x) => x.score);
-              rec.cost = full.cost;
-            }
-            rec.metricCalls = budget.used - before;
+            await settle(rec, child, ok, before);
           }
         }
         ctx.journal?.append(key, rec);
