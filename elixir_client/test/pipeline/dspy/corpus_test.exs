@@ -4,7 +4,7 @@ defmodule Pipeline.DSPy.CorpusTest do
   # loaded through the real sidecar (pipeline/load), and each accepted one run on the Reference
   # executor with a scripted LM (the sidecar's deterministic `dummy` LM, through lm/generate),
   # with the files its prompts read stubbed in a temporary workspace. Prints the counts.
-  use Pipeline.DSPy.SidecarCase, async: false
+  use Pipeline.DSPy.SidecarCase, async: true
 
   alias Pipeline.DSPy.Executor.Reference
 

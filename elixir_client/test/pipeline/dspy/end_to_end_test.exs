@@ -2,7 +2,7 @@ defmodule Pipeline.DSPy.EndToEndTest do
   # The user's whole job, as a user runs it: the real sidecar under a supervisor, every
   # candidate executed by the Reference executor in this BEAM (its LM calls going back to the
   # sidecar), the optimized config written back and loaded again.
-  use Pipeline.DSPy.SidecarCase, async: false
+  use Pipeline.DSPy.SidecarCase, async: true
 
   @moduletag timeout: 180_000
 

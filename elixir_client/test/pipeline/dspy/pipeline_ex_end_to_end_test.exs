@@ -3,7 +3,7 @@ defmodule Pipeline.DSPy.PipelineExEndToEndTest do
   # under a supervisor, every candidate executed by the PipelineEx executor, whose
   # `Pipeline.execute/2` is PipelineExDouble (pipeline_ex's result maps, checkpoints, skipped
   # steps; its LM answers come from the sidecar's offline LM, which follows the prompt's demos).
-  use Pipeline.DSPy.SidecarCase, async: false
+  use Pipeline.DSPy.SidecarCase, async: true
 
   alias Pipeline.DSPy.Executor.PipelineEx
 
