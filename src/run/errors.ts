@@ -3,11 +3,14 @@
  * map (src/sidecar/error_map.ts), which turns them into JSON-RPC errors a client can act on.
  */
 import { ElexirionError } from '../errors.js';
+import type { UsageSummary } from '../protocol/common.js';
 
 /** The metric cannot score (an unparseable judge), or every execution failed: nothing to conclude. */
 export class RunFailedError extends ElexirionError {
   override readonly code: string = 'RUN_FAILED_ERROR';
   override readonly name = 'RunFailedError';
+  /** What the run had spent when it stopped: set by the run, sent in the error's data. */
+  usage?: UsageSummary;
   constructor(
     readonly reason: 'metric_cannot_score' | 'executions_failed',
     readonly phase: string,
@@ -24,6 +27,8 @@ export class RunFailedError extends ElexirionError {
 export class RunInterruptedError extends ElexirionError {
   override readonly code: string = 'RUN_INTERRUPTED_ERROR';
   override readonly name = 'RunInterruptedError';
+  /** What the run had spent when it stopped: set by the run, sent in the error's data. */
+  usage?: UsageSummary;
   constructor(
     readonly runId: string,
     readonly phase: string,

@@ -26,7 +26,7 @@ import type { OptimizedPaths } from '../pipeline/output.js';
 import type { OptimizeDryRunResult, OptimizeParams, OptimizeResult, OptimizeRunResult } from '../protocol/run.js';
 import { hashJson } from '../util/canonical_json.js';
 import { dropFailingDemos } from './demo_check.js';
-import { RunInterruptedError } from './errors.js';
+import { RunFailedError, RunInterruptedError } from './errors.js';
 import { isTransientFault, RunFaults } from './faults.js';
 import type { RunHost } from './host.js';
 import { canEstimate, canonicalOptimizerName, DEFAULT_OPTIMIZER } from './optimizer_names.js';
@@ -107,7 +107,13 @@ export async function optimizeRun(params: OptimizeParams, host: RunHost): Promis
     paths,
     recorder,
   };
-  const body = () => runWithMeter(run.meter, () => runStages(plan));
+  const body = () =>
+    runWithMeter(run.meter, () => runStages(plan)).catch((err: unknown) => {
+      // A run that stops with nothing to keep still says what it spent: every request it sent
+      // is charged, and the client is told so in the error.
+      if (err instanceof RunFailedError || err instanceof RunInterruptedError) err.usage = usageSummary(run.meter);
+      throw err;
+    });
   return host.track ? host.track(run.runId, { meter: run.meter, faults }, body) : body();
 }
 

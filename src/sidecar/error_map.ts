@@ -45,13 +45,18 @@ export function mapDomainError(err: unknown): RpcError | undefined {
     case 'RunInputError':
       return new RpcError(ErrorCode.InvalidInput, e.message, { field: e.field });
     case 'RunFailedError':
-      return new RpcError(ErrorCode.RunFailed, e.message, { reason: e.reason, phase: e.phase });
+      return new RpcError(ErrorCode.RunFailed, e.message, { reason: e.reason, phase: e.phase, ...spent(e) });
     case 'RunInterruptedError':
       // The provider gave out before there was anything to keep: resumable with the same run id.
-      return new RpcError(ErrorCode.LMFailed, e.message, { runId: e.runId, phase: e.phase, kind: e.kind, resumable: true });
+      return new RpcError(ErrorCode.LMFailed, e.message, { runId: e.runId, phase: e.phase, kind: e.kind, resumable: true, ...spent(e) });
     case 'EvaluationError':
       return new RpcError(ErrorCode.ExecutionFailed, e.message, { errors: e.errors });
     default:
       return undefined;
   }
+}
+
+/** A stopped run's `usage` (what it spent), when the run attached it. */
+function spent(e: Record<string, unknown>): { usage?: unknown } {
+  return e.usage === undefined ? {} : { usage: e.usage };
 }

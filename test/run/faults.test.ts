@@ -85,6 +85,8 @@ describe('resume through provider faults', () => {
     if (phase === 'baseline') {
       // Nothing to compare with yet: a clean error saying the run can be resumed.
       expect(broken.error).toMatchObject({ code: -32011, data: { runId, phase: 'baseline', resumable: true } });
+      // It says what was spent: every request the provider received, the failed ones too.
+      expect(broken.error!.data.usage.sent).toBe(provider.requests);
       expect(broken.error!.message).toContain(`resume with runId ${runId}`);
     } else {
       expect(broken.error).toBeUndefined();

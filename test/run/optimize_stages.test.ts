@@ -97,6 +97,8 @@ describe('faults and the budget, stage by stage', () => {
     const err = await optimizeRun(params, host).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunInterruptedError);
     expect(err).toMatchObject({ runId: 'basefault', phase: 'baseline', kind: 'provider' });
+    // What was spent comes with the error: the two calls answered before the fault.
+    expect((err as RunInterruptedError).usage).toMatchObject({ calls: 2, sent: 2 });
     expect((err as Error).cause).toBeInstanceOf(LMError);
     expect(((err as Error).cause as LMError).status).toBe(429);
     host.lm.failFrom = undefined;
@@ -167,6 +169,8 @@ describe('faults and the budget, stage by stage', () => {
     const err = await optimizeRun(params, host).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunFailedError);
     expect(err).toMatchObject({ reason: 'executions_failed', phase: 'final' });
+    // What was spent comes with the error: the whole run but the final scoring's six calls.
+    expect((err as RunFailedError).usage).toMatchObject({ calls: FULL_RUN_CALLS - 6, sent: FULL_RUN_CALLS - 6 });
     expect(readdirSync(params.outDir!).filter((f) => f !== '.elexirion')).toEqual([]);
   });
 });

@@ -40,8 +40,10 @@ describe('a 2 s wall budget against a one-hour retry-after', () => {
     expect(Date.now() - started).toBeLessThan(9_000);
     expect(fake.messageRequests.length).toBeGreaterThan(0);
     if (r.error) {
-      // A run that cannot score its baseline may stop with an error: it names the wall budget.
+      // A run that cannot score its baseline stops with an error: it names the wall budget, and
+      // its data says what was spent.
       expect(JSON.stringify(r.error)).toMatch(/wall|budget/);
+      expect(r.error.data.usage.sent).toBe(fake.messageRequests.length);
     } else {
       expect(r.result.cutShort).toBe(true);
       expect(r.result.cutShortReason).toMatch(/wall/);
