@@ -4,8 +4,8 @@
  * ancestor and which side wins a conflict, the budget's boundaries, per-execution cost of a
  * batch, and the reflection's text and fallbacks.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Example, Module, Predict, settings, type Prediction } from '../../src/dspy/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Example, Module, Predict, Prediction, settings } from '../../src/dspy/index.js';
 import { ManagedLM } from '../../src/lm/managed.js';
 import { Meter, runWithMeter } from '../../src/lm/meter.js';
 import type { LM } from '../../src/lm/types.js';
@@ -211,6 +211,71 @@ describe('batch cost per execution', () => {
     ac.abort();
     const examples = [new Example({ question: 'a' }).withInputs('question')];
     await expect(scoreBatch(ctx, new Echo(), examples, () => 1, new MetricCallBudget(5))).rejects.toThrow();
+  });
+});
+
+/**
+ * A program that calls no LM: each execution takes `ms` on a clock the test owns and charges
+ * `costUsd` to the run's meter, as a priced LM call would; `fail` makes it throw instead.
+ */
+class Timed extends Module {
+  constructor(
+    private readonly clock: { now: number },
+    private readonly meter: Meter,
+    private readonly opts: { ms: number; costUsd?: number; fail?: () => Error },
+  ) {
+    super();
+  }
+  async forward(): Promise<Prediction> {
+    this.clock.now += this.opts.ms;
+    if (this.opts.costUsd) this.meter.usage.record({ model: 'm', inputTokens: 10, outputTokens: 2, cached: false, costUsd: this.opts.costUsd });
+    if (this.opts.fail) throw this.opts.fail();
+    return Prediction.from({ answer: 'ok' });
+  }
+}
+
+describe('batch cost per execution, measured', () => {
+  const examples = (n: number) => Array.from({ length: n }, (_, i) => new Example({ question: `q${i}` }).withInputs('question'));
+  const clock = { now: 1_000 };
+  afterEach(() => vi.restoreAllMocks());
+
+  it('charges each execution what the meter counted during this batch only, and the time its execution took', async () => {
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.now);
+    const meter = new Meter();
+    const ctx = new RunContext(meter, 0, 1, undefined, undefined, undefined);
+    // A first batch leaves the meter at $0.50: the second is charged only what it spent itself.
+    await scoreBatch(ctx, new Timed(clock, meter, { ms: 10, costUsd: 0.25 }), examples(2), () => 1, new MetricCallBudget(10));
+    const r = await scoreBatch(ctx, new Timed(clock, meter, { ms: 40, costUsd: 0.125 }), examples(4), () => 1, new MetricCallBudget(10));
+    expect(r.cost.costUsd).toBe(0.125);
+    expect(r.cost.tokens).toBe(12);
+    expect(r.cost.latencyMs).toBe(40);
+  });
+
+  it('a failed execution counts the time it took too', async () => {
+    vi.spyOn(performance, 'now').mockImplementation(() => clock.now);
+    const ctx = new RunContext(new Meter(), 0, 1, undefined, undefined, undefined);
+    const r = await scoreBatch(ctx, new Timed(clock, new Meter(), { ms: 30, fail: () => new Error('down') }), examples(3), () => 1, new MetricCallBudget(10));
+    expect(r.items.map((i) => i.score)).toEqual([0, 0, 0]);
+    expect(r.cost.latencyMs).toBe(30);
+  });
+
+  it('a stop raised inside an execution ends the batch: it is not one more example scored 0', async () => {
+    const ac = new AbortController();
+    const ctx = new RunContext(new Meter(), 0, 1, ac.signal, undefined, undefined);
+    const stopping = new Timed(clock, new Meter(), {
+      ms: 1,
+      fail: () => {
+        ac.abort();
+        return new RunStopped('cancelled');
+      },
+    });
+    await expect(scoreBatch(ctx, stopping, examples(2), () => 1, new MetricCallBudget(10))).rejects.toBeInstanceOf(RunStopped);
+  });
+
+  it('metric feedback without text keeps the default feedback', async () => {
+    const ctx = new RunContext(new Meter(), 0, 1, undefined, undefined, undefined);
+    const r = await scoreBatch(ctx, new Timed(clock, new Meter(), { ms: 1 }), examples(1), () => ({ score: 0.5 }), new MetricCallBudget(10));
+    expect(r.items[0]?.feedback).toBe('This trajectory got a score of 0.5.');
   });
 });
 
