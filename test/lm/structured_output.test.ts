@@ -100,15 +100,26 @@ describe('the output schema of a signature', () => {
   });
 
   it('a recursive zod type: its definitions move to the root and every reference resolves there', () => {
-    type TreeNode = { name: string; children: TreeNode[] };
+    type TreeNode = { name: string; note?: string; children: TreeNode[] };
     const Node: z.ZodType<TreeNode> = z.object({
       name: z.string(),
+      // Optional: zod leaves it out of `required`, and strict mode needs it listed in the
+      // definitions too, not only in the properties.
+      note: z.string().optional(),
       get children() {
         return z.array(Node);
       },
     });
     const Tree = z.object({ root: Node });
-    const schema = outputJsonSchema(Signature.parse('q -> tree: Tree, node: Node', undefined, { types: { Tree, Node } }));
+    // A reference inside a list (`anyOf`): followed like any other.
+    type Link = { value: number; next: Link | null };
+    const Chain: z.ZodType<Link> = z.object({
+      value: z.number(),
+      get next() {
+        return Chain.nullable();
+      },
+    });
+    const schema = outputJsonSchema(Signature.parse('q -> tree: Tree, node: Node, chain: Chain', undefined, { types: { Tree, Node, Chain } }));
     const props = schema['properties'] as Record<string, any>;
     const defs = schema['$defs'] as Record<string, any>;
     const resolve = (ref: string) => {
@@ -120,11 +131,19 @@ describe('the output schema of a signature', () => {
     // tree.root -> a definition whose children point back at it.
     const rootDef = resolve(props['tree'].properties.root.$ref);
     expect(resolve(rootDef.properties.children.items.$ref)).toBe(rootDef);
-    expect(rootDef).toMatchObject({ type: 'object', required: ['name', 'children'], additionalProperties: false });
-    // node is itself recursive: it becomes a definition referring to itself.
+    expect(rootDef).toMatchObject({ type: 'object', required: ['name', 'note', 'children'], additionalProperties: false });
+    // node is itself recursive: it becomes a definition referring to itself; the property is
+    // the bare reference (no title beside it), and no definitions are left inside a property.
+    expect(props['node']).toEqual({ $ref: expect.any(String) });
     const nodeDef = resolve(props['node'].$ref);
     expect(resolve(nodeDef.properties.children.items.$ref)).toBe(nodeDef);
+    expect(nodeDef).toMatchObject({ required: ['name', 'note', 'children'], additionalProperties: false });
+    const chainDef = resolve(props['chain'].$ref);
+    const nextRefs = (chainDef.properties.next.anyOf as Array<{ $ref?: string }>).filter((o) => o.$ref);
+    expect(nextRefs).toHaveLength(1);
+    expect(resolve(nextRefs[0]!.$ref!)).toBe(chainDef);
     expect(JSON.stringify(schema)).not.toContain('"$ref":"#"');
+    expect(JSON.stringify(props)).not.toContain('"$defs"');
   });
 
   it('an open-ended dict or Any output asks for a plain JSON object; an LM without capabilities gets no format', () => {
