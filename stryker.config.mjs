@@ -22,9 +22,8 @@ export default {
   coverageAnalysis: 'perTest',
   // Static mutants (module-level constants: prompt templates, option schemas, tables) cannot be
   // switched on per test, so each one re-runs every suite that imports its file: 707 of 9,532
-  // mutants (8%) took about half of a whole run's time on a 2-core machine. The prompt texts are
-  // pinned by golden tests against DSPy's; MUTATION_STATIC=1 counts them too (about twice as
-  // long).
+  // mutants (8%), estimated by Stryker at half of a whole run's time. The prompt texts are pinned
+  // by golden tests against DSPy's; MUTATION_STATIC=1 counts them too.
   ignoreStatic: process.env.MUTATION_STATIC !== '1',
   incremental: true,
   incrementalFile: 'reports/stryker-incremental.json',
