@@ -71,6 +71,10 @@ describe('scoreHeldOut', () => {
     const err = await scoreHeldOut(ctx(), failing, qa(4), exact, { ...o, phase: 'final' }).catch((e: unknown) => e);
     expect(err).toMatchObject({ reason: 'executions_failed', phase: 'final' });
     expect((err as Error).message).toContain('executor down');
+    // The message says which program could not be scored, in the user's terms.
+    expect((err as Error).message).toContain('while scoring the optimized pipeline,');
+    const atBaseline = await scoreHeldOut(ctx(), failing, qa(4), exact, o).catch((e: unknown) => e);
+    expect((atBaseline as Error).message).toContain('while scoring the pipeline as written,');
     const some = new QA();
     let n = 0;
     const real = some.forward.bind(some);
