@@ -7,6 +7,9 @@ export default defineConfig({
   test: {
     include: [
       'test/dspy/**/*.test.ts',
+      // Structured output and streaming (src/dspy) are tested with the providers, in test/lm.
+      'test/lm/structured_output.test.ts',
+      'test/lm/streaming.test.ts',
       'test/optimizers/**/*.test.ts',
       'test/pipeline/metrics*.test.ts',
       'test/pipeline/metrics/**/*.test.ts',
