@@ -10,9 +10,7 @@ export default defineConfig({
     // Each worker imports src/ once instead of once per test file: the suite's import time fell
     // from 30 s to 10 s and its CPU time by about 40%. Test files share a worker's modules, so a
     // test that changes process-wide state (dspy `settings`, process.env, a module's cache)
-    // restores it; the suite passes in shuffled order (`--sequence.shuffle`). Mutation testing
-    // keeps isolation (vitest.mutation.config.ts): there a module's state outliving one mutant's
-    // run would decide the next mutant's fate.
+    // restores it; the suite passes in shuffled order (`--sequence.shuffle`).
     isolate: false,
   },
 });

@@ -1,64 +1,20 @@
-# The tests run against the real sidecar, dist/cli.js: build it when it is missing or older
-# than src/ (a suite run against a stale build would test old code). Same rule and lock as
-# the vitest suites (test/support/build.ts), so both can run at once.
+# The tests run against the real sidecar, dist/cli.js: `scripts/build.mjs --if-stale` builds it
+# when it is missing or older than src/ (a suite run against a stale build would test old code).
+# The script holds a lock while it builds, so the vitest suites and this one can start together.
 defmodule Pipeline.DSPy.TestBuild do
   @repo Path.expand("../..", __DIR__)
-  @cli Path.join(@repo, "dist/cli.js")
-  @lock Path.join(@repo, "dist/.wire-build-lock")
 
   def ensure_built! do
-    if stale?() do
-      File.mkdir_p!(Path.dirname(@cli))
-      lock!(System.monotonic_time(:millisecond) + 120_000)
-
-      try do
-        if stale?(), do: build!()
-      after
-        File.rmdir(@lock)
-      end
-    end
-  end
-
-  defp stale? do
-    case File.stat(@cli, time: :posix) do
-      {:ok, %{mtime: built}} -> newest_source() > built
-      {:error, _} -> true
-    end
-  end
-
-  defp newest_source do
-    Path.join(@repo, "src/**/*.ts")
-    |> Path.wildcard()
-    |> Enum.map(&File.stat!(&1, time: :posix).mtime)
-    |> Enum.max(fn -> 0 end)
-  end
-
-  defp lock!(deadline) do
-    case File.mkdir(@lock) do
-      :ok ->
-        :ok
-
-      {:error, :eexist} ->
-        if System.monotonic_time(:millisecond) > deadline,
-          do: raise("timed out waiting for the build lock #{@lock}")
-
-        Process.sleep(200)
-        lock!(deadline)
-    end
-  end
-
-  defp build! do
-    IO.puts("dist/cli.js is missing or older than src/: building it (tsc -p tsconfig.build.json)")
-    tsc = Path.join(@repo, "node_modules/typescript/bin/tsc")
     node = System.find_executable("node") || raise "node not found on PATH"
-    # type errors elsewhere in the tree still emit JavaScript: the tests judge the result
-    {out, _status} =
-      System.cmd(node, [tsc, "-p", "tsconfig.build.json"], cd: @repo, stderr_to_stdout: true)
+    script = Path.join(@repo, "scripts/build.mjs")
+    # Non-zero only when dist/ is still out of date afterwards: type errors elsewhere in the
+    # tree still emit JavaScript, and the tests judge the result.
+    {out, status} = System.cmd(node, [script, "--if-stale"], cd: @repo, stderr_to_stdout: true)
 
-    if stale?() do
+    if status != 0 do
       raise """
-      #{@cli} could not be built: the Elixir client's tests run against the real sidecar.
-      Run `npm ci && npm run build` at the repository root. tsc said:
+      dist/cli.js could not be built: the Elixir client's tests run against the real sidecar.
+      Run `npm ci && npm run build` at the repository root. The build said:
       #{out}
       """
     end

@@ -1,51 +1,25 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
-function newestMtime(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return path.endsWith('.ts') ? st.mtimeMs : 0;
-  let max = 0;
-  for (const f of readdirSync(path)) max = Math.max(max, newestMtime(join(path, f)));
-  return max;
-}
+let checked = false;
 
 /**
  * Integration tests spawn `dist/cli.js`. `npm test` builds first; when a suite runs alone
- * (`npx vitest run test/wire`) and the wire sources are newer than the build, build here,
- * once, under a lock so parallel suites do not race.
+ * (`npx vitest run test/wire`) and src/ is newer than the build, `scripts/build.mjs --if-stale`
+ * builds it, under a lock so parallel suites do not race. Checked once per vitest worker: the
+ * files a worker runs share this module (vitest.config.ts, `isolate: false`).
  */
 export function ensureBuilt(): void {
-  const sources = ['src'].map((p) => join(ROOT, p));
-  const stale = () => !existsSync(CLI) || Math.max(...sources.map(newestMtime)) > statSync(CLI).mtimeMs;
-  if (!stale()) return;
-  const lock = join(ROOT, 'dist', '.wire-build-lock');
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (Date.now() - started > 120_000) throw new Error('timed out waiting for the build lock');
-      execFileSync('sleep', ['0.2']);
-    }
-  }
+  if (checked) return;
   try {
-    if (!stale()) return;
-    try {
-      execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
-        cwd: ROOT,
-        stdio: 'pipe',
-      });
-    } catch {
-      // Type errors elsewhere in the tree still emit JavaScript; the tests judge the result.
-    }
-  } finally {
-    rmdirSync(lock);
+    execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--if-stale'], { cwd: ROOT, stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`dist/ could not be built: ${String(e.stdout ?? '')}${String(e.stderr ?? '')}`);
   }
+  checked = true;
 }

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// `npm run build`: dist/ for the package and the sidecar.
+//
+//   1. tsc (tsconfig.build.json): the library as modules, with declarations — what
+//      `import 'elexirion'` and `import 'elexirion/sidecar'` load.
+//   2. esbuild: the `elexirion` CLI (the sidecar is `elexirion serve`) bundled into dist/bin/, and
+//      dist/cli.js, the launcher that loads it.
+//
+// Why a bundle for the CLI: unbundled, a sidecar loads about 160 modules before it answers
+// `initialize` and a few hundred more for its first run (zod alone is 95 files), and resolving,
+// reading and compiling them was half of a sidecar's CPU time. Bundled, a sidecar starts in about
+// two thirds of the time. The code is the same: esbuild compiles src/ one file at a time, as
+// vitest does for the unit suites (tsconfig sets isolatedModules, so no file depends on another's
+// types to compile). Everything lands flat in dist/bin/, two levels below package.json as src/x/
+// and dist/x/ are, so the paths the code resolves from its own URL (package.json, the YAML
+// worker) hold in all three layouts.
+//
+// The exit status is tsc's: its type errors fail `npm run build`, though JavaScript is still
+// emitted and the bundle still written.
+//
+// --if-stale: builds only when dist/cli.js is older than an input (or missing), and exits
+// non-zero only when dist/ is still out of date afterwards. The test suites call it so that a
+// suite run alone never starts an out-of-date sidecar; a type error elsewhere in the tree does
+// not stop them, the tests judge the result. Concurrent callers wait on a lock, and one builds.
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const launcher = join(dist, 'cli.js');
+const bundleDir = join(dist, 'bin');
+
+/** Newest modification time of the files under `dir` whose names pass `keep`. */
+function newestMtime(dir, keep) {
+  let max = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) max = Math.max(max, newestMtime(path, keep));
+    else if (keep(entry.name)) max = Math.max(max, statSync(path).mtimeMs);
+  }
+  return max;
+}
+
+/** dist/ is older than a source file, a compiler setting or this script, or missing. */
+export function buildIsStale() {
+  if (!existsSync(launcher)) return true;
+  const inputs = Math.max(
+    newestMtime(join(root, 'src'), (name) => name.endsWith('.ts')),
+    ...['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.mjs'].map((f) => statSync(join(root, f)).mtimeMs),
+  );
+  return inputs > statSync(launcher).mtimeMs;
+}
+
+function tsc() {
+  const r = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  return r.status ?? 1;
+}
+
+async function bundle() {
+  const esbuild = await import('esbuild');
+  // Written beside the old bundle and swapped in whole, so a sidecar starting meanwhile loads
+  // either bundle, never a mix of the two.
+  const fresh = `${bundleDir}.new-${process.pid}`;
+  rmSync(fresh, { recursive: true, force: true });
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: { cli: 'src/cli.ts', yaml_worker: 'src/pipeline/yaml_worker.ts' },
+    outdir: fresh,
+    bundle: true,
+    splitting: true, // `serve` and `report` load only their own code, as the modules did
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    sourcesContent: false, // the maps point at src/ and node_modules/ rather than carry them
+    chunkNames: 'chunk-[hash]',
+    // The CommonJS dependencies (pino, vscode-jsonrpc) call require() for Node's built-ins.
+    banner: { js: "import { createRequire as __elexirionCreateRequire } from 'node:module'; const require = __elexirionCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+  const old = `${bundleDir}.old-${process.pid}`;
+  if (existsSync(bundleDir)) renameSync(bundleDir, old);
+  renameSync(fresh, bundleDir);
+  rmSync(old, { recursive: true, force: true });
+  // The bin: a stable path (package.json `bin`, the Elixir client's default script) that loads
+  // the bundle. Written last: its mtime is what --if-stale compares.
+  const tmp = `${launcher}.tmp-${process.pid}`;
+  writeFileSync(tmp, "#!/usr/bin/env node\n// The elexirion CLI; its code is bundled in ./bin (scripts/build.mjs).\nimport './bin/cli.js';\n");
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, launcher);
+}
+
+async function withLock(fn) {
+  const lock = join(dist, '.build-lock');
+  mkdirSync(dist, { recursive: true });
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch {
+      if (Date.now() - started > 180_000) throw new Error(`timed out waiting for the build lock ${lock}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmdirSync(lock);
+  }
+}
+
+async function main() {
+  if (!process.argv.includes('--if-stale')) {
+    return withLock(async () => {
+      const status = tsc();
+      await bundle();
+      return status;
+    });
+  }
+  if (!buildIsStale()) return 0;
+  await withLock(async () => {
+    if (!buildIsStale()) return; // built by whoever held the lock
+    process.stdout.write('dist/ is missing or older than src/: building it (scripts/build.mjs)\n');
+    tsc();
+    await bundle();
+  });
+  return buildIsStale() ? 1 : 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  process.exitCode = await main();
+}
