@@ -8,8 +8,9 @@
 //
 // Why a bundle for the CLI: unbundled, a sidecar loads about 160 modules before it answers
 // `initialize` and a few hundred more for its first run (zod alone is 95 files), and resolving,
-// reading and compiling them was half of a sidecar's CPU time. Bundled, a sidecar starts in about
-// two thirds of the time. The code is the same: esbuild compiles src/ one file at a time, as
+// reading and compiling them was half of a sidecar's CPU time. Bundled (and with zod imported as
+// a namespace, so its unused parts are left out), a sidecar answers on a little over half the CPU
+// (bench/startup.bench.mjs). The code is the same: esbuild compiles src/ one file at a time, as
 // vitest does for the unit suites (tsconfig sets isolatedModules, so no file depends on another's
 // types to compile). Everything lands flat in dist/bin/, two levels below package.json as src/x/
 // and dist/x/ are, so the paths the code resolves from its own URL (package.json, the YAML

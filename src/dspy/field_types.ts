@@ -6,7 +6,7 @@
  * pydantic's lax rules): a value that does not fit its type is an error, never a silent pass.
  */
 import { ElexirionError } from '../errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseLenientJSON, pyJsonDumps } from './json_text.js';
 
 /** A parsed type annotation. */

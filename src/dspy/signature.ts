@@ -5,7 +5,7 @@
  * new Signature, so a predictor's signature can be swapped without touching copies.
  */
 import { ElexirionError } from '../errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { EnumType, parseTypeString, typeName, zodTypeName, type TypeRegistry, type TypeSpec } from './field_types.js';
 
 export type FieldRole = 'input' | 'output';

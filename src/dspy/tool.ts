@@ -5,7 +5,7 @@
  * schema before the function runs, and a mismatch is an error naming the argument.
  */
 import { ElexirionError } from '../errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { observed } from './callbacks.js';
 import { pyRepr } from './json_text.js';
 import { settings } from './settings.js';

@@ -3,7 +3,7 @@
 // Rejected candidates are kept under DIR/rejected/<pipeline>/<time>.json with their reason.
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
 
 export const CurrentConfigSchema = z.object({

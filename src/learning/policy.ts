@@ -6,7 +6,7 @@
 //     after its last optimization run, or config.baselineSuccessRate = 0.95 before any run), or
 //   - more than config.minNewExamples (10) new examples arrived since its last optimization.
 // A window with no executions (success_rate null) never counts as a degradation.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { PipelineUsage } from './usage_export.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';
 

@@ -13,7 +13,7 @@
 //    interrupted run shows as lastOutcome "interrupted".
 //  - Time and timers come from an injectable Clock; the timer is re-armed after each tick for the
 //    earliest due job, capped at maxTimerMs so a wall-clock jump is noticed.
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseCron, nextFireAfter, assertTimeZone, type CronExpr } from '../util/cron.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic_file.js';

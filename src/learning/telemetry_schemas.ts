@@ -1,7 +1,7 @@
 // Wire shape of `telemetry/events` (docs/CONTRACTS.md). src/protocol/ owns the canonical
 // schemas; these mirror them so the learning library can validate on its own, and the lead can
 // swap in the protocol ones (they are structurally the same).
-import { z } from 'zod';
+import * as z from 'zod';
 
 // A plain JSON object. z.custom instead of z.record(z.string(), z.unknown()): the record schema
 // walks every key of every event's metadata (the hot path at 150k events/s) only to accept it.

@@ -11,7 +11,7 @@
 //                 become training examples; the top level is the sum over pipelines
 //   duration_ms   nearest-rank p50/p95 (percentile.ts) over records that carry a duration;
 //                 null when none does
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExecutionRecord } from '../store/execution_record.js';
 import { parseTimeSpec } from '../util/time_spec.js';
 import { percentileSorted } from '../util/percentile.js';

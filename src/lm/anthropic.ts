@@ -13,7 +13,7 @@ import Anthropic, {
 } from '@anthropic-ai/sdk';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';

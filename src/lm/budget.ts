@@ -10,7 +10,7 @@
  * - `maxWallMs` is measured from the meter's `startedAt`.
  */
 import { ElexirionError } from '../errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const BudgetLimitsSchema = z.object({
   maxCalls: z.number().int().nonnegative().optional(),

@@ -15,7 +15,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CachedResponseSchema, type CachedResponse } from './cache.js';
 import { LMError } from './errors.js';
 import { lmLogger } from './log.js';

@@ -15,7 +15,7 @@
  */
 import { ElexirionError } from '../errors.js';
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sleep } from '../util/sleep.js';
 import { LMError, kindForStatus, scrubSecret } from './errors.js';
 import { lmLogger } from './log.js';

@@ -7,7 +7,7 @@
  * an LM per request must not repeat it on every call).
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TokenUsage } from './types.js';
 import { lmLogger } from './log.js';
 

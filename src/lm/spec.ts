@@ -9,7 +9,7 @@
  *   cassette:PATH                       replay a recorded cassette (a miss is an error)
  *   cassette:PATH?record=SPEC           record the calls of SPEC (anthropic:/openai:) into PATH
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LMError } from './errors.js';
 
 const ModelName = z.string().regex(/^\S+$/, 'a model name without spaces');

@@ -3,7 +3,7 @@
  * flag names. LM-valued options (MIPROv2's promptModel / taskModel, GEPA's reflection LM) are
  * not JSON: the caller resolves them (e.g. from an LM spec) and passes them in `lms`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { LM } from '../lm/types.js';
 import { BootstrapFewShot } from './bootstrap_fewshot.js';
 import { GEPA } from './gepa.js';

@@ -22,7 +22,7 @@
 import { ElexirionError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Example, type Module, type Predict, type Signature } from '../dspy/index.js';
 import { writeFileAtomic, type ConfinedWriteOptions } from '../util/atomic_file.js';
 

@@ -10,7 +10,7 @@
  * single-prompt LLM steps carry a `prompt`; a prompt is a string or a list of known parts with
  * their required keys; a `previous_response` part names a step that runs before it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Step types the pipeline_ex engine dispatches. */
 export const STEP_TYPES = [

@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Example } from '../dspy/index.js';
 import { isTempFile, writeFileExclusive } from '../util/atomic_file.js';
 import { checkLimit, InputRefusedError } from '../util/limits.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** JSON object with any fields (configs, inputs, optimizer options...). */
 export const JsonObject = z.record(z.string(), z.unknown());

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RunProgress } from './run.js';
 import { wireMethods } from './methods.js';
 import { PROTOCOL_VERSION } from './version.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonObject, ProgressToken } from './common.js';
 import { NamedComponent } from './run.js';
 

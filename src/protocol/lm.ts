@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { TokenUsage } from './common.js';
 
 export const ChatMessage = z.object({

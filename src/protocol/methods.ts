@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import * as L from './lifecycle.js';
 import * as LM from './lm.js';
 import * as LR from './learning.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ProgressToken, RequestId } from './common.js';
 
 /** Either direction: cancel the request with this id (answered with -32800 if still running). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonObject } from './common.js';
 
 /** Node -> Elixir: run one pipeline_ex workflow for real. */

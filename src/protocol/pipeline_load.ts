@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JsonObject } from './common.js';
 
 /** Elixir -> Node: read a workflow YAML file and say whether pipeline_ex would load it. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { BudgetLimits, JsonObject, ProgressToken, UsageSummary } from './common.js';
 
 /** A pipeline_ex workflow: a YAML file path, or the parsed config map itself. */

@@ -6,7 +6,7 @@
  */
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ExecutionRecordSchema } from '../store/execution_record.js';
 import { iterFrames } from '../store/frame.js';
 import { readJsonLines } from '../util/atomic_file.js';

@@ -5,7 +5,7 @@
  * quality/cost front when the optimizer has one. The HTML report is drawn from it; it is read
  * back through this schema (disk is a boundary), so a report never draws half-understood data.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const RUN_RECORD_FILE = 'run.json';
 export const RUN_RECORD_FORMAT = 1;

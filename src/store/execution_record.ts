@@ -1,5 +1,5 @@
 // The unit of the execution store: one finished pipeline execution, derived from telemetry.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const StepSummarySchema = z.object({
   name: z.string(),

@@ -5,7 +5,7 @@
  * protocol/PROTOCOL.md ("Limits") and the README document the same table.
  */
 import { ElexirionError } from '../errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export interface LimitSpec {
   env: string;

@@ -2,7 +2,7 @@
 // format_blob, str()), which demos are sent and how, the task description's dedent, how
 // completions are split and read, and when the JSON fallback runs.
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AdapterParseError,
   ChatAdapter,

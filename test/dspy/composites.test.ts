@@ -2,7 +2,7 @@
 // limits and failures, Tool argument checking, ReAct's loop controls, MultiChainComparison's
 // attempts.
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AllAttemptsFailedError,
   BestOfN,

@@ -1,7 +1,7 @@
 // Field types: the annotations a DSPy user writes, how they are shown to the LM, and how the
 // LM's text is read back (DSPy's parse_value with pydantic's lax rules).
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { coerceValue, EnumType, jsonSchemaOf, parseTypeString, TypeCoercionError, typeName } from '../../src/dspy/index.js';
 import { fieldTypePlaceholder, zodTypeName, type TypeSpec } from '../../src/dspy/field_types.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { BaseCallback, ReAct, settings, Tool, ToolArgsError } from '../../src/dspy/index.js';
 import { DummyLM } from '../../src/dspy/dummy_lm.js';
 

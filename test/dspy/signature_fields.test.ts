@@ -1,7 +1,7 @@
 // Signatures as a DSPy user builds, edits, saves and reloads them: field prefixes, structured
 // (zod) types inside containers, enums kept through edits, and the errors for bad input.
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChatAdapter, EnumType, fieldTypeSpec, inferPrefix, Signature, SignatureParseError, type SignatureJSON } from '../../src/dspy/index.js';
 
 const chat = new ChatAdapter({ fallback: false });

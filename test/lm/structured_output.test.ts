@@ -8,7 +8,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MemoryCache } from '../../src/lm/cache.js';
 import { CassetteLM, cassetteHash } from '../../src/lm/cassette.js';
 import { LMError } from '../../src/lm/errors.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineMethod } from '../../src/sidecar/registry.js';
 import { InProcessSidecar } from '../support/in_process.js';
 

@@ -18,7 +18,7 @@
  * `deps.lm`, else the predictor falls back to `settings.lm`.
  */
 import { ElexirionError } from '../../errors.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Metric } from '../../dspy/index.js';
 import type { LM } from '../../lm/types.js';
 import { formatPath } from '../errors.js';

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { LearningConfigParams, type LearningConfigResult } from '../../protocol/learning.js';
 import { defineMethod } from '../registry.js';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { LearningOptimizeParams, type LearningOptimizeResult } from '../../protocol/learning.js';
 import { invalidParams } from '../../rpc/errors.js';
 import { defineMethod } from '../registry.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineMethod } from '../registry.js';
 
 // Deliberately permissive: the learner validates the envelope and every event itself (cheaper
