@@ -4,13 +4,7 @@
  * else exponential backoff from 0.5 s); this class maps the final outcome to `LMError`.
  * The API key comes from the `apiKey` option or ANTHROPIC_API_KEY and is never logged.
  */
-import Anthropic, {
-  AnthropicError,
-  APIConnectionError,
-  APIConnectionTimeoutError,
-  APIError,
-  APIUserAbortError,
-} from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import * as z from 'zod';
@@ -19,6 +13,19 @@ import { lmLogger } from './log.js';
 import { configuredDefaults, observingFetch, type ProviderLM, type ResponseObserver } from './provider.js';
 import { parseRetryAfterMs } from './rate_limiter.js';
 import type { ChatMessage, GenerateOptions, LMResponse, RequestObserver, ResponseFormat } from './types.js';
+
+type AnthropicSdk = typeof import('@anthropic-ai/sdk');
+let sdk: AnthropicSdk | undefined;
+
+/**
+ * The SDK, imported when the first client is made rather than with this module: it is over a
+ * megabyte of code, and every sidecar loads this module (the LM factory names every provider)
+ * whether or not its runs call Anthropic.
+ */
+async function loadSdk(): Promise<AnthropicSdk> {
+  sdk ??= await import('@anthropic-ai/sdk');
+  return sdk;
+}
 
 export interface AnthropicLMOptions {
   model: string;
@@ -108,7 +115,7 @@ export class AnthropicLM implements ProviderLM {
     return configuredDefaults(this.opts);
   }
 
-  private getClient(): Anthropic {
+  private async getClient(): Promise<Anthropic> {
     if (this.client) return this.client;
     const apiKey = this.opts.apiKey ?? process.env['ANTHROPIC_API_KEY'];
     if (!apiKey) {
@@ -124,7 +131,8 @@ export class AnthropicLM implements ProviderLM {
       info: (msg: string, ...args: unknown[]) => log.info({ sdk: args }, String(msg)),
       debug: (msg: string, ...args: unknown[]) => log.debug({ sdk: args }, String(msg)),
     };
-    this.client = new Anthropic({
+    const { default: AnthropicClient } = await loadSdk();
+    this.client ??= new AnthropicClient({
       apiKey,
       ...(this.opts.baseURL !== undefined ? { baseURL: this.opts.baseURL } : {}),
       timeout: Math.max(1, Math.round(this.opts.timeoutMs ?? 120_000)),
@@ -138,7 +146,7 @@ export class AnthropicLM implements ProviderLM {
   }
 
   async generate(messages: ChatMessage[], options: GenerateOptions = {}): Promise<LMResponse> {
-    const client = this.getClient();
+    const client = await this.getClient();
     const system = messages
       .filter((m) => m.role === 'system')
       .map((m) => m.content)
@@ -175,7 +183,7 @@ export class AnthropicLM implements ProviderLM {
         options.onChunk ? this.streamMessage(client, params, options, options.onChunk) : client.messages.create(params, requestOptions),
       );
     } catch (e) {
-      const err = this.mapError(e, options.signal);
+      const err = await this.mapError(e, options.signal);
       const key = this.opts.apiKey ?? process.env['ANTHROPIC_API_KEY'];
       const clean = scrubSecret(err.message, key);
       if (clean === err.message) throw err;
@@ -288,7 +296,7 @@ export class AnthropicLM implements ProviderLM {
         }
       }
       // The SDK ends the iteration quietly when the request is aborted.
-      if (signal.aborted) throw signal.reason ?? new APIUserAbortError();
+      if (signal.aborted) throw signal.reason ?? new (await loadSdk()).APIUserAbortError();
       for (const b of message.content) {
         if (b?.type !== 'tool_use') continue;
         try {
@@ -307,6 +315,7 @@ export class AnthropicLM implements ProviderLM {
       if (deadline.signal.aborted && !options.signal?.aborted) {
         throw new LMError(`anthropic: stream not finished within ${timeoutMs} ms`, { kind: 'timeout', provider: this.provider, cause: e });
       }
+      const { APIError, APIUserAbortError, APIConnectionError } = await loadSdk();
       if (e instanceof APIError && e.status === undefined && !(e instanceof APIUserAbortError) && !(e instanceof APIConnectionError)) {
         // An `error` event in the middle of a stream (the API sends e.g. overloaded_error).
         const kind = e.type === 'overloaded_error' ? 'overloaded' : e.type === 'rate_limit_error' ? 'rate_limited' : 'server';
@@ -322,9 +331,11 @@ export class AnthropicLM implements ProviderLM {
     }
   }
 
-  private mapError(e: unknown, signal: AbortSignal | undefined): LMError {
+  private async mapError(e: unknown, signal: AbortSignal | undefined): Promise<LMError> {
     const provider = this.provider;
     if (e instanceof LMError) return e;
+    // Called once a client exists, so the SDK is loaded and this does not wait.
+    const { AnthropicError, APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } = await loadSdk();
     if (e instanceof APIUserAbortError || signal?.aborted) {
       return new LMError('anthropic: request aborted', { kind: 'aborted', provider, cause: e });
     }
