@@ -1,12 +1,12 @@
 // `npm run test:mutation`: mutation testing of the core (DSPy, optimizers, metrics, the run,
 // the learning policy and promotion guard). Incremental: only mutants in changed code are
 // re-run; the report is reports/mutation/index.html. Mutants in log lines and error messages
-// are ignored (scripts/stryker/message_ignorer.mjs): their wording is not behaviour.
+// are ignored (tools/mutation/message_ignorer.mjs): their wording is not behaviour.
 export default {
   packageManager: 'npm',
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
-  plugins: ['@stryker-mutator/vitest-runner', './scripts/stryker/message_ignorer.mjs'],
+  plugins: ['@stryker-mutator/vitest-runner', './tools/mutation/message_ignorer.mjs'],
   ignorers: ['log-and-error-messages'],
   mutate: [
     'src/dspy/**/*.ts',
