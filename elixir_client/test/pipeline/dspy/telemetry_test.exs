@@ -181,7 +181,7 @@ defmodule Pipeline.DSPy.TelemetryTest do
     poll.(poll, fn -> Pipeline.DSPy.status(:tele_kill) == :ready end, 10_000)
     old = Process.whereis(:"tele_kill.Forwarder")
     Process.exit(old, :kill)
-    poll.(poll, fn -> (p = Process.whereis(:"tele_kill.Forwarder")) && p != old end, 10_000)
+    poll.(poll, fn -> p = Process.whereis(:"tele_kill.Forwarder"); is_pid(p) and p != old end, 10_000)
     # the successor's 1 s handler check: wait until the only handler left is a live one (the
     # dead forwarder's handler alone also counts 1, so the count by itself proves nothing)
     live_only = fn ->
