@@ -424,9 +424,11 @@ export class SegmentLog {
       this.unreportedLoss += count;
       this.lossSeq = this.writtenSeq + count; // writtenSeq moves past the lost batch below
       this.lastError = err as Error;
+      // Before the truncate's await: a flush that arrives meanwhile is told of this loss by
+      // flush() itself, and must not be failed again once it waits for later records.
+      this.failWaiters(err as Error);
       // never leave a half-written frame in the middle of the segment
       await this.fh.truncate(before).catch(() => {});
-      this.failWaiters(err as Error);
     } finally {
       this.writtenSeq += count;
       this.queueBytes -= bytes;
