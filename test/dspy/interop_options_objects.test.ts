@@ -5,7 +5,7 @@
  * the reviewed shapes below (an object followed by an options object, or DSPy's one positional
  * argument followed by an options object), so a new one fails here until it is reviewed.
  */
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -26,12 +26,19 @@ const REVIEWED: Record<string, string> = {
 
 /** Exported calls (functions, constructors, public methods, statics) with more than one optional parameter. */
 function callsWithSeveralOptionals(): string[] {
-  const program = ts.createProgram([join(import.meta.dirname, '../../src/index.ts')], {
+  // Every file of src/ and nothing else: no standard library, no node_modules (zod's types
+  // alone are most of a full program). Optional parameters are read from src's declarations,
+  // so a type from outside resolving to `any` changes nothing here; it took 3 s of CPU to 1 s.
+  const src = join(import.meta.dirname, '../../src');
+  const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(src, f));
+  const program = ts.createProgram(files, {
     module: ts.ModuleKind.NodeNext,
     moduleResolution: ts.ModuleResolutionKind.NodeNext,
     target: ts.ScriptTarget.ES2022,
     strict: true,
-    skipLibCheck: true,
+    noResolve: true,
+    noLib: true,
+    types: [],
   });
   const checker = program.getTypeChecker();
   const root = checker.getSymbolAtLocation(program.getSourceFile(join(import.meta.dirname, '../../src/index.ts'))!)!;
@@ -40,7 +47,7 @@ function callsWithSeveralOptionals(): string[] {
     for (const sig of sigs) {
       const decl = sig.declaration;
       // Error constructors inherit (message, options) from the standard library.
-      if (!decl || decl.getSourceFile().fileName.includes('node_modules')) continue;
+      if (!decl || !decl.getSourceFile().fileName.startsWith(src)) continue;
       const params = sig.getParameters();
       const optional = params.filter((p) => {
         const d = p.valueDeclaration;
