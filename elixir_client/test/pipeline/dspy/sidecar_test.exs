@@ -31,9 +31,22 @@ defmodule Pipeline.DSPy.SidecarTest do
     assert Pipeline.DSPy.sidecar_os_pid(a) != Pipeline.DSPy.sidecar_os_pid(b)
   end
 
-  test "every protocol vector replays against the real sidecar over a raw Port" do
+  # vitest replays every vector over the same {packet, 4} framing; here a real Port carries
+  # them. The bytes no client would send (sendRaw, sendBase64) are what a Port could get wrong,
+  # so those vectors all run, with a sample of the rest: the JSON-RPC layer does not depend on
+  # the transport, and each replay costs a sidecar start.
+  @port_sample ~w(initialize-handshake shutdown id-types spec-batch-mixed)
+
+  test "the raw-byte protocol vectors and a sample of the rest replay over a raw Port" do
     files = VectorReplayer.vector_files()
-    assert files != [], "no vectors in #{VectorReplayer.vectors_dir()}"
+    assert length(files) >= 20, "no vectors in #{VectorReplayer.vectors_dir()}"
+
+    files =
+      Enum.filter(files, fn f ->
+        Path.basename(f, ".json") in @port_sample or File.read!(f) =~ ~r/"send(Raw|Base64)"/
+      end)
+
+    assert length(files) >= length(@port_sample) + 4
 
     failures =
       files
