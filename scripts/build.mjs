@@ -27,7 +27,7 @@
 // suite run alone never starts an out-of-date sidecar; a type error elsewhere in the tree does
 // not stop them, the tests judge the result. Concurrent callers wait on a lock, and one builds.
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -112,6 +112,37 @@ function writeLauncher() {
   renameSync(tmp, launcher);
 }
 
+/** The pid that holds `lock`, or undefined while it is being taken (no pid written yet). */
+function lockOwner(lock) {
+  try {
+    return Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function lockAgeMs(lock) {
+  try {
+    return Date.now() - statSync(lock).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+/**
+ * Runs `fn` holding dist/.build-lock. A build killed before it could remove the lock (kill -9,
+ * a closed terminal) leaves it behind: a lock whose owner is gone is taken over rather than
+ * waited on for minutes.
+ */
 async function withLock(fn) {
   const lock = join(dist, '.build-lock');
   mkdirSync(dist, { recursive: true });
@@ -119,16 +150,43 @@ async function withLock(fn) {
   for (;;) {
     try {
       mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
       break;
-    } catch {
-      if (Date.now() - started > 180_000) throw new Error(`timed out waiting for the build lock ${lock}`);
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const owner = lockOwner(lock);
+      // No pid a few seconds after the lock was made: left by a build killed between the two
+      // steps, or by an earlier version of this script that wrote none.
+      const orphaned = owner === undefined ? lockAgeMs(lock) > 5_000 : !alive(owner);
+      if (orphaned) {
+        // Renamed away before removal: the lock path is free again at once. Two waiters that
+        // see the same dead owner at the same moment can both go on to build; each swaps in a
+        // whole bundle, so the worst case is a build done twice.
+        const stale = `${lock}.stale-${process.pid}`;
+        try {
+          renameSync(lock, stale);
+          rmSync(stale, { recursive: true, force: true });
+        } catch {}
+        continue;
+      }
+      if (Date.now() - started > 180_000) throw new Error(`timed out waiting for the build lock ${lock} (held by pid ${owner})`);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  // Ctrl-C or SIGTERM during the build: remove the lock on the way out.
+  const release = () => rmSync(lock, { recursive: true, force: true });
+  const onSignal = (sig) => {
+    release();
+    process.kill(process.pid, sig);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     return await fn();
   } finally {
-    rmdirSync(lock);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    release();
   }
 }
 
