@@ -91,14 +91,15 @@ if (buildIsStale()) {
 // the suites: they run beside them, using the cores the suites leave idle while they wait on
 // sidecars, and their output is printed after the suites'. typedoc skips its own type-check
 // (typedoc.json `skipErrorChecking`): the build and the type-check report type errors, and it
-// halved typedoc's CPU time.
+// halved typedoc's CPU time. It reads the declarations the build just wrote
+// (typedoc.check.json, tsconfig.docs.json), as `npm run docs:check` does.
 const jobs = [];
 if (!mixOnly) jobs.push(start('vitest', node, [bin('vitest', 'vitest.mjs'), 'run', ...vitestArgs], { live: true }));
 if (!tsOnly) jobs.push(start('mix test', 'mix', ['test'], { cwd: join(root, 'elixir_client') }));
 // tsc 7 on one thread: its parallel checkers each redo part of the work, which here only takes
 // CPU from the suites (4.6 s of CPU against 2.4 s, the same 2 s of wall time alone).
 jobs.push(start('type-check', node, [bin('typescript-7', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit', '--singleThreaded']));
-jobs.push(start('docs:check', node, [bin('typedoc', 'bin/typedoc'), '--emit', 'none']));
+jobs.push(start('docs:check', node, [bin('typedoc', 'bin/typedoc'), '--options', 'typedoc.check.json', '--emit', 'none']));
 process.stdout.write(`--- ${jobs.map((j) => j.name).join(', ')} run side by side; the output of each follows the one before\n`);
 failures.push(...(await runSideBySide(jobs)));
 
