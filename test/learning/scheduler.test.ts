@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { join } from 'node:path';
 import { FakeClock } from '../../src/util/clock.js';
 import { Scheduler, type JobContext, type JobSpec } from '../../src/learning/index.js';
@@ -174,15 +174,15 @@ describe('Scheduler state and config errors', () => {
       });
       clock.jumpTo(at('2026-01-01T00:10:00Z'));
       expect(await s.tick()).toEqual(['feedback']); // its start was written; the job breaks the dir
-      await new Promise((r) => setTimeout(r, 50));
-      expect(errors.map(([id]) => id)).toEqual(['feedback']);
+      // Reported asynchronously (after the job's run): waited for, not slept for.
+      await vi.waitFor(() => expect(errors.map(([id]) => id)).toEqual(['feedback']), { timeout: 10_000 });
       // the timer's tick cannot write the next start either: reported, not thrown into the void
       clock.jumpTo(at('2026-01-01T00:20:00Z'));
       s.start();
       await clock.advance(0);
-      await new Promise((r) => setTimeout(r, 50));
-      expect(errors.map(([id]) => id)).toEqual(['feedback', 'scheduler']);
+      await vi.waitFor(() => expect(errors.map(([id]) => id)).toEqual(['feedback', 'scheduler']), { timeout: 10_000 });
       await s.stop();
+      expect(errors.map(([id]) => id)).toEqual(['feedback', 'scheduler']); // each reported once
       expect(unhandled).toEqual([]);
     } finally {
       process.off('unhandledRejection', onUnhandled);

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach, vi } from 'vitest';
 import { promises as fsp, readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { RunLedger } from '../../src/learning/index.js';
@@ -48,9 +48,8 @@ describe('ExecutionStore', () => {
   it('flush() resolves only after an fsync covering everything appended before it', async () => {
     const s = await ExecutionStore.open({ dir: dir(), fsyncIntervalMs: 60_000 });
     s.append(record(1));
-    await new Promise((r) => setTimeout(r, 20));
     // written (page cache) but, with a 60 s interval, not yet fsynced
-    expect(s.stats().written).toBe(1);
+    await vi.waitFor(() => expect(s.stats().written).toBe(1), { timeout: 10_000 });
     expect(s.stats().durable).toBe(0);
     const before = s.stats().fsyncs;
     s.append(record(2));
