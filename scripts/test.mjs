@@ -12,7 +12,8 @@
 //
 // Flags: --ts-only (skip mix test), --mix-only (skip vitest). Extra arguments go to vitest.
 import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildIsStale } from './build.mjs';
 
@@ -23,6 +24,13 @@ const mixOnly = args.includes('--mix-only');
 const vitestArgs = args.filter((a) => a !== '--ts-only' && a !== '--mix-only');
 const node = process.execPath;
 const bin = (pkg, file) => join(root, 'node_modules', pkg, file);
+const packageScripts = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts;
+
+/**
+ * A package.json script as `npm run` runs it (by the shell, node_modules/.bin on the PATH)
+ * without npm's own start-up: package.json stays the one place the command is written.
+ */
+const npmScript = (name) => ['sh', ['-c', packageScripts[name]], { env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH}` } }];
 
 // Told to stop (Ctrl-C, or SIGTERM from CI): stop the jobs too, rather than leave a mix test
 // or a vitest running with nobody reading its output.
@@ -35,10 +43,10 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 /** Starts a job; its output is streamed when `live`, else held until `flush()`. */
-function start(name, cmd, argv, { cwd = root, live = false } = {}) {
+function start(name, cmd, argv, { cwd = root, live = false, env = process.env } = {}) {
   const held = [];
   let streaming = live;
-  const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env });
   children.add(child);
   child.on('exit', () => children.delete(child));
   const forward = (stream, out) =>
@@ -92,14 +100,15 @@ if (buildIsStale()) {
 // sidecars, and their output is printed after the suites'. typedoc skips its own type-check
 // (typedoc.json `skipErrorChecking`): the build and the type-check report type errors, and it
 // halved typedoc's CPU time. It reads the declarations the build just wrote
-// (typedoc.check.json, tsconfig.docs.json), as `npm run docs:check` does.
+// (typedoc.check.json, tsconfig.docs.json).
 const jobs = [];
 if (!mixOnly) jobs.push(start('vitest', node, [bin('vitest', 'vitest.mjs'), 'run', ...vitestArgs], { live: true }));
 if (!tsOnly) jobs.push(start('mix test', 'mix', ['test'], { cwd: join(root, 'elixir_client') }));
-// tsc 7 on one thread: its parallel checkers each redo part of the work, which here only takes
-// CPU from the suites (4.6 s of CPU against 2.4 s, the same 2 s of wall time alone).
-jobs.push(start('type-check', node, [bin('typescript-7', 'bin/tsc'), '-p', 'tsconfig.json', '--noEmit', '--singleThreaded']));
-jobs.push(start('docs:check', node, [bin('typedoc', 'bin/typedoc'), '--options', 'typedoc.check.json', '--emit', 'none']));
+// `npm run typecheck`: tsc 7 on one thread (`--singleThreaded`): its parallel checkers each redo
+// part of the work, which here only takes CPU from the suites (4.6 s of CPU against 2.4 s, the
+// same 2 s of wall time alone).
+jobs.push(start('type-check', ...npmScript('typecheck')));
+jobs.push(start('docs:check', ...npmScript('docs:check')));
 process.stdout.write(`--- ${jobs.map((j) => j.name).join(', ')} run side by side; the output of each follows the one before\n`);
 failures.push(...(await runSideBySide(jobs)));
 
